@@ -1,0 +1,114 @@
+/*
+ * lexical.h — lexical search: ragd's FTS5 tokenizer and a BM25 index built
+ * for top-k.
+ *
+ * The tokenizer "ragd" is registered on a connection through fts5_api. It
+ * emits words of alphabetic scripts lower-cased and case-folded (utf8proc),
+ * numbers as words (digits with inner '.' or ',' kept: 3.14, 1,000), and CJK
+ * text (Han, Hiragana, Katakana, Hangul) as unigrams plus overlapping
+ * bigrams, the bigram colocated (FTS5_TOKEN_COLOCATED) with its first
+ * character, so that one- and two-character Chinese queries match inside
+ * longer text. English stemming is FTS5's own "porter" wrapped around it:
+ * tokenize = 'porter ragd'.
+ *
+ * FTS5 ranks every match of every query term, which is too slow for top-k
+ * at scale, so rg_lexical keeps its own in-memory postings (term -> chunk
+ * ids with term frequencies) read from the FTS5 index through an fts5vocab
+ * "instance" table, and scores BM25 over them with a score accumulator. The
+ * FTS5 table stays the source of the terms; rg_lexical is rebuilt from it.
+ */
+#ifndef RG_LEXICAL_H
+#define RG_LEXICAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "engine/base/buf.h"
+#include "engine/base/status.h"
+
+/* Name under which the tokenizer is registered. */
+#define RG_FTS5_TOKENIZER "ragd"
+/* A word longer than this many bytes is cut (on a UTF-8 boundary). */
+#define RG_TOKEN_MAX_BYTES 128
+/* Query text longer than this is refused with RG_ELIMIT. */
+#define RG_QUERY_MAX_BYTES 8192
+/* At most this many distinct terms of a query are scored. */
+#define RG_QUERY_MAX_TERMS 256
+
+/* Registers the "ragd" FTS5 tokenizer on db. */
+rg_status rg_fts5_register(sqlite3 *db, rg_error *err);
+
+/*
+ * A tokenizer pipeline as FTS5 would run it, for use outside SQL (queries,
+ * snippets, tests). spec is an FTS5 tokenize= value such as "ragd" or
+ * "porter ragd". db must have had rg_fts5_register called on it and must
+ * outlive the tokenizer.
+ */
+typedef struct rg_tokenizer rg_tokenizer;
+
+/* Receives each token: its (folded, maybe stemmed) text and its byte span in
+ * the input. colocated is 1 for a token at the same position as the previous
+ * one (CJK bigrams). Return non-zero to stop. */
+typedef int (*rg_token_fn)(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                           int colocated);
+
+rg_status rg_tokenizer_open(sqlite3 *db, const char *spec, rg_tokenizer **out, rg_error *err);
+/* query: 1 to tokenize as a query (FTS5_TOKENIZE_QUERY), 0 as a document. */
+rg_status rg_tokenizer_run(rg_tokenizer *t, const char *text, size_t n, int query, rg_token_fn fn,
+                           void *ctx, rg_error *err);
+void rg_tokenizer_close(rg_tokenizer *t);
+
+typedef struct rg_lexical_options {
+    const char *fts_table; /* FTS5 table whose rowids are chunk ids; default "chunks_fts" */
+    const char *tokenize;  /* its tokenize= spec; default "porter ragd" */
+    float k1;              /* BM25 k1, default 0.9 */
+    float b;               /* BM25 b, default 0.4 */
+} rg_lexical_options;
+
+rg_lexical_options rg_lexical_default_options(void);
+
+typedef struct rg_lexical rg_lexical;
+
+/*
+ * Builds the index from the FTS5 table on db (all columns summed into one
+ * field). db must stay open while the index is used. *out is owned by the
+ * caller (rg_lexical_close).
+ */
+rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical **out,
+                          rg_error *err);
+void rg_lexical_close(rg_lexical *lx);
+
+/* Chunks indexed. */
+size_t rg_lexical_size(const rg_lexical *lx);
+
+/* Returns non-zero if chunk_id may be returned (collection, ACL, metadata filters). */
+typedef int (*rg_chunk_filter)(void *ctx, int64_t chunk_id);
+
+typedef struct rg_lex_hit {
+    int64_t chunk_id;
+    float score;
+} rg_lex_hit;
+
+/*
+ * The top k chunks for query by BM25, best first, ties broken by lower chunk
+ * id. filter (may be NULL) is applied before ranking, so a filtered query
+ * still returns k hits when k matching chunks exist. hits has room for k;
+ * *n_hits receives the count. Terms absent from the index are ignored; a
+ * query with no indexed terms gives zero hits and RG_OK.
+ */
+rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,
+                            void *filter_ctx, rg_lex_hit *hits, size_t *n_hits, rg_error *err);
+
+/*
+ * Appends to out a snippet of text[0..len): the window of about max_tokens
+ * tokens holding the most query terms, with each matching token wrapped in
+ * open and close (e.g. "\x1b[1m" and "\x1b[0m", or "<b>" and "</b>"), and
+ * "…" where the window cuts the text. Never cuts inside a UTF-8 sequence.
+ */
+rg_status rg_lexical_snippet(rg_lexical *lx, const char *query, const char *text, size_t len,
+                             size_t max_tokens, const char *open, const char *close, rg_buf *out,
+                             rg_error *err);
+
+#endif

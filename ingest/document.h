@@ -1,0 +1,77 @@
+/*
+ * document.h — a loaded document: normalised text plus its structure.
+ *
+ * Loaders (loader.h) do not build text directly; they emit blocks (a heading,
+ * a paragraph, a list item, a table cell, a code block) into an rg_doc_builder.
+ * rg_doc_builder_finish normalises each block (normalize.h) and joins them
+ * into one text, separated by blank lines, recording every block's byte span
+ * in that final text. Byte offsets everywhere in ragd (chunks, citations)
+ * refer to this normalised text.
+ */
+#ifndef RG_DOCUMENT_H
+#define RG_DOCUMENT_H
+
+#include <stddef.h>
+
+#include "engine/base/buf.h"
+#include "engine/base/status.h"
+
+/* A document larger than this (normalised) is rejected with RG_ELIMIT. */
+#define RG_DOC_MAX_BYTES (64u << 20)
+/* At most this many blocks per document. */
+#define RG_DOC_MAX_BLOCKS 1000000u
+/* Heading levels 1..6 as in Markdown and HTML. */
+#define RG_HEADING_MAX_LEVEL 6
+
+typedef enum rg_block_kind {
+    RG_BLOCK_PARAGRAPH, /* prose; whitespace is collapsed */
+    RG_BLOCK_HEADING,   /* a section title; level 1..6 */
+    RG_BLOCK_LIST_ITEM, /* prose */
+    RG_BLOCK_TABLE_ROW, /* cells joined with " | " by the loader */
+    RG_BLOCK_CODE,      /* preformatted: line breaks and indentation kept */
+} rg_block_kind;
+
+typedef struct rg_block {
+    rg_block_kind kind;
+    int level;      /* heading level, 0 for other blocks */
+    size_t start;   /* byte span in rg_document.text */
+    size_t end;
+    long section;   /* index of the heading block this block belongs to, -1 if none */
+} rg_block;
+
+typedef struct rg_document {
+    char *title;      /* owned; NUL-terminated; may be "" but never NULL after finish */
+    char *text;       /* owned; normalised UTF-8, NUL-terminated */
+    size_t len;       /* bytes in text */
+    rg_block *blocks; /* owned; in text order */
+    size_t n_blocks;
+    const char *media_type; /* static string, e.g. "text/markdown" */
+} rg_document;
+
+typedef struct rg_doc_builder rg_doc_builder;
+
+/* Creates a builder. Returns NULL on allocation failure. */
+rg_doc_builder *rg_doc_builder_new(void);
+void rg_doc_builder_free(rg_doc_builder *b);
+
+/*
+ * Adds a block of raw (not yet normalised) UTF-8 text. Empty blocks (after
+ * normalisation) are dropped. level is used for headings only.
+ */
+rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const char *text,
+                     size_t len, rg_error *err);
+/* Sets the title (raw UTF-8, normalised on finish). Later calls replace it. */
+rg_status rg_doc_set_title(rg_doc_builder *b, const char *title, size_t len, rg_error *err);
+/* True once a title has been set. */
+int rg_doc_has_title(const rg_doc_builder *b);
+
+/*
+ * Normalises and joins the blocks into doc (which the caller then owns and
+ * releases with rg_document_free). When no title was set, the first heading
+ * becomes the title. The builder is left empty and may be reused or freed.
+ */
+rg_status rg_doc_builder_finish(rg_doc_builder *b, rg_document *doc, rg_error *err);
+
+void rg_document_free(rg_document *doc);
+
+#endif
