@@ -1,0 +1,27 @@
+/*
+ * cli.h — the ragd command line: global options and the subcommands.
+ *
+ * main.c parses the global options (--data DIR, --json, --quiet, -v) that
+ * come before the subcommand, fills an rg_cli and dispatches to one of the
+ * cmd_* functions with argv[0] set to the subcommand name. Each command
+ * parses its own options, prints its result on stdout, one-line errors on
+ * stderr ("ragd: error: ..."), and returns the process exit status:
+ * 0 success, 1 failure (some input failed), 2 usage error.
+ */
+#ifndef RG_CLI_H
+#define RG_CLI_H
+
+typedef struct rg_cli {
+    const char *data_dir; /* --data DIR, default "./ragd-data" or $RAGD_DATA */
+    int json;             /* --json: machine-readable output */
+    int quiet;            /* --quiet: no progress line */
+} rg_cli;
+
+int cmd_ingest(const rg_cli *cli, int argc, char **argv);
+int cmd_rm(const rg_cli *cli, int argc, char **argv);
+int cmd_search(const rg_cli *cli, int argc, char **argv);
+int cmd_eval(const rg_cli *cli, int argc, char **argv);
+int cmd_embed(const rg_cli *cli, int argc, char **argv);
+int cmd_model(const rg_cli *cli, int argc, char **argv);
+
+#endif
