@@ -7,8 +7,16 @@
  * packed greedily up to target_tokens; the next chunk starts with whole
  * sentences from the end of the previous one worth up to overlap_tokens. A
  * sentence longer than target_tokens is cut at a word boundary (a space, or
- * between two CJK characters), never inside a UTF-8 sequence. A heading
- * starts a new chunk. Chunk spans are byte offsets into rg_document.text.
+ * next to a CJK character), never inside a UTF-8 sequence; a run with no such
+ * boundary (a long URL, base64) is cut between two characters. A heading
+ * starts a new chunk (headings that follow one another directly share it),
+ * and no overlap crosses a heading. Code blocks are cut into
+ * lines instead of sentences. Chunk spans are byte offsets into
+ * rg_document.text.
+ *
+ * Packing adds up the token counts of sentences; a chunk's token_count is
+ * counted again over its whole span, so with a tokenizer that is not
+ * additive it may differ slightly from the sum.
  */
 #ifndef RG_CHUNKER_H
 #define RG_CHUNKER_H
@@ -31,8 +39,8 @@ typedef size_t (*rg_token_count_fn)(void *ctx, const char *s, size_t n);
 size_t rg_approx_token_count(void *ctx, const char *s, size_t n);
 
 typedef struct rg_chunk_options {
-    size_t target_tokens;  /* default 200 */
-    size_t overlap_tokens; /* default 40; must be < target_tokens */
+    size_t target_tokens;           /* default 200 */
+    size_t overlap_tokens;          /* default 40; must be < target_tokens */
     rg_token_count_fn count_tokens; /* default rg_approx_token_count */
     void *count_ctx;
 } rg_chunk_options;
@@ -40,19 +48,20 @@ typedef struct rg_chunk_options {
 rg_chunk_options rg_chunk_default_options(void);
 
 typedef struct rg_chunk {
-    size_t start;       /* byte span in the document text */
+    size_t start; /* byte span in the document text */
     size_t end;
     size_t token_count; /* as counted by options.count_tokens */
     long section;       /* block index of the heading the chunk starts under, -1 if none */
 } rg_chunk;
 
 /*
- * Chunks doc. On success *chunks (owned by the caller, rg_free) holds *n
- * chunks in document order; an empty document gives zero chunks and RG_OK.
- * Every chunk is non-empty, starts and ends on UTF-8 boundaries and has no
- * leading or trailing white space.
+ * Chunks doc. Errors: RG_EINVAL (bad options, or block spans that are out
+ * of order or outside the text), RG_ELIMIT, RG_ENOMEM. On success *chunks (owned by the caller,
+ * rg_free) holds *n chunks in document order; an empty document gives zero chunks and RG_OK. Every
+ * chunk is non-empty, starts and ends on UTF-8 boundaries and has no leading or trailing white
+ * space.
  */
-rg_status rg_chunk_document(const rg_document *doc, const rg_chunk_options *opt,
-                            rg_chunk **chunks, size_t *n, rg_error *err);
+rg_status rg_chunk_document(const rg_document *doc, const rg_chunk_options *opt, rg_chunk **chunks,
+                            size_t *n, rg_error *err);
 
 #endif

@@ -20,6 +20,8 @@
 #define RG_DOC_MAX_BYTES (64u << 20)
 /* At most this many blocks per document. */
 #define RG_DOC_MAX_BLOCKS 1000000u
+/* Titles longer than this (normalised) are cut at a character boundary. */
+#define RG_DOC_MAX_TITLE_BYTES 1024u
 /* Heading levels 1..6 as in Markdown and HTML. */
 #define RG_HEADING_MAX_LEVEL 6
 
@@ -33,10 +35,11 @@ typedef enum rg_block_kind {
 
 typedef struct rg_block {
     rg_block_kind kind;
-    int level;      /* heading level, 0 for other blocks */
-    size_t start;   /* byte span in rg_document.text */
+    int level;    /* heading level, 0 for other blocks */
+    size_t start; /* byte span in rg_document.text */
     size_t end;
-    long section;   /* index of the heading block this block belongs to, -1 if none */
+    long section; /* index of the heading block this block belongs to (a heading's
+                     own index for a heading), -1 if none */
 } rg_block;
 
 typedef struct rg_document {
@@ -55,11 +58,14 @@ rg_doc_builder *rg_doc_builder_new(void);
 void rg_doc_builder_free(rg_doc_builder *b);
 
 /*
- * Adds a block of raw (not yet normalised) UTF-8 text. Empty blocks (after
- * normalisation) are dropped. level is used for headings only.
+ * Adds a block of raw (not yet normalised) UTF-8 text; the builder copies it.
+ * Empty blocks (after normalisation) are dropped. level is used for headings
+ * only (clamped to 1..RG_HEADING_MAX_LEVEL). Prose blocks are normalised with
+ * RG_WS_COLLAPSE; code blocks with RG_WS_KEEP, then stripped of leading blank
+ * lines and trailing white space. RG_ELIMIT past RG_DOC_MAX_BLOCKS blocks.
  */
-rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const char *text,
-                     size_t len, rg_error *err);
+rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const char *text, size_t len,
+                     rg_error *err);
 /* Sets the title (raw UTF-8, normalised on finish). Later calls replace it. */
 rg_status rg_doc_set_title(rg_doc_builder *b, const char *title, size_t len, rg_error *err);
 /* True once a title has been set. */
@@ -69,9 +75,13 @@ int rg_doc_has_title(const rg_doc_builder *b);
  * Normalises and joins the blocks into doc (which the caller then owns and
  * releases with rg_document_free). When no title was set, the first heading
  * becomes the title. The builder is left empty and may be reused or freed.
+ * doc->media_type is set to "text/plain"; loaders overwrite it. On error
+ * (RG_EUTF8, RG_ELIMIT past RG_DOC_MAX_BYTES, RG_ENOMEM) doc is untouched
+ * and the builder keeps its blocks.
  */
 rg_status rg_doc_builder_finish(rg_doc_builder *b, rg_document *doc, rg_error *err);
 
+/* Releases what doc owns and zeroes it; safe on a zeroed document. */
 void rg_document_free(rg_document *doc);
 
 #endif

@@ -1,0 +1,397 @@
+#include "test.h"
+
+#include "engine/base/mem.h"
+#include "engine/base/utf8.h"
+#include "ingest/chunker.h"
+#include "ingest/document.h"
+#include "ingest_test.h"
+
+/* Every unit costs the same: with target == UNIT, chunks are exactly the units. */
+#define UNIT 10
+static size_t count_unit(void *ctx, const char *s, size_t n)
+{
+    (void)ctx, (void)s, (void)n;
+    return UNIT;
+}
+
+/* Words separated by spaces. */
+static size_t count_words(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && (i == 0 || s[i - 1] == ' ')) w++;
+    return w;
+}
+
+typedef struct blk {
+    rg_block_kind kind;
+    int level;
+    const char *text;
+} blk;
+
+static int build(rg_document *d, const blk *blocks, size_t n)
+{
+    rg_doc_builder *b = rg_doc_builder_new();
+    if (!b) return 0;
+    for (size_t i = 0; i < n; i++)
+        rg_doc_add(b, blocks[i].kind, blocks[i].level, blocks[i].text, strlen(blocks[i].text),
+                   NULL);
+    rg_status st = rg_doc_builder_finish(b, d, NULL);
+    rg_doc_builder_free(b);
+    return st == RG_OK;
+}
+
+static int boundary(const rg_document *d, size_t i)
+{
+    return i == d->len || ((unsigned char)d->text[i] & 0xC0) != 0x80;
+}
+
+/* The contract of rg_chunk_document, checked on any result. */
+static void check_invariants(const rg_document *d, const rg_chunk *c, size_t n,
+                             const rg_chunk_options *o)
+{
+    unsigned char *covered = rg_calloc(d->len + 1, 1);
+    REQUIRE(covered != NULL);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(c[i].start < c[i].end && c[i].end <= d->len);
+        CHECK(boundary(d, c[i].start) && boundary(d, c[i].end));
+        CHECK(rg_utf8_valid(d->text + c[i].start, c[i].end - c[i].start, NULL));
+        uint32_t cp;
+        rg_utf8_decode(d->text + c[i].start, c[i].end - c[i].start, &cp);
+        CHECK(!rg_is_space(cp));
+        size_t last = c[i].end - 1;
+        while (last > c[i].start && !boundary(d, last))
+            last--;
+        rg_utf8_decode(d->text + last, c[i].end - last, &cp);
+        CHECK(!rg_is_space(cp));
+        if (i) CHECK(c[i].start > c[i - 1].start && c[i].end > c[i - 1].end);
+        size_t want = o->count_tokens(o->count_ctx, d->text + c[i].start, c[i].end - c[i].start);
+        CHECK_INT(c[i].token_count, want);
+        for (size_t k = c[i].start; k < c[i].end; k++)
+            covered[k] = 1;
+    }
+    /* the chunks cover every character that is not white space */
+    size_t missed = 0;
+    for (size_t k = 0; k < d->len; k++)
+        if (!covered[k] && d->text[k] != ' ' && d->text[k] != '\n') missed++;
+    CHECK_INT(missed, 0);
+    rg_free(covered);
+}
+
+static int chunk_is(const rg_document *d, const rg_chunk *c, const char *want)
+{
+    size_t n = strlen(want);
+    int ok = c->end - c->start == n && memcmp(d->text + c->start, want, n) == 0;
+    if (!ok)
+        fprintf(stderr, "  chunk \"%.*s\", expected \"%s\"\n", (int)(c->end - c->start),
+                d->text + c->start, want);
+    return ok;
+}
+
+/* Chunks text (one paragraph) with one unit per chunk and compares. */
+static void check_sentences(const char *text, const char *const *want, size_t n_want)
+{
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
+    rg_document d;
+    REQUIRE(build(&d, b, 1));
+    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, n_want);
+    for (size_t i = 0; i < n && i < n_want; i++)
+        CHECK(chunk_is(&d, &c[i], want[i]));
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+static void test_approx_tokens(void)
+{
+    CHECK_INT(rg_approx_token_count(NULL, "hello world", 11), 2);
+    CHECK_INT(rg_approx_token_count(NULL, "你好", 6), 2);
+    CHECK_INT(rg_approx_token_count(NULL, "a, b.", 5), 4);
+    CHECK_INT(rg_approx_token_count(NULL, "internationalization", 20), 5);
+    CHECK_INT(rg_approx_token_count(NULL, "   ", 3), 0);
+    CHECK_INT(rg_approx_token_count(NULL, "", 0), 0);
+    CHECK_INT(rg_approx_token_count(NULL, "日本語とEnglish", 19), 6);
+}
+
+static void test_english_sentences(void)
+{
+    const char *want[] = {"Dr. Smith went to Washington.",
+                          "He arrived e.g. on time!",
+                          "Pi is 3.14 today?",
+                          "Yes... maybe.",
+                          "\"Quoted.\"",
+                          "J. R. R. Tolkien wrote it.",
+                          "The end"};
+    check_sentences("Dr. Smith went to Washington. He arrived e.g. on time! Pi is 3.14 today? "
+                    "Yes... maybe. \"Quoted.\" J. R. R. Tolkien wrote it. The end",
+                    want, sizeof want / sizeof want[0]);
+}
+
+static void test_chinese_sentences(void)
+{
+    /* Simplified, with full-width ！？； (folded to ASCII by NFKC) and … */
+    const char *simp[] = {"我们今天去公园。", "天气很好!", "你想去吗?", "好的;", "我们走吧..."};
+    check_sentences("我们今天去公园。天气很好！你想去吗？好的；我们走吧…", simp, 5);
+    /* Traditional, with closing brackets after the stop */
+    const char *trad[] = {"這是第一句。", "這是第二句!", "「引用。」", "最後一句?"};
+    check_sentences("這是第一句。這是第二句！「引用。」最後一句？", trad, 4);
+    /* half-width ideographic stop, and CJK mixed with Latin */
+    const char *mixed[] = {"日本語です。", "Hello世界。", "Next sentence.", "OK!", "好"};
+    check_sentences("日本語です｡Hello世界。Next sentence. OK!好", mixed, 5);
+}
+
+static void test_empty_document(void)
+{
+    rg_document d;
+    REQUIRE(build(&d, NULL, 0));
+    rg_chunk *c = (rg_chunk *)&d; /* must be reset */
+    size_t n = 99;
+    CHECK_INT(rg_chunk_document(&d, NULL, &c, &n, NULL), RG_OK);
+    CHECK_INT(n, 0);
+    CHECK(c == NULL);
+    rg_document_free(&d);
+    blk ws[] = {{RG_BLOCK_PARAGRAPH, 0, " \n\t "}, {RG_BLOCK_CODE, 0, "\n\n"}};
+    REQUIRE(build(&d, ws, 2));
+    CHECK_INT(rg_chunk_document(&d, NULL, &c, &n, NULL), RG_OK);
+    CHECK_INT(n, 0);
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+/* A document text without blocks (built by hand) is one paragraph. */
+static void test_no_blocks(void)
+{
+    char text[] = "One. Two.";
+    rg_document d = {"", text, strlen(text), NULL, 0, "text/plain"};
+    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) CHECK(chunk_is(&d, &c[1], "Two."));
+    CHECK_INT(c[0].section, -1);
+    rg_free(c);
+}
+
+/* Chunks a long run with the default counter and checks the pieces. */
+static void check_long_run(const char *piece, size_t reps, int spaced)
+{
+    size_t plen = strlen(piece);
+    char *s = rg_malloc(plen * reps + 1);
+    REQUIRE(s != NULL);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(s + i * plen, piece, plen);
+    s[plen * reps] = '\0';
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, s}};
+    rg_document d;
+    REQUIRE(build(&d, b, 1));
+    rg_chunk_options o = rg_chunk_default_options();
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK(n > 1);
+    check_invariants(&d, c, n, &o);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(c[i].token_count <= o.target_tokens);
+        CHECK(c[i].token_count * 2 >= o.target_tokens || i == n - 1); /* pieces are not tiny */
+        if (spaced) { /* cut between words, never inside one */
+            CHECK(c[i].start == 0 || d.text[c[i].start - 1] == ' ');
+            CHECK(c[i].end == d.len || d.text[c[i].end] == ' ');
+        }
+    }
+    rg_free(c);
+    rg_document_free(&d);
+    rg_free(s);
+}
+
+static void test_huge_line_no_spaces(void)
+{
+    check_long_run("a", 100000, 0);
+    check_long_run("\xc3\xa9", 30000, 0);                   /* é: one long word */
+    check_long_run("中", 20000, 0);                         /* CJK: cut between characters */
+    check_long_run("a\xc3\xa9中\xf0\x9f\x98\x80", 5000, 0); /* 1-4 byte mix */
+    check_long_run("word ", 3000, 1);
+}
+
+/* Multi-byte characters at every possible chunk edge. */
+static void test_multibyte_edges(void)
+{
+    char text[4096];
+    size_t len = 0;
+    const char *parts[] = {"Ünïcödé wörds.", "中文句子。", "😀 emoji here!", "Ελληνικά κείμενα."};
+    for (size_t i = 0; len < sizeof text - 64; i++) {
+        const char *p = parts[i % 4];
+        memcpy(text + len, p, strlen(p));
+        len += strlen(p);
+        text[len++] = ' ';
+    }
+    text[len] = '\0';
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
+    rg_document d;
+    REQUIRE(build(&d, b, 1));
+    for (size_t target = 3; target < 40; target += 3) {
+        rg_chunk_options o = {target, target / 3, rg_approx_token_count, NULL};
+        rg_chunk *c;
+        size_t n;
+        REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+        check_invariants(&d, c, n, &o);
+        rg_free(c);
+    }
+    rg_document_free(&d);
+}
+
+static void test_overlap(void)
+{
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0,
+                "S one a b c. S two a b c. S three a b c. S four a b c. S five a b c. "
+                "S six a b c. S seven a b c."}};
+    rg_document d;
+    REQUIRE(build(&d, b, 1));
+    rg_chunk_options o = {15, 5, count_words, NULL};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK(chunk_is(&d, &c[0], "S one a b c. S two a b c. S three a b c."));
+        CHECK(chunk_is(&d, &c[1], "S three a b c. S four a b c. S five a b c."));
+        CHECK(chunk_is(&d, &c[2], "S five a b c. S six a b c. S seven a b c."));
+    }
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    /* without overlap the chunks do not share text */
+    o.overlap_tokens = 0;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    for (size_t i = 1; i < n; i++)
+        CHECK(c[i].start >= c[i - 1].end);
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+static void test_headings_start_chunks(void)
+{
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, "Preface text."},
+               {RG_BLOCK_HEADING, 1, "First"},
+               {RG_BLOCK_PARAGRAPH, 0, "Body one. More body."},
+               {RG_BLOCK_HEADING, 2, "Second"},
+               {RG_BLOCK_PARAGRAPH, 0, "Body two."}};
+    rg_document d;
+    REQUIRE(build(&d, b, 5));
+    rg_chunk_options o = {200, 40, rg_approx_token_count, NULL};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK(chunk_is(&d, &c[0], "Preface text."));
+        CHECK(chunk_is(&d, &c[1], "First\n\nBody one. More body."));
+        CHECK(chunk_is(&d, &c[2], "Second\n\nBody two."));
+        CHECK_INT(c[0].section, -1);
+        CHECK_INT(c[1].section, 1);
+        CHECK_INT(c[2].section, 3);
+    }
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    /* small chunks with overlap: nothing before a heading is repeated after it */
+    o = (rg_chunk_options){UNIT * 2, UNIT, count_unit, NULL};
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    for (size_t i = 0; i < n; i++) {
+        int at_heading = memcmp(d.text + c[i].start, "First", 5) == 0 ||
+                         memcmp(d.text + c[i].start, "Second", 6) == 0;
+        if (i && c[i].start < c[i - 1].end) CHECK(!at_heading);
+        if (strncmp(d.text + c[i].start, "Body two", 8) == 0) CHECK(0); /* joins "Second" */
+    }
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+/* Headings directly after one another share a chunk with the text below. */
+static void test_consecutive_headings(void)
+{
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, "Before."},
+               {RG_BLOCK_HEADING, 1, "Part"},
+               {RG_BLOCK_HEADING, 2, "Chapter"},
+               {RG_BLOCK_PARAGRAPH, 0, "Text."},
+               {RG_BLOCK_HEADING, 2, "Next"}};
+    rg_document d;
+    REQUIRE(build(&d, b, 5));
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, NULL, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK(chunk_is(&d, &c[1], "Part\n\nChapter\n\nText."));
+        CHECK_INT(c[1].section, 1);
+        CHECK(chunk_is(&d, &c[2], "Next"));
+    }
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+static void test_code_lines(void)
+{
+    blk b[] = {{RG_BLOCK_CODE, 0, "int a = 1;\n    int b = 2;\nreturn a.b;"}};
+    rg_document d;
+    REQUIRE(build(&d, b, 1));
+    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 3);
+    if (n == 3) CHECK(chunk_is(&d, &c[1], "int b = 2;"));
+    rg_free(c);
+    rg_document_free(&d);
+}
+
+static void test_bad_options(void)
+{
+    rg_document d = {"", "x", 1, NULL, 0, "text/plain"};
+    rg_chunk *c;
+    size_t n;
+    rg_error err;
+    rg_chunk_options o = {10, 10, NULL, NULL};
+    CHECK_INT(rg_chunk_document(&d, &o, &c, &n, &err), RG_EINVAL);
+    CHECK(strstr(err.msg, "overlap") != NULL);
+    o.target_tokens = 0;
+    CHECK_INT(rg_chunk_document(&d, &o, &c, &n, &err), RG_EINVAL);
+    rg_block bad = {RG_BLOCK_PARAGRAPH, 0, 0, 5, -1};
+    d.blocks = &bad;
+    d.n_blocks = 1;
+    CHECK_INT(rg_chunk_document(&d, NULL, &c, &n, &err), RG_EINVAL);
+}
+
+static void test_alloc_failures(void)
+{
+    blk b[] = {{RG_BLOCK_HEADING, 1, "Title"}, {RG_BLOCK_PARAGRAPH, 0, "One. Two. Three. Four."}};
+    rg_document d;
+    REQUIRE(build(&d, b, 2));
+    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_status st = RG_ENOMEM;
+    for (unsigned long k = 1; st == RG_ENOMEM && k < 50; k++) {
+        rg_chunk *c;
+        size_t n;
+        rg_mem_fail_at(k, 0);
+        st = rg_chunk_document(&d, &o, &c, &n, NULL);
+        rg_mem_fail_at(0, 0);
+        if (st == RG_OK) {
+            CHECK_INT(n, 5);
+            rg_free(c);
+        } else {
+            CHECK(c == NULL && n == 0);
+        }
+    }
+    CHECK_INT(st, RG_OK);
+    rg_document_free(&d);
+}
+
+TEST_MAIN(TEST(test_approx_tokens), TEST(test_english_sentences), TEST(test_chinese_sentences),
+          TEST(test_empty_document), TEST(test_no_blocks), TEST(test_huge_line_no_spaces),
+          TEST(test_multibyte_edges), TEST(test_overlap), TEST(test_headings_start_chunks),
+          TEST(test_consecutive_headings), TEST(test_code_lines), TEST(test_bad_options),
+          TEST(test_alloc_failures))
