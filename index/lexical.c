@@ -1,0 +1,626 @@
+/*
+ * lexical.c — BM25 over in-memory postings read from an FTS5 index.
+ *
+ * Postings hold a precomputed impact per (term, chunk): the BM25 term
+ * frequency part tf*(k1+1)/(tf + k1*(1-b+b*dl/avgdl)), so a query only
+ * multiplies by idf and adds. Chunks are numbered 0..N-1 in chunk id order,
+ * which makes "lower chunk index" and "lower chunk id" the same tie-break.
+ * The score accumulator is allocated once per index; only the chunks a
+ * query touched are read back and cleared, so a query costs the length of
+ * its postings, not N.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/mem.h"
+#include "engine/base/utf8.h"
+#include "index/lexical.h"
+
+#define RG_LEX_DEFAULT_TABLE    "chunks_fts"
+#define RG_LEX_DEFAULT_TOKENIZE "porter ragd"
+/* Chunk indexes are uint32_t. */
+#define RG_LEX_MAX_CHUNKS ((size_t)UINT32_MAX - 1)
+#define RG_LEX_MIN_SLOTS  16
+#define RG_ELLIPSIS       "\xe2\x80\xa6"
+
+typedef struct lex_post {
+    uint32_t doc; /* chunk index */
+    float w;      /* BM25 impact without idf */
+} lex_post;
+
+struct rg_lexical {
+    rg_fts5_tokenizer *tok;
+    pthread_mutex_t mu; /* guards tok, acc, touched and the query scratch */
+    size_t n_docs;
+    int64_t *chunk_ids; /* [n_docs], ascending */
+    size_t n_terms;
+    char *pool;        /* term bytes, back to back */
+    size_t *term_off;  /* [n_terms + 1] into pool */
+    size_t *post_off;  /* [n_terms + 1] into post */
+    lex_post *post;    /* postings of term t: post[post_off[t] .. post_off[t+1]) */
+    uint32_t *slots;   /* hash of terms: term id + 1, 0 = empty */
+    size_t slot_mask;  /* slots has slot_mask + 1 entries, a power of two */
+    float *acc;        /* [n_docs] scores; 0 = untouched (every impact is > 0) */
+    uint32_t *touched; /* [n_docs] chunks with a non-zero acc */
+    /* query scratch: the distinct query terms */
+    uint32_t qterm[RG_QUERY_MAX_TERMS];
+    size_t n_qterm;
+    char qtext[RG_QUERY_MAX_TERMS][RG_TOKEN_MAX_BYTES];
+    size_t qlen[RG_QUERY_MAX_TERMS];
+};
+
+rg_lexical_options rg_lexical_default_options(void)
+{
+    rg_lexical_options o = {RG_LEX_DEFAULT_TABLE, RG_LEX_DEFAULT_TOKENIZE, 0.9f, 0.4f};
+    return o;
+}
+
+size_t rg_lexical_size(const rg_lexical *lx)
+{
+    return lx ? lx->n_docs : 0;
+}
+
+static uint64_t term_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Term id of s[0..n), or -1. */
+static long term_find(const rg_lexical *lx, const char *s, size_t n)
+{
+    if (!lx->slots) return -1;
+    for (size_t i = term_hash(s, n) & lx->slot_mask;; i = (i + 1) & lx->slot_mask) {
+        uint32_t v = lx->slots[i];
+        if (!v) return -1;
+        size_t t = v - 1, len = lx->term_off[t + 1] - lx->term_off[t];
+        if (len == n && memcmp(lx->pool + lx->term_off[t], s, n) == 0) return (long)t;
+    }
+}
+
+/* Grows the array whose pointer is at pp (elements of size elem, capacity
+ * *cap) to hold need elements. The pointer is read and written with memcpy
+ * so that one helper serves arrays of every type without aliasing tricks. */
+static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 1;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    if (c > SIZE_MAX / elem) return 0;
+    void *p;
+    memcpy(&p, pp, sizeof p);
+    void *q = rg_realloc(p, c * elem);
+    if (!q) return 0;
+    memcpy(pp, &q, sizeof q);
+    *cap = c;
+    return 1;
+}
+
+static rg_status db_fail(rg_error *err, sqlite3 *db, int rc, const char *what)
+{
+    rg_status code = RG_EDB;
+    switch (rc & 0xFF) {
+    case SQLITE_NOMEM:
+        code = RG_ENOMEM;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = RG_EBUSY;
+        break;
+    case SQLITE_CORRUPT:
+        code = RG_ECORRUPT;
+        break;
+    default:
+        break;
+    }
+    return rg_fail(err, code, "lexical: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* What the vocabulary scan produces before chunk ids are made dense. */
+typedef struct scan {
+    size_t cap_pool, cap_term_off, cap_post_off, cap_raw, cap_tf;
+    size_t n_post, len_pool;
+    int64_t *raw_doc; /* [n_post] chunk id of each posting */
+    uint32_t *tf;     /* [n_post] */
+} scan;
+
+/* Appends one (term, doc) instance; rows arrive ordered by term, then doc. */
+static int scan_row(rg_lexical *lx, scan *s, const char *term, size_t n, int64_t doc)
+{
+    size_t t = lx->n_terms;
+    int same_term = t > 0 && lx->term_off[t] - lx->term_off[t - 1] == n &&
+                    memcmp(lx->pool + lx->term_off[t - 1], term, n) == 0;
+    if (!same_term) {
+        if (!grow(&lx->pool, &s->cap_pool, s->len_pool + n, 1) ||
+            !grow(&lx->term_off, &s->cap_term_off, t + 2, sizeof(size_t)) ||
+            !grow(&lx->post_off, &s->cap_post_off, t + 2, sizeof(size_t))) {
+            return 0;
+        }
+        if (t == 0) lx->term_off[0] = lx->post_off[0] = 0;
+        memcpy(lx->pool + s->len_pool, term, n);
+        s->len_pool += n;
+        lx->term_off[t + 1] = s->len_pool;
+        lx->n_terms = ++t;
+    } else if (s->n_post > lx->post_off[t - 1] && s->raw_doc[s->n_post - 1] == doc) {
+        s->tf[s->n_post - 1]++;
+        return 1;
+    }
+    if (!grow(&s->raw_doc, &s->cap_raw, s->n_post + 1, sizeof(int64_t)) ||
+        !grow(&s->tf, &s->cap_tf, s->n_post + 1, sizeof(uint32_t))) {
+        return 0;
+    }
+    s->raw_doc[s->n_post] = doc;
+    s->tf[s->n_post++] = 1;
+    lx->post_off[t] = s->n_post;
+    return 1;
+}
+
+/* Reads every token instance of the FTS5 table through a temporary
+ * fts5vocab "instance" table (dropped again before returning). */
+static rg_status scan_vocab(rg_lexical *lx, sqlite3 *db, const char *table, scan *s, rg_error *err)
+{
+    static atomic_ulong seq;
+    char name[64];
+    snprintf(name, sizeof name, "rg_lex_vocab_%lu", atomic_fetch_add(&seq, 1));
+    rg_status st = RG_OK;
+    sqlite3_stmt *q = NULL;
+    char *sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING fts5vocab(main, \"%w\", "
+                                "instance)",
+                                name, table);
+    if (!sql) return rg_fail(err, RG_ENOMEM, "lexical: out of memory");
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return db_fail(err, db, rc, "creating the vocabulary table");
+
+    sql = sqlite3_mprintf("SELECT term, doc FROM temp.\"%w\"", name);
+    rc = sql ? sqlite3_prepare_v2(db, sql, -1, &q, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) {
+        st = db_fail(err, db, rc, "reading the vocabulary");
+        goto out;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *term = (const char *)sqlite3_column_text(q, 0);
+        size_t n = (size_t)sqlite3_column_bytes(q, 0);
+        if (!term || !scan_row(lx, s, term, n, sqlite3_column_int64(q, 1))) {
+            st = rg_fail(err, RG_ENOMEM, "lexical: out of memory reading the index");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) st = db_fail(err, db, rc, "reading the vocabulary");
+out:
+    sqlite3_finalize(q);
+    sql = sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"%w\"", name);
+    if (sql) sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_free(sql);
+    return st;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint32_t doc_index(const rg_lexical *lx, int64_t id)
+{
+    size_t lo = 0, hi = lx->n_docs;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lx->chunk_ids[mid] <= id)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint32_t)lo;
+}
+
+/* Numbers the chunks densely and turns term frequencies into impacts. */
+static rg_status build_postings(rg_lexical *lx, scan *s, float k1, float b, rg_error *err)
+{
+    rg_status st = RG_OK;
+    uint64_t *dl = NULL;
+    if (s->n_post == 0) return RG_OK;
+    lx->chunk_ids = rg_malloc(s->n_post * sizeof(int64_t));
+    lx->post = rg_malloc(s->n_post * sizeof(lex_post));
+    if (!lx->chunk_ids || !lx->post) goto oom;
+    memcpy(lx->chunk_ids, s->raw_doc, s->n_post * sizeof(int64_t));
+    qsort(lx->chunk_ids, s->n_post, sizeof(int64_t), cmp_i64);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_post; i++) {
+        if (n == 0 || lx->chunk_ids[n - 1] != lx->chunk_ids[i])
+            lx->chunk_ids[n++] = lx->chunk_ids[i];
+    }
+    if (n > RG_LEX_MAX_CHUNKS) {
+        return rg_fail(err, RG_ELIMIT, "lexical: %zu chunks, at most %zu", n, RG_LEX_MAX_CHUNKS);
+    }
+    lx->n_docs = n;
+    int64_t *ids = rg_realloc(lx->chunk_ids, n * sizeof(int64_t));
+    if (ids) lx->chunk_ids = ids; /* only gives memory back; failing is harmless */
+    dl = rg_calloc(n, sizeof *dl);
+    if (!dl) goto oom;
+    uint64_t total = 0;
+    for (size_t p = 0; p < s->n_post; p++) {
+        uint32_t d = doc_index(lx, s->raw_doc[p]);
+        lx->post[p].doc = d;
+        dl[d] += s->tf[p];
+        total += s->tf[p];
+    }
+    double avgdl = (double)total / (double)n;
+    for (size_t p = 0; p < s->n_post; p++) {
+        double tf = s->tf[p];
+        double norm = k1 * (1.0 - b + b * (double)dl[lx->post[p].doc] / avgdl);
+        lx->post[p].w = (float)(tf * (k1 + 1.0) / (tf + norm));
+    }
+    goto out;
+oom:
+    st = rg_fail(err, RG_ENOMEM, "lexical: out of memory building postings");
+out:
+    rg_free(dl);
+    return st;
+}
+
+static rg_status build_hash(rg_lexical *lx, rg_error *err)
+{
+    size_t n = RG_LEX_MIN_SLOTS;
+    while (n < 2 * lx->n_terms)
+        n *= 2;
+    lx->slots = rg_calloc(n, sizeof(uint32_t));
+    lx->acc = rg_calloc(lx->n_docs ? lx->n_docs : 1, sizeof(float));
+    lx->touched = rg_malloc((lx->n_docs ? lx->n_docs : 1) * sizeof(uint32_t));
+    if (!lx->slots || !lx->acc || !lx->touched) {
+        return rg_fail(err, RG_ENOMEM, "lexical: out of memory");
+    }
+    lx->slot_mask = n - 1;
+    for (size_t t = 0; t < lx->n_terms; t++) {
+        const char *s = lx->pool + lx->term_off[t];
+        size_t i = term_hash(s, lx->term_off[t + 1] - lx->term_off[t]) & lx->slot_mask;
+        while (lx->slots[i])
+            i = (i + 1) & lx->slot_mask;
+        lx->slots[i] = (uint32_t)(t + 1);
+    }
+    return RG_OK;
+}
+
+rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical **out,
+                          rg_error *err)
+{
+    if (!out) return rg_fail(err, RG_EINVAL, "lexical: no output handle");
+    *out = NULL;
+    rg_lexical_options o = opt ? *opt : rg_lexical_default_options();
+    if (!o.fts_table) o.fts_table = RG_LEX_DEFAULT_TABLE;
+    if (!o.tokenize) o.tokenize = RG_LEX_DEFAULT_TOKENIZE;
+    if (!db || !(o.k1 >= 0.0f) || !(o.b >= 0.0f && o.b <= 1.0f)) {
+        return rg_fail(err, RG_EINVAL, "lexical: bad options (need db, k1 >= 0, 0 <= b <= 1)");
+    }
+    rg_lexical *lx = rg_calloc(1, sizeof *lx);
+    if (!lx) return rg_fail(err, RG_ENOMEM, "lexical: out of memory");
+    if (pthread_mutex_init(&lx->mu, NULL) != 0) {
+        rg_free(lx);
+        return rg_fail(err, RG_EINTERNAL, "lexical: cannot create a mutex");
+    }
+    scan s = {0};
+    rg_status st = rg_fts5_tokenizer_open(db, o.tokenize, &lx->tok, err);
+    if (st == RG_OK) st = scan_vocab(lx, db, o.fts_table, &s, err);
+    if (st == RG_OK) st = build_postings(lx, &s, o.k1, o.b, err);
+    if (st == RG_OK) st = build_hash(lx, err);
+    rg_free(s.raw_doc);
+    rg_free(s.tf);
+    if (st != RG_OK) {
+        rg_lexical_close(lx);
+        return st;
+    }
+    *out = lx;
+    return RG_OK;
+}
+
+void rg_lexical_close(rg_lexical *lx)
+{
+    if (!lx) return;
+    rg_fts5_tokenizer_close(lx->tok);
+    pthread_mutex_destroy(&lx->mu);
+    rg_free(lx->chunk_ids);
+    rg_free(lx->pool);
+    rg_free(lx->term_off);
+    rg_free(lx->post_off);
+    rg_free(lx->post);
+    rg_free(lx->slots);
+    rg_free(lx->acc);
+    rg_free(lx->touched);
+    rg_free(lx);
+}
+
+/* Query tokens -> distinct ids of indexed terms in lx->qterm. */
+static int collect_term_id(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                           int colocated)
+{
+    (void)start;
+    (void)end;
+    (void)colocated;
+    rg_lexical *lx = ctx;
+    long t = term_find(lx, tok, n);
+    if (t < 0) return 0;
+    for (size_t i = 0; i < lx->n_qterm; i++) {
+        if (lx->qterm[i] == (uint32_t)t) return 0;
+    }
+    lx->qterm[lx->n_qterm++] = (uint32_t)t;
+    return lx->n_qterm == RG_QUERY_MAX_TERMS;
+}
+
+/* Heap order: a ranks below b (lower score, or same score and higher id). */
+static int hit_worse(const rg_lex_hit *a, const rg_lex_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->chunk_id > b->chunk_id);
+}
+
+/* Restores the min-heap (worst hit at the root) below position i. */
+static void sift_down(rg_lex_hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && hit_worse(&h[l], &h[m])) m = l;
+        if (r < n && hit_worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        rg_lex_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void sift_up(rg_lex_hit *h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!hit_worse(&h[i], &h[p])) return;
+        rg_lex_hit t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+/* Accumulates the scores of the query terms into acc; returns the number
+ * of chunks touched. */
+static size_t accumulate(rg_lexical *lx)
+{
+    size_t nt = 0;
+    double n = (double)lx->n_docs;
+    for (size_t q = 0; q < lx->n_qterm; q++) {
+        uint32_t t = lx->qterm[q];
+        const lex_post *p = lx->post + lx->post_off[t];
+        size_t df = lx->post_off[t + 1] - lx->post_off[t];
+        float idf = (float)log(1.0 + (n - (double)df + 0.5) / ((double)df + 0.5));
+        for (size_t i = 0; i < df; i++) {
+            uint32_t d = p[i].doc;
+            if (lx->acc[d] == 0.0f) lx->touched[nt++] = d;
+            lx->acc[d] += idf * p[i].w;
+        }
+    }
+    return nt;
+}
+
+rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,
+                            void *filter_ctx, rg_lex_hit *hits, size_t *n_hits, rg_error *err)
+{
+    if (n_hits) *n_hits = 0;
+    if (!lx || !query || !n_hits || (k && !hits)) {
+        return rg_fail(err, RG_EINVAL, "lexical: bad search arguments");
+    }
+    size_t qn = strlen(query);
+    if (qn > RG_QUERY_MAX_BYTES) {
+        return rg_fail(err, RG_ELIMIT, "lexical: query of %zu bytes, at most %d", qn,
+                       RG_QUERY_MAX_BYTES);
+    }
+    if (k == 0) return RG_OK;
+    pthread_mutex_lock(&lx->mu);
+    lx->n_qterm = 0;
+    rg_status st = rg_fts5_tokenizer_run(lx->tok, query, qn, 1, collect_term_id, lx, err);
+    size_t nt = st == RG_OK ? accumulate(lx) : 0;
+    size_t nh = 0;
+    for (size_t i = 0; i < nt; i++) {
+        uint32_t d = lx->touched[i];
+        rg_lex_hit c = {lx->chunk_ids[d], lx->acc[d]};
+        lx->acc[d] = 0.0f;
+        if (nh == k && !hit_worse(&hits[0], &c)) continue;
+        if (filter && !filter(filter_ctx, c.chunk_id)) continue;
+        if (nh < k) {
+            hits[nh] = c;
+            sift_up(hits, nh++);
+        } else {
+            hits[0] = c;
+            sift_down(hits, nh, 0);
+        }
+    }
+    pthread_mutex_unlock(&lx->mu);
+    /* Heap sort: moving the worst to the back leaves the best first. */
+    for (size_t n = nh; n > 1; n--) {
+        rg_lex_hit t = hits[0];
+        hits[0] = hits[n - 1];
+        hits[n - 1] = t;
+        sift_down(hits, n - 1, 0);
+    }
+    *n_hits = nh;
+    return st;
+}
+
+/* ---- snippets ---- */
+
+typedef struct snip_tok {
+    size_t start, end;
+    size_t pos; /* token position; colocated tokens share one */
+    int term;   /* index into lx->qtext, or -1 */
+} snip_tok;
+
+typedef struct snip {
+    rg_lexical *lx;
+    snip_tok *tok;
+    size_t n, cap;
+    int oom;
+} snip;
+
+/* Query tokens -> distinct term texts in lx->qtext. */
+static int collect_term_text(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                             int colocated)
+{
+    (void)start;
+    (void)end;
+    (void)colocated;
+    rg_lexical *lx = ctx;
+    if (n > RG_TOKEN_MAX_BYTES) n = rg_utf8_floor(tok, RG_TOKEN_MAX_BYTES);
+    for (size_t i = 0; i < lx->n_qterm; i++) {
+        if (lx->qlen[i] == n && memcmp(lx->qtext[i], tok, n) == 0) return 0;
+    }
+    memcpy(lx->qtext[lx->n_qterm], tok, n);
+    lx->qlen[lx->n_qterm++] = n;
+    return lx->n_qterm == RG_QUERY_MAX_TERMS;
+}
+
+static int collect_text_token(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                              int colocated)
+{
+    snip *s = ctx;
+    if (!grow(&s->tok, &s->cap, s->n + 1, sizeof(snip_tok))) {
+        s->oom = 1;
+        return 1;
+    }
+    snip_tok *t = &s->tok[s->n];
+    t->start = start;
+    t->end = end;
+    t->pos = s->n == 0 ? 0 : s->tok[s->n - 1].pos + !colocated;
+    t->term = -1;
+    for (size_t i = 0; i < s->lx->n_qterm; i++) {
+        if (s->lx->qlen[i] == n && memcmp(s->lx->qtext[i], tok, n) == 0) t->term = (int)i;
+    }
+    s->n++;
+    return 0;
+}
+
+/*
+ * First position of the window of w positions holding the most distinct
+ * query terms (then the most matching tokens; then the earliest), slid so
+ * that its matches sit in the middle rather than at its right edge.
+ */
+static size_t best_window(const snip *s, size_t n_pos, size_t w)
+{
+    unsigned cnt[RG_QUERY_MAX_TERMS] = {0};
+    size_t distinct = 0, total = 0, best_d = 0, best_t = 0, best = 0;
+    size_t lo = 0, hi = 0; /* tokens of the window: tok[lo..hi) */
+    for (size_t a = 0; a + w <= n_pos; a++) {
+        while (hi < s->n && s->tok[hi].pos < a + w) {
+            int t = s->tok[hi++].term;
+            if (t >= 0) total++, distinct += cnt[t]++ == 0;
+        }
+        while (lo < hi && s->tok[lo].pos < a) {
+            int t = s->tok[lo++].term;
+            if (t >= 0) total--, distinct -= --cnt[t] == 0;
+        }
+        if (distinct > best_d || (distinct == best_d && total > best_t)) {
+            best_d = distinct, best_t = total, best = a;
+        }
+    }
+    if (best_t == 0) return 0;
+    /* Centre the matches; no match is lost, since the window was the best. */
+    size_t first = SIZE_MAX, last = 0;
+    for (size_t i = 0; i < s->n && s->tok[i].pos < best + w; i++) {
+        const snip_tok *t = &s->tok[i];
+        if (t->term < 0 || t->pos < best) continue;
+        if (t->pos < first) first = t->pos;
+        last = t->pos;
+    }
+    size_t pad = (w - (last - first + 1)) / 2;
+    size_t a = first > pad ? first - pad : 0;
+    return a + w > n_pos ? n_pos - w : a;
+}
+
+/* Byte span of a position: that of its first token (the unigram of CJK). */
+static const snip_tok *pos_tok(const snip *s, size_t pos)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->tok[mid].pos < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return &s->tok[lo];
+}
+
+/* Appends text[*at..a) and then text[a..b) wrapped in open/close. */
+static rg_status mark(const char *text, size_t *at, size_t a, size_t b, const char *open,
+                      const char *close, rg_buf *out)
+{
+    rg_status st = rg_buf_append(out, text + *at, a - *at);
+    if (st == RG_OK) st = rg_buf_puts(out, open);
+    if (st == RG_OK) st = rg_buf_append(out, text + a, b - a);
+    if (st == RG_OK) st = rg_buf_puts(out, close);
+    *at = b;
+    return st;
+}
+
+/* Writes text[from..to) with the matching tokens inside it wrapped;
+ * overlapping matches (CJK bigrams) become one wrapped span. Tokens come
+ * in order of their start. */
+static rg_status write_marked(const snip *s, const char *text, size_t from, size_t to,
+                              const char *open, const char *close, rg_buf *out)
+{
+    rg_status st = RG_OK;
+    size_t at = from, a = 0, b = 0; /* [a, b): the span being grown; empty when a == b */
+    for (size_t i = 0; i < s->n && st == RG_OK; i++) {
+        const snip_tok *t = &s->tok[i];
+        size_t ta = t->start > from ? t->start : from, tb = t->end < to ? t->end : to;
+        if (t->term < 0 || ta >= tb) continue;
+        if (a < b && ta <= b) {
+            if (tb > b) b = tb;
+            continue;
+        }
+        if (a < b) st = mark(text, &at, a, b, open, close, out);
+        a = ta;
+        b = tb;
+    }
+    if (st == RG_OK && a < b) st = mark(text, &at, a, b, open, close, out);
+    if (st == RG_OK && to > at) st = rg_buf_append(out, text + at, to - at);
+    return st;
+}
+
+rg_status rg_lexical_snippet(rg_lexical *lx, const char *query, const char *text, size_t len,
+                             size_t max_tokens, const char *open, const char *close, rg_buf *out,
+                             rg_error *err)
+{
+    if (!lx || !query || (!text && len) || !open || !close || !out) {
+        return rg_fail(err, RG_EINVAL, "lexical: bad snippet arguments");
+    }
+    size_t qn = strlen(query);
+    if (qn > RG_QUERY_MAX_BYTES) {
+        return rg_fail(err, RG_ELIMIT, "lexical: query of %zu bytes, at most %d", qn,
+                       RG_QUERY_MAX_BYTES);
+    }
+    snip s = {lx, NULL, 0, 0, 0};
+    pthread_mutex_lock(&lx->mu);
+    lx->n_qterm = 0;
+    rg_status st = rg_fts5_tokenizer_run(lx->tok, query, qn, 1, collect_term_text, lx, err);
+    if (st == RG_OK) st = rg_fts5_tokenizer_run(lx->tok, text, len, 0, collect_text_token, &s, err);
+    if (st == RG_OK && s.oom) st = rg_fail(err, RG_ENOMEM, "lexical: out of memory in snippet");
+    if (st == RG_OK) {
+        size_t n_pos = s.n ? s.tok[s.n - 1].pos + 1 : 0;
+        size_t w = max_tokens && max_tokens < n_pos ? max_tokens : n_pos;
+        size_t a = n_pos ? best_window(&s, n_pos, w) : 0;
+        size_t from = a == 0 ? 0 : pos_tok(&s, a)->start;
+        size_t to = a + w >= n_pos ? len : pos_tok(&s, a + w - 1)->end;
+        if (from > 0) st = rg_buf_puts(out, RG_ELLIPSIS);
+        if (st == RG_OK) st = write_marked(&s, text, from, to, open, close, out);
+        if (st == RG_OK && to < len) st = rg_buf_puts(out, RG_ELLIPSIS);
+        if (st != RG_OK) st = rg_fail(err, st, "lexical: snippet: %s", rg_strerror(st));
+    }
+    pthread_mutex_unlock(&lx->mu);
+    rg_free(s.tok);
+    return st;
+}

@@ -44,21 +44,42 @@ rg_status rg_fts5_register(sqlite3 *db, rg_error *err);
  * A tokenizer pipeline as FTS5 would run it, for use outside SQL (queries,
  * snippets, tests). spec is an FTS5 tokenize= value such as "ragd" or
  * "porter ragd". db must have had rg_fts5_register called on it and must
- * outlive the tokenizer.
+ * outlive the tokenizer. A handle is used by one thread at a time.
+ * (Named rg_fts5_tokenizer, not rg_tokenizer: that is engine/nn's encoder
+ * tokenizer.)
+ *
+ * What "ragd" emits, token by token (offsets are byte offsets into the
+ * input; a token cut at RG_TOKEN_MAX_BYTES keeps the span of the whole word):
+ * - a word: letters, marks and digits of non-CJK scripts, NFKC-normalised
+ *   and case-folded; ' (or U+2019) between letters stays in the word
+ *   (don't), except a French/Italian elision (l'amour -> amour) and an
+ *   English possessive (dog's -> dog); '.' or ',' between digits stays in
+ *   the number (3.14, 1,000).
+ * - CJK, documents: each character as a unigram, then the bigram of it and
+ *   the next character of the same run, colocated with it. A run ends at
+ *   any non-CJK character.
+ * - CJK, queries (query != 0, FTS5_TOKENIZE_QUERY): the bigrams alone, one
+ *   per position (a one-character run gives its unigram), so a MATCH or a
+ *   BM25 query for 中文 looks for the bigram and not for 中 or 文 alone.
+ * Bytes that are not valid UTF-8 separate tokens and are never emitted.
  */
-typedef struct rg_tokenizer rg_tokenizer;
+typedef struct rg_fts5_tokenizer rg_fts5_tokenizer;
 
 /* Receives each token: its (folded, maybe stemmed) text and its byte span in
  * the input. colocated is 1 for a token at the same position as the previous
  * one (CJK bigrams). Return non-zero to stop. */
-typedef int (*rg_token_fn)(void *ctx, const char *tok, size_t n, size_t start, size_t end,
-                           int colocated);
+typedef int (*rg_fts5_token_fn)(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                                int colocated);
 
-rg_status rg_tokenizer_open(sqlite3 *db, const char *spec, rg_tokenizer **out, rg_error *err);
-/* query: 1 to tokenize as a query (FTS5_TOKENIZE_QUERY), 0 as a document. */
-rg_status rg_tokenizer_run(rg_tokenizer *t, const char *text, size_t n, int query, rg_token_fn fn,
-                           void *ctx, rg_error *err);
-void rg_tokenizer_close(rg_tokenizer *t);
+/* Errors: RG_ENOTFOUND (first word of spec is no registered tokenizer),
+ * RG_EINVAL (bad spec or arguments), RG_ELIMIT (spec too long). */
+rg_status rg_fts5_tokenizer_open(sqlite3 *db, const char *spec, rg_fts5_tokenizer **out,
+                                 rg_error *err);
+/* query: 1 to tokenize as a query (FTS5_TOKENIZE_QUERY), 0 as a document.
+ * Stopping early from fn is not an error. */
+rg_status rg_fts5_tokenizer_run(rg_fts5_tokenizer *t, const char *text, size_t n, int query,
+                                rg_fts5_token_fn fn, void *ctx, rg_error *err);
+void rg_fts5_tokenizer_close(rg_fts5_tokenizer *t);
 
 typedef struct rg_lexical_options {
     const char *fts_table; /* FTS5 table whose rowids are chunk ids; default "chunks_fts" */
@@ -73,14 +94,18 @@ typedef struct rg_lexical rg_lexical;
 
 /*
  * Builds the index from the FTS5 table on db (all columns summed into one
- * field). db must stay open while the index is used. *out is owned by the
- * caller (rg_lexical_close).
+ * field; a chunk's length is its number of token instances, CJK bigrams
+ * included). Chunks without any token are not indexed and not counted in N.
+ * The index is a snapshot: rebuild it after the table changes. db must stay
+ * open while the index is used. *out is owned by the caller
+ * (rg_lexical_close). Search and snippet calls on one handle may come from
+ * several threads; they are serialised by a mutex inside the handle.
  */
 rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical **out,
                           rg_error *err);
 void rg_lexical_close(rg_lexical *lx);
 
-/* Chunks indexed. */
+/* Chunks indexed (those with at least one token). */
 size_t rg_lexical_size(const rg_lexical *lx);
 
 /* Returns non-zero if chunk_id may be returned (collection, ACL, metadata filters). */
@@ -96,7 +121,10 @@ typedef struct rg_lex_hit {
  * id. filter (may be NULL) is applied before ranking, so a filtered query
  * still returns k hits when k matching chunks exist. hits has room for k;
  * *n_hits receives the count. Terms absent from the index are ignored; a
- * query with no indexed terms gives zero hits and RG_OK.
+ * query with no indexed terms gives zero hits and RG_OK. Query text longer
+ * than RG_QUERY_MAX_BYTES gives RG_ELIMIT. filter is called with the
+ * handle's mutex held (it must not call back into this handle) and only for
+ * chunks whose score could still enter the top k.
  */
 rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,
                             void *filter_ctx, rg_lex_hit *hits, size_t *n_hits, rg_error *err);
@@ -106,6 +134,8 @@ rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chun
  * tokens holding the most query terms, with each matching token wrapped in
  * open and close (e.g. "\x1b[1m" and "\x1b[0m", or "<b>" and "</b>"), and
  * "…" where the window cuts the text. Never cuts inside a UTF-8 sequence.
+ * max_tokens counts token positions (a CJK character is one); 0 keeps the
+ * whole text. A full out gives RG_ELIMIT.
  */
 rg_status rg_lexical_snippet(rg_lexical *lx, const char *query, const char *text, size_t len,
                              size_t max_tokens, const char *open, const char *close, rg_buf *out,

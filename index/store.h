@@ -1,0 +1,156 @@
+/*
+ * store.h — the SQLite store: collections, documents, chunks and the
+ * ingestion manifest, the source of truth for every index ragd keeps.
+ *
+ * One database file, <data dir>/ragd.db, in WAL mode with foreign keys on
+ * and a busy timeout. The schema is versioned (PRAGMA user_version) and
+ * migrated forward on open. Every document is written in one transaction:
+ * its row, its chunks and their FTS5 entries appear together or not at all.
+ * SQLite's result codes are translated here into rg_status with messages;
+ * nothing above this module sees a raw SQLite error.
+ *
+ * A handle is used by one thread at a time.
+ */
+#ifndef RG_STORE_H
+#define RG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "engine/base/status.h"
+
+#define RG_STORE_DB_FILE "ragd.db"
+/* Schema version this build writes; older databases are migrated. */
+#define RG_STORE_SCHEMA_VERSION 1
+#define RG_COLLECTION_NAME_MAX 64
+#define RG_DEFAULT_COLLECTION "default"
+
+typedef struct rg_store rg_store;
+
+typedef struct rg_store_options {
+    int create;          /* create the data dir and database if missing (default 1) */
+    int stemming;        /* new databases only: Porter stemming for English (default 1) */
+    int busy_timeout_ms; /* default 5000 */
+} rg_store_options;
+
+rg_store_options rg_store_default_options(void);
+
+/*
+ * Opens (and with create, makes) the store in data_dir. Errors: RG_ENOTFOUND
+ * (no store and create is 0), RG_ECORRUPT (not a ragd database, damaged, or a
+ * newer schema), RG_EIO, RG_EBUSY. *out is owned by the caller.
+ */
+rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_store **out,
+                        rg_error *err);
+void rg_store_close(rg_store *s);
+
+/* The connection, for other index/ modules. Owned by the store. */
+sqlite3 *rg_store_db(rg_store *s);
+/* The FTS5 tokenize= spec of chunks_fts ("porter ragd" or "ragd"). Owned by the store. */
+const char *rg_store_tokenize_spec(const rg_store *s);
+/* Increases with every committed change to documents or chunks. */
+rg_status rg_store_change_seq(rg_store *s, int64_t *seq, rg_error *err);
+
+/* Collections ---------------------------------------------------------- */
+
+/* Name rules: 1..RG_COLLECTION_NAME_MAX bytes of [A-Za-z0-9_.-]. */
+int rg_collection_name_valid(const char *name);
+/* Finds the collection's id; with create, makes it when missing. RG_ENOTFOUND otherwise. */
+rg_status rg_store_collection(rg_store *s, const char *name, int create, int64_t *id,
+                              rg_error *err);
+
+/* Documents ------------------------------------------------------------ */
+
+typedef struct rg_doc_meta {
+    int64_t collection_id;
+    const char *source_uri;   /* unique within the collection (path or external id) */
+    const char *title;
+    const char *media_type;
+    const char *content_hash; /* SHA-256 hex of the source bytes */
+    int64_t size;             /* bytes of the source */
+    const char *metadata_json; /* a JSON object, or NULL for {} */
+    const char *text;          /* the normalised document text */
+    size_t text_len;
+} rg_doc_meta;
+
+typedef struct rg_chunk_row {
+    size_t byte_start; /* span in rg_doc_meta.text */
+    size_t byte_end;
+    size_t token_count;
+    const char *section; /* heading the chunk falls under, or NULL */
+} rg_chunk_row;
+
+/*
+ * Inserts the document, or replaces the one with the same (collection,
+ * source_uri): old chunks and their index entries go, new ones come, all in
+ * one transaction. *doc_id (may be NULL) receives the document id.
+ */
+rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_chunk_row *chunks,
+                                size_t n_chunks, int64_t *doc_id, rg_error *err);
+
+/*
+ * Looks up (collection, source_uri). *found is 0 when absent; otherwise
+ * *doc_id and hash (65 bytes, may be NULL) are filled.
+ */
+rg_status rg_store_find_document(rg_store *s, int64_t collection_id, const char *source_uri,
+                                 int *found, int64_t *doc_id, char hash[65], rg_error *err);
+
+/* Deletes a document with its chunks. RG_ENOTFOUND if there is none. */
+rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err);
+
+/*
+ * Deletes every document of the collection whose source_uri equals prefix or
+ * starts with prefix followed by '/'. *n_deleted receives the count.
+ */
+rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char *prefix,
+                                 size_t *n_deleted, rg_error *err);
+
+typedef struct rg_store_counts {
+    int64_t collections;
+    int64_t documents;
+    int64_t chunks;
+} rg_store_counts;
+
+/* Counts for one collection, or for all when collection_id is 0. */
+rg_status rg_store_counts_get(rg_store *s, int64_t collection_id, rg_store_counts *out,
+                              rg_error *err);
+
+/* Chunks for display ---------------------------------------------------- */
+
+/* A chunk with its document's fields. Strings are owned by the view. */
+typedef struct rg_chunk_view {
+    int64_t chunk_id;
+    int64_t doc_id;
+    int64_t collection_id;
+    int64_t ordinal;
+    int64_t byte_start;
+    int64_t byte_end;
+    char *text;
+    size_t text_len;
+    char *section;    /* "" if none */
+    char *title;
+    char *source_uri;
+    char *collection; /* collection name */
+} rg_chunk_view;
+
+rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *out, rg_error *err);
+void rg_chunk_view_free(rg_chunk_view *v);
+
+/* The collection id of a chunk (0 when the chunk does not exist). For filters. */
+int64_t rg_store_chunk_collection(rg_store *s, int64_t chunk_id);
+
+/* Source URI of each document id is what eval maps hits to; this returns the
+ * document's source_uri for a chunk id into out (size cap), "" if missing. */
+rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t cap,
+                                rg_error *err);
+
+/* Manifest -------------------------------------------------------------- */
+
+/* Records the outcome of ingesting one source: status "ok", "unchanged" or "error". */
+rg_status rg_store_manifest_note(rg_store *s, int64_t collection_id, const char *source_uri,
+                                 int64_t size, int64_t mtime, const char *content_hash,
+                                 const char *status, const char *message, rg_error *err);
+
+#endif

@@ -1,0 +1,716 @@
+#include "test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "engine/base/buf.h"
+#include "engine/base/mem.h"
+#include "engine/base/utf8.h"
+#include "index/lexical.h"
+
+#define MAX_TOKS 64
+#define SNIP_MAX 4096
+
+typedef struct tokrec {
+    char text[RG_TOKEN_MAX_BYTES + 1];
+    size_t len, start, end;
+    int colocated;
+} tokrec;
+
+typedef struct toklist {
+    tokrec t[MAX_TOKS];
+    size_t n;
+    size_t total; /* tokens seen, also past MAX_TOKS */
+    int bad;      /* a token broke the contract */
+    size_t input_len;
+} toklist;
+
+static int record(void *ctx, const char *tok, size_t n, size_t start, size_t end, int colocated)
+{
+    toklist *l = ctx;
+    if (n == 0 || n > RG_TOKEN_MAX_BYTES || !rg_utf8_valid(tok, n, NULL) || start >= end ||
+        end > l->input_len || (colocated && l->total == 0)) {
+        l->bad = 1;
+    }
+    l->total++;
+    if (l->n < MAX_TOKS && n <= RG_TOKEN_MAX_BYTES) {
+        tokrec *r = &l->t[l->n++];
+        memcpy(r->text, tok, n);
+        r->text[n] = '\0';
+        r->len = n;
+        r->start = start;
+        r->end = end;
+        r->colocated = colocated;
+    }
+    return 0;
+}
+
+static int stop_after_two(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                          int colocated)
+{
+    (void)tok, (void)n, (void)start, (void)end, (void)colocated;
+    return ++*(int *)ctx == 2;
+}
+
+static sqlite3 *open_db(void)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK) return NULL;
+    rg_error err;
+    if (rg_fts5_register(db, &err) != RG_OK) {
+        fprintf(stderr, "register: %s\n", err.msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fprintf(stderr, "sql: %s: %s\n", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+    return rc;
+}
+
+/* Tokenizes s with spec into *l; returns the status. */
+static rg_status tokenize(sqlite3 *db, const char *spec, const char *s, size_t n, int query,
+                          toklist *l)
+{
+    rg_fts5_tokenizer *t = NULL;
+    rg_error err;
+    memset(l, 0, sizeof *l);
+    l->input_len = n;
+    rg_status st = rg_fts5_tokenizer_open(db, spec, &t, &err);
+    if (st != RG_OK) return st;
+    st = rg_fts5_tokenizer_run(t, s, n, query, record, l, &err);
+    rg_fts5_tokenizer_close(t);
+    return st;
+}
+
+#define CHECK_TOK(l, i, txt, s, e, col)                                                            \
+    do {                                                                                           \
+        CHECK((i) < (l).n);                                                                        \
+        if ((i) < (l).n) {                                                                         \
+            CHECK_STR((l).t[i].text, txt);                                                         \
+            CHECK_INT((l).t[i].start, s);                                                          \
+            CHECK_INT((l).t[i].end, e);                                                            \
+            CHECK_INT((l).t[i].colocated, col);                                                    \
+        }                                                                                          \
+    } while (0)
+
+static void test_english(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    const char *s = "Hello WORLD, Straße! Élan";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 4);
+    CHECK_TOK(l, 0, "hello", 0, 5, 0);
+    CHECK_TOK(l, 1, "world", 6, 11, 0);
+    CHECK_TOK(l, 2, "strasse", 13, 20, 0);
+    CHECK_TOK(l, 3, "élan", 22, 27, 0);
+    CHECK(!l.bad);
+
+    s = "running runs RUN";
+    CHECK_INT(tokenize(db, "porter ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 3);
+    CHECK_TOK(l, 0, "run", 0, 7, 0);
+    CHECK_TOK(l, 1, "run", 8, 12, 0);
+    CHECK_TOK(l, 2, "run", 13, 16, 0);
+    /* quotes around spec words are accepted as in FTS5 */
+    CHECK_INT(tokenize(db, "'porter' \"ragd\"", s, strlen(s), 1, &l), RG_OK);
+    CHECK_INT(l.n, 3);
+    sqlite3_close(db);
+}
+
+static void test_apostrophes_numbers(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    const char *s = "don\xe2\x80\x99t l'amour dog's qu'il 'quoted'";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 5);
+    CHECK_TOK(l, 0, "don't", 0, 7, 0);
+    CHECK_TOK(l, 1, "amour", 8, 15, 0);
+    CHECK_TOK(l, 2, "dog", 16, 21, 0);
+    CHECK_TOK(l, 3, "il", 22, 27, 0);
+    CHECK_TOK(l, 4, "quoted", 29, 35, 0);
+
+    s = "pi 3.14, 1,000 items; v2.0 end. 3.x";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 8);
+    CHECK_TOK(l, 0, "pi", 0, 2, 0);
+    CHECK_TOK(l, 1, "3.14", 3, 7, 0);
+    CHECK_TOK(l, 2, "1,000", 9, 14, 0);
+    CHECK_TOK(l, 3, "items", 15, 20, 0);
+    CHECK_TOK(l, 4, "v2.0", 22, 26, 0);
+    CHECK_TOK(l, 5, "end", 27, 30, 0);
+    CHECK_TOK(l, 6, "3", 32, 33, 0);
+    CHECK_TOK(l, 7, "x", 34, 35, 0);
+    sqlite3_close(db);
+}
+
+static void test_chinese(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    /* Traditional: 資料庫 — unigrams with the bigram colocated */
+    const char *s = "資料庫";
+    CHECK_INT(tokenize(db, "porter ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 5);
+    CHECK_TOK(l, 0, "資", 0, 3, 0);
+    CHECK_TOK(l, 1, "資料", 0, 6, 1);
+    CHECK_TOK(l, 2, "料", 3, 6, 0);
+    CHECK_TOK(l, 3, "料庫", 3, 9, 1);
+    CHECK_TOK(l, 4, "庫", 6, 9, 0);
+    /* Simplified, broken by punctuation: no bigram across '，' */
+    s = "数据，库";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 4);
+    CHECK_TOK(l, 0, "数", 0, 3, 0);
+    CHECK_TOK(l, 1, "数据", 0, 6, 1);
+    CHECK_TOK(l, 2, "据", 3, 6, 0);
+    CHECK_TOK(l, 3, "库", 9, 12, 0);
+    /* queries: bigrams only, a lone character as itself */
+    s = "数据库 中";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 1, &l), RG_OK);
+    CHECK_INT(l.n, 3);
+    CHECK_TOK(l, 0, "数据", 0, 6, 0);
+    CHECK_TOK(l, 1, "据库", 3, 9, 0);
+    CHECK_TOK(l, 2, "中", 10, 13, 0);
+    sqlite3_close(db);
+}
+
+static void test_japanese_korean(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    const char *s = "ひらカナ漢字";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 11);
+    CHECK_TOK(l, 0, "ひ", 0, 3, 0);
+    CHECK_TOK(l, 1, "ひら", 0, 6, 1);
+    CHECK_TOK(l, 3, "らカ", 3, 9, 1);
+    CHECK_TOK(l, 7, "ナ漢", 9, 15, 1);
+    CHECK_TOK(l, 10, "字", 15, 18, 0);
+    /* half-width katakana with its voiced mark folds to one full-width unit */
+    s = "ｶﾞｲﾄﾞ";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 1, &l), RG_OK);
+    CHECK_INT(l.n, 2);
+    CHECK_TOK(l, 0, "ガイ", 0, 9, 0);
+    CHECK_TOK(l, 1, "イド", 6, 15, 0);
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 5);
+    CHECK_TOK(l, 0, "ガ", 0, 6, 0);
+    CHECK_TOK(l, 1, "ガイ", 0, 9, 1);
+
+    s = "한국어 검색";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 8);
+    CHECK_TOK(l, 0, "한", 0, 3, 0);
+    CHECK_TOK(l, 1, "한국", 0, 6, 1);
+    CHECK_TOK(l, 4, "어", 6, 9, 0);
+    CHECK_TOK(l, 5, "검", 10, 13, 0);
+    CHECK_TOK(l, 6, "검색", 10, 16, 1);
+    sqlite3_close(db);
+}
+
+static void test_mixed_fullwidth(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    const char *s = "GPU加速2倍";
+    CHECK_INT(tokenize(db, "porter ragd", s, strlen(s), 0, &l), RG_OK);
+    CHECK_INT(l.n, 6);
+    CHECK_TOK(l, 0, "gpu", 0, 3, 0);
+    CHECK_TOK(l, 1, "加", 3, 6, 0);
+    CHECK_TOK(l, 2, "加速", 3, 9, 1);
+    CHECK_TOK(l, 3, "速", 6, 9, 0);
+    CHECK_TOK(l, 4, "2", 9, 10, 0);
+    CHECK_TOK(l, 5, "倍", 10, 13, 0);
+    /* full-width letters and digits in a query fold to ASCII */
+    s = "ＡＢＣ １２３ ３．１４";
+    CHECK_INT(tokenize(db, "porter ragd", s, strlen(s), 1, &l), RG_OK);
+    CHECK_INT(l.n, 3);
+    CHECK_TOK(l, 0, "abc", 0, 9, 0);
+    CHECK_TOK(l, 1, "123", 10, 19, 0);
+    CHECK_TOK(l, 2, "3.14", 20, 32, 0);
+    s = "ＤＯＮ＇Ｔ";
+    CHECK_INT(tokenize(db, "ragd", s, strlen(s), 1, &l), RG_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_TOK(l, 0, "don't", 0, 15, 0);
+    sqlite3_close(db);
+}
+
+static void test_limits_and_garbage(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    toklist l;
+    char big[512];
+    memset(big, 'A', 300);
+    memcpy(big + 300, " ok", 4);
+    CHECK_INT(tokenize(db, "ragd", big, strlen(big), 0, &l), RG_OK);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(l.t[0].len, RG_TOKEN_MAX_BYTES);
+    CHECK_INT(l.t[0].end, 300);
+    CHECK(l.t[0].text[0] == 'a');
+    CHECK_STR(l.t[1].text, "ok");
+    /* 'x' then 2-byte letters: the cut at 128 bytes would split one */
+    big[0] = 'x';
+    for (size_t i = 0; i < 150; i++)
+        memcpy(big + 1 + 2 * i, "\xc3\xa9", 2);
+    big[301] = '\0';
+    CHECK_INT(tokenize(db, "ragd", big, 301, 0, &l), RG_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.t[0].len, RG_TOKEN_MAX_BYTES - 1);
+    CHECK(rg_utf8_valid(l.t[0].text, l.t[0].len, NULL));
+    CHECK(!l.bad);
+
+    CHECK_INT(tokenize(db, "ragd", "", 0, 0, &l), RG_OK);
+    CHECK_INT(l.total, 0);
+    CHECK_INT(tokenize(db, "ragd", " ,.!? ", 6, 1, &l), RG_OK);
+    CHECK_INT(l.total, 0);
+    const char *bad = "ab\xff"
+                      "cd\xe4\xb8"
+                      "中\xc0\xaf";
+    CHECK_INT(tokenize(db, "ragd", bad, strlen(bad), 0, &l), RG_OK);
+    CHECK_INT(l.n, 3);
+    CHECK_TOK(l, 0, "ab", 0, 2, 0);
+    CHECK_TOK(l, 1, "cd", 3, 5, 0);
+    CHECK_TOK(l, 2, "中", 7, 10, 0);
+
+    /* random bytes, biased towards UTF-8 lead and trail bytes */
+    uint32_t seed = 12345;
+    char buf[256];
+    int ok = 1;
+    for (int round = 0; round < 3000 && ok; round++) {
+        size_t n = 1 + round % (sizeof buf - 1);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            static const unsigned char pick[] = {'a',  'Z',  '9',  '.',  ',',  '\'', ' ',  0xe4,
+                                                 0xb8, 0xad, 0xc3, 0xa9, 0xff, 0x80, 0xef, 0xbc};
+            buf[i] = (char)pick[(seed >> 16) % sizeof pick];
+        }
+        for (int q = 0; q < 2; q++) {
+            ok &= tokenize(db, "porter ragd", buf, n, q, &l) == RG_OK && !l.bad;
+        }
+    }
+    CHECK(ok);
+
+    rg_fts5_tokenizer *t = NULL;
+    rg_error err;
+    REQUIRE(rg_fts5_tokenizer_open(db, "porter ragd", &t, &err) == RG_OK);
+    int seen = 0;
+    CHECK_INT(rg_fts5_tokenizer_run(t, "one two three four", 18, 0, stop_after_two, &seen, &err),
+              RG_OK);
+    CHECK_INT(seen, 2);
+    rg_fts5_tokenizer_close(t);
+    t = NULL;
+    CHECK_INT(rg_fts5_tokenizer_open(db, "nosuch", &t, &err), RG_ENOTFOUND);
+    CHECK(t == NULL);
+    CHECK(rg_fts5_tokenizer_open(db, "ragd extra-arg", &t, &err) != RG_OK);
+    sqlite3_close(db);
+}
+
+/* Row count of SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH q. */
+static int match_ids(sqlite3 *db, const char *q, int64_t *ids, int max)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n < max) ids[n] = sqlite3_column_int64(st, 0);
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+static sqlite3 *make_corpus(const char *const *rows, size_t n)
+{
+    sqlite3 *db = open_db();
+    if (!db) return NULL;
+    if (exec(db,
+             "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, tokenize='porter ragd')")) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, ?2, ?3)", -1,
+                       &st, NULL);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, atoll(rows[3 * i]));
+        sqlite3_bind_text(st, 2, rows[3 * i + 1], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, rows[3 * i + 2], -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return db;
+}
+
+static void test_match_sql(void)
+{
+    static const char *const rows[] = {
+        "1", "課程",    "我們正在學習中文課程，每天練習。",
+        "2", "新闻",    "今天的天气很好，我们去公园散步。",
+        "3", "English", "The runners were running in the park",
+        "4", "混合",    "GPU加速2倍，ＡＢＣ测试",
+    };
+    sqlite3 *db = make_corpus(rows, 4);
+    REQUIRE(db);
+    int64_t ids[8];
+    CHECK_INT(match_ids(db, "中", ids, 8), 1);
+    CHECK_INT(ids[0], 1);
+    CHECK_INT(match_ids(db, "中文", ids, 8), 1);
+    CHECK_INT(ids[0], 1);
+    CHECK_INT(match_ids(db, "學習中文", ids, 8), 1);
+    CHECK_INT(match_ids(db, "文中", ids, 8), 0);
+    CHECK_INT(match_ids(db, "天气", ids, 8), 1);
+    CHECK_INT(ids[0], 2);
+    CHECK_INT(match_ids(db, "公", ids, 8), 1);
+    CHECK_INT(match_ids(db, "园", ids, 8), 1);
+    CHECK_INT(match_ids(db, "气很", ids, 8), 1);
+    CHECK_INT(match_ids(db, "好我", ids, 8), 0); /* not across '，' */
+    CHECK_INT(match_ids(db, "run", ids, 8), 1);
+    CHECK_INT(ids[0], 3);
+    CHECK_INT(match_ids(db, "RUNS", ids, 8), 1);
+    CHECK_INT(match_ids(db, "加速", ids, 8), 1);
+    CHECK_INT(ids[0], 4);
+    CHECK_INT(match_ids(db, "gpu", ids, 8), 1);
+    CHECK_INT(match_ids(db, "abc", ids, 8), 1);
+    CHECK_INT(match_ids(db, "ＡＢＣ", ids, 8), 1);
+    sqlite3_close(db);
+}
+
+/* BM25 as the header defines it, in double precision. */
+static double bm25(double tf, double df, double dl, double n, double avgdl)
+{
+    double k1 = 0.9, b = 0.4;
+    double idf = log(1.0 + (n - df + 0.5) / (df + 0.5));
+    return idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl / avgdl));
+}
+
+static int near(double a, double b)
+{
+    return fabs(a - b) <= 1e-5 * (fabs(b) + 1e-9);
+}
+
+static void test_bm25(void)
+{
+    /* lengths (all columns): 3, 4, 2, 5; apple in 1 (tf 2) and 4 (tf 1);
+     * banana in 1 (tf 1) and 2 (tf 3) */
+    static const char *const rows[] = {
+        "1", "apple",  "apple banana", "2", "banana", "cherry banana banana",
+        "3", "cherry", "date",         "4", "apple",  "cherry date fig grape",
+    };
+    sqlite3 *db = make_corpus(rows, 4);
+    REQUIRE(db);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    CHECK_INT(rg_lexical_size(lx), 4);
+    double n = 4, avgdl = 14.0 / 4;
+    double s1 = bm25(2, 2, 3, n, avgdl) + bm25(1, 2, 3, n, avgdl);
+    double s2 = bm25(3, 2, 4, n, avgdl);
+    double s4 = bm25(1, 2, 5, n, avgdl);
+    rg_lex_hit hits[8];
+    size_t nh = 0;
+    CHECK_INT(rg_lexical_search(lx, "Apples, BANANAS and apple?", 8, NULL, NULL, hits, &nh, &err),
+              RG_OK);
+    REQUIRE(nh == 3);
+    CHECK(s1 > s2 && s2 > s4);
+    CHECK_INT(hits[0].chunk_id, 1);
+    CHECK_INT(hits[1].chunk_id, 2);
+    CHECK_INT(hits[2].chunk_id, 4);
+    CHECK(near(hits[0].score, s1));
+    CHECK(near(hits[1].score, s2));
+    CHECK(near(hits[2].score, s4));
+    /* k smaller than the matches */
+    CHECK_INT(rg_lexical_search(lx, "apple banana", 1, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 1);
+    CHECK_INT(hits[0].chunk_id, 1);
+    /* absent terms are ignored; nothing indexed gives no hits */
+    CHECK_INT(rg_lexical_search(lx, "zebra date", 8, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 2);
+    CHECK(near(hits[0].score, bm25(1, 2, 2, n, avgdl)));
+    CHECK_INT(hits[0].chunk_id, 3);
+    CHECK_INT(rg_lexical_search(lx, "zebra ... 中", 8, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 0);
+    CHECK_INT(rg_lexical_search(lx, "", 8, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 0);
+    CHECK_INT(rg_lexical_search(lx, "apple", 0, NULL, NULL, NULL, &nh, &err), RG_OK);
+    CHECK_INT(nh, 0);
+    static char longq[RG_QUERY_MAX_BYTES + 2];
+    memset(longq, 'a', sizeof longq - 1);
+    CHECK_INT(rg_lexical_search(lx, longq, 8, NULL, NULL, hits, &nh, &err), RG_ELIMIT);
+    rg_lexical_close(lx);
+
+    /* other k1, b */
+    rg_lexical_options o = rg_lexical_default_options();
+    o.k1 = 1.2f;
+    o.b = 0.75f;
+    REQUIRE(rg_lexical_open(db, &o, &lx, &err) == RG_OK);
+    CHECK_INT(rg_lexical_search(lx, "fig", 8, NULL, NULL, hits, &nh, &err), RG_OK);
+    REQUIRE(nh == 1);
+    double idf = log(1.0 + (4 - 1 + 0.5) / (1 + 0.5));
+    CHECK(near(hits[0].score, idf * 1 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 5 / avgdl))));
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
+static int even_only(void *ctx, int64_t id)
+{
+    int *calls = ctx;
+    (*calls)++;
+    return id % 2 == 0;
+}
+
+static int below(void *ctx, int64_t id)
+{
+    return id < *(int64_t *)ctx;
+}
+
+static void test_filter_ties(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    /* 60 chunks; "common" everywhere, "rare" more often in odd ids, so the
+     * best chunks are all filtered out */
+    char sql[256];
+    for (int i = 1; i <= 60; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO chunks_fts(rowid, title, body) VALUES (%d, 't', 'common %s')", i,
+                 i % 2 ? "rare rare rare" : "rare filler words");
+        REQUIRE(exec(db, sql) == SQLITE_OK);
+    }
+    /* identical chunks inserted out of id order */
+    REQUIRE(exec(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES "
+                     "(300, 'same', 'twin text'), (100, 'same', 'twin text'), "
+                     "(200, 'same', 'twin text')") == SQLITE_OK);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    CHECK_INT(rg_lexical_size(lx), 63);
+    rg_lex_hit hits[16];
+    size_t nh = 0;
+    int calls = 0;
+    CHECK_INT(rg_lexical_search(lx, "rare", 10, even_only, &calls, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 10);
+    CHECK(calls >= 10);
+    for (size_t i = 0; i < nh; i++) {
+        CHECK(hits[i].chunk_id % 2 == 0);
+        if (i) CHECK(hits[i - 1].score >= hits[i].score);
+    }
+    /* all even chunks tie: lowest ids first */
+    CHECK_INT(hits[0].chunk_id, 2);
+    CHECK_INT(hits[9].chunk_id, 20);
+    /* fewer allowed than k */
+    int64_t limit = 4;
+    CHECK_INT(rg_lexical_search(lx, "rare", 10, below, &limit, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 3);
+    CHECK_INT(hits[0].chunk_id, 1);
+    CHECK_INT(hits[1].chunk_id, 3);
+    CHECK_INT(hits[2].chunk_id, 2);
+    /* exact ties broken by lower chunk id */
+    CHECK_INT(rg_lexical_search(lx, "twin", 2, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 2);
+    CHECK_INT(hits[0].chunk_id, 100);
+    CHECK_INT(hits[1].chunk_id, 200);
+    CHECK(hits[0].score == hits[1].score);
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
+typedef struct race {
+    rg_lexical *lx;
+    int bad;
+} race;
+
+static void *race_search(void *p)
+{
+    race *r = p;
+    rg_lex_hit hits[4];
+    size_t nh = 0;
+    rg_error err;
+    for (int i = 0; i < 300; i++) {
+        const char *q = i % 2 ? "rare" : "twin";
+        if (rg_lexical_search(r->lx, q, 2, NULL, NULL, hits, &nh, &err) != RG_OK || nh != 2 ||
+            hits[0].chunk_id != (i % 2 ? 1 : 100) || hits[1].chunk_id != (i % 2 ? 3 : 200)) {
+            r->bad = 1;
+        }
+    }
+    return NULL;
+}
+
+/* Searches from several threads share one handle (and its accumulator). */
+static void test_threads(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    REQUIRE(exec(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES "
+                     "(1, 'x', 'rare rare'), (2, 'x', 'rare y z'), (3, 'x', 'rare rare'), "
+                     "(100, 'x', 'twin'), (200, 'x', 'twin'), (300, 'x', 'twin')") == SQLITE_OK);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    enum { N_THREADS = 4 };
+    pthread_t th[N_THREADS];
+    race r[N_THREADS];
+    for (int i = 0; i < N_THREADS; i++) {
+        r[i] = (race){lx, 0};
+        REQUIRE(pthread_create(&th[i], NULL, race_search, &r[i]) == 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(!r[i].bad);
+    }
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
+static void test_search_cjk(void)
+{
+    static const char *const rows[] = {
+        "10", "課程", "我們正在學習中文課程，每天練習。",
+        "20", "新闻", "今天的天气很好，我们去公园散步。",
+        "30", "文章", "中國的文化很有趣，文字也很美。",
+        "40", "gpu",  "GPU加速2倍",
+    };
+    sqlite3 *db = make_corpus(rows, 4);
+    REQUIRE(db);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    rg_lex_hit hits[4];
+    size_t nh = 0;
+    CHECK_INT(rg_lexical_search(lx, "中文", 4, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 1);
+    CHECK_INT(hits[0].chunk_id, 10);
+    CHECK_INT(rg_lexical_search(lx, "文", 4, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 2);
+    CHECK_INT(rg_lexical_search(lx, "ｇｐｕ 加速", 4, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 1);
+    CHECK_INT(hits[0].chunk_id, 40);
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
+static void check_snippet(rg_lexical *lx, const char *q, const char *text, size_t max_tokens,
+                          const char *want)
+{
+    rg_buf b;
+    rg_error err;
+    rg_buf_init(&b, SNIP_MAX);
+    CHECK_INT(rg_lexical_snippet(lx, q, text, strlen(text), max_tokens, "<b>", "</b>", &b, &err),
+              RG_OK);
+    CHECK_STR(rg_buf_str(&b), want);
+    rg_buf_free(&b);
+}
+
+static void test_snippets(void)
+{
+    static const char *const rows[] = {"1", "t", "x"};
+    sqlite3 *db = make_corpus(rows, 1);
+    REQUIRE(db);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    const char *en = "The quick brown fox jumps over the lazy dog. Runners kept running fast.";
+    check_snippet(lx, "running DOGS", en, 0,
+                  "The quick brown fox jumps over the lazy <b>dog</b>. Runners kept "
+                  "<b>running</b> fast.");
+    check_snippet(lx, "fox", en, 3, "…brown <b>fox</b> jumps…");
+    check_snippet(lx, "running", en, 3, "…kept <b>running</b> fast.");
+    check_snippet(lx, "lazy dog", en, 4, "…the <b>lazy</b> <b>dog</b>. Runners…");
+    check_snippet(lx, "absent", en, 2, "The quick…");
+    const char *zh = "我們正在學習中文課程，每天練習。";
+    check_snippet(lx, "中文", zh, 0, "我們正在學習<b>中文</b>課程，每天練習。");
+    check_snippet(lx, "練習", zh, 0, "我們正在學習中文課程，每天<b>練習</b>。");
+    check_snippet(lx, "中文課", zh, 0, "我們正在學習<b>中文課</b>程，每天練習。");
+    check_snippet(lx, "文", zh, 3, "…中<b>文</b>課…");
+    check_snippet(lx, "GPU", "GPU加速2倍", 0, "<b>GPU</b>加速2倍");
+    check_snippet(lx, "x", "", 10, "");
+    /* invalid bytes are copied where the window keeps them, never split */
+    check_snippet(lx, "fox", "\xff fox \xe4\xb8", 0, "\xff <b>fox</b> \xe4\xb8");
+    check_snippet(lx, "fox", "a\xff b fox c \xe4\xb8 d", 1, "…<b>fox</b>…");
+    rg_buf b;
+    rg_buf_init(&b, 8); /* too small: the limit is reported, not overrun */
+    CHECK_INT(rg_lexical_snippet(lx, "fox", en, strlen(en), 0, "<b>", "</b>", &b, &err), RG_ELIMIT);
+    rg_buf_free(&b);
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
+static void test_open_errors_and_faults(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    CHECK(rg_lexical_open(db, NULL, &lx, &err) != RG_OK); /* no chunks_fts */
+    CHECK(lx == NULL);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK); /* empty */
+    CHECK_INT(rg_lexical_size(lx), 0);
+    rg_lex_hit hits[2];
+    size_t nh = 1;
+    CHECK_INT(rg_lexical_search(lx, "anything", 2, NULL, NULL, hits, &nh, &err), RG_OK);
+    CHECK_INT(nh, 0);
+    rg_lexical_close(lx);
+    REQUIRE(exec(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES (1, 'a b', 'c 中文'), "
+                     "(2, 'b', 'c d'), (3, '', '... !')") == SQLITE_OK);
+    /* every allocation failing in turn must fail cleanly (ASan checks leaks) */
+    int opened = 0;
+    for (unsigned long n = 1; n < 200 && !opened; n++) {
+        lx = NULL;
+        rg_mem_fail_at(n, 0);
+        rg_status st = rg_lexical_open(db, NULL, &lx, &err);
+        rg_mem_fail_at(0, 0);
+        if (st == RG_OK) {
+            opened = 1;
+            CHECK_INT(rg_lexical_size(lx), 2);
+            rg_lexical_close(lx);
+        } else {
+            CHECK(lx == NULL);
+        }
+    }
+    CHECK(opened);
+    /* the temporary vocabulary tables are gone */
+    sqlite3_stmt *st;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM temp.sqlite_master", -1, &st, NULL) ==
+            SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0);
+    sqlite3_finalize(st);
+    rg_lexical_options o = rg_lexical_default_options();
+    o.b = 2.0f;
+    CHECK_INT(rg_lexical_open(db, &o, &lx, &err), RG_EINVAL);
+    sqlite3_close(db);
+}
+
+TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
+          TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
+          TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
+          TEST(test_search_cjk), TEST(test_snippets), TEST(test_open_errors_and_faults))
