@@ -1,0 +1,74 @@
+/*
+ * bert.h — the BERT / XLM-R encoder stack: weights from a Hugging Face
+ * folder (config.json + model.safetensors) and the forward pass.
+ *
+ * The forward pass takes several sequences packed back to back with no
+ * padding: the linear layers see one [tokens, hidden] matrix, attention
+ * runs per sequence, so no compute is spent on padding and no mask is
+ * needed. Weights stay in the memory-mapped file (f32); the int8 path
+ * keeps quantised copies of the layer matrices beside them.
+ */
+#ifndef RG_NN_BERT_H
+#define RG_NN_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/base/status.h"
+#include "engine/nn/kernels.h"
+
+/* Longest config.json accepted. */
+#define RG_BERT_CONFIG_MAX (1u << 20)
+/* Largest layer count and hidden size accepted (sanity bounds on config.json). */
+#define RG_BERT_MAX_LAYERS 64
+#define RG_BERT_MAX_HIDDEN 8192
+
+typedef struct rg_bert_config {
+    int vocab_size, hidden, layers, heads, intermediate, max_positions, type_vocab;
+    float eps;
+    int position_offset; /* 0 for BERT; padding_idx + 1 for XLM-R / RoBERTa */
+} rg_bert_config;
+
+typedef struct rg_bert rg_bert;
+typedef struct rg_bert_ctx rg_bert_ctx;
+
+/* ---- Model ---- */
+
+/*
+ * Loads dir/config.json and dir/model.safetensors. Errors: RG_ENOTFOUND
+ * (missing file), RG_EUNSUPPORTED (architecture or activation), RG_ECORRUPT
+ * (tensor missing or of the wrong shape, damaged file), RG_ENOMEM.
+ * *out owns the mapping until rg_bert_close.
+ */
+rg_status rg_bert_open(const char *dir, rg_bert **out, rg_error *err);
+void rg_bert_close(rg_bert *b);
+const rg_bert_config *rg_bert_get_config(const rg_bert *b);
+/*
+ * Builds per-channel symmetric int8 copies of the attention and FFN-up
+ * weights (idempotent); the FFN-down product stays f32 (see bert.c).
+ */
+rg_status rg_bert_quantize(rg_bert *b, rg_error *err);
+
+/* ---- Forward ---- */
+
+/*
+ * Scratch for batches of at most max_tokens tokens in total and sequences of
+ * at most max_seq tokens (<= max_positions). Allocated once, reused by every
+ * forward; one context per concurrent caller.
+ */
+rg_status rg_bert_ctx_new(const rg_bert *b, int max_tokens, int max_seq, rg_bert_ctx **out,
+                          rg_error *err);
+void rg_bert_ctx_free(rg_bert_ctx *ctx);
+
+/*
+ * Runs n sequences (token ids back to back, lens[i] tokens each, all
+ * sequences non-empty) through the encoder. *hidden receives the last
+ * hidden states [sum(lens), hidden], owned by ctx and valid until its next
+ * forward. int8 needs rg_bert_quantize first. Errors: RG_ELIMIT (batch
+ * larger than ctx), RG_EINVAL (id out of range).
+ */
+rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int int8,
+                          const int32_t *ids, const int *lens, int n, const float **hidden,
+                          rg_error *err);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * encoder.c — model folder -> tokenizer + BERT + pooling, and batching.
+ */
+#include "engine/nn/encoder.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/mem.h"
+#include "engine/nn/bert.h"
+#include "engine/nn/json_file.h"
+
+/* Largest sentence-transformers JSON file read (modules.json and the like). */
+#define ENC_SMALL_JSON_MAX (64u * 1024u)
+
+struct rg_encoder {
+    rg_encoder_options opts;
+    rg_tokenizer *tok;
+    rg_bert *bert;
+    rg_bert_ctx *ctx;
+    int dim;
+    size_t max_length;
+    rg_pooling pooling;
+    int normalize;
+};
+
+rg_encoder_options rg_encoder_default_options(void)
+{
+    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS};
+    return o;
+}
+
+/* Reads modules.json and the pooling config it points to; no modules.json means mean pooling. */
+static rg_status read_modules(rg_encoder *e, const char *dir, rg_error *err)
+{
+    cJSON *mods = NULL, *pool = NULL;
+    e->pooling = RG_POOL_MEAN;
+    rg_status rc = rg_json_file_read(dir, "modules.json", ENC_SMALL_JSON_MAX, &mods, err);
+    if (rc == RG_ENOTFOUND)
+        return RG_OK;
+    if (rc)
+        return rc;
+    const char *pool_path = NULL;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mods)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(m, "path");
+        if (!cJSON_IsString(type))
+            continue;
+        const char *t = strrchr(type->valuestring, '.');
+        t = t ? t + 1 : type->valuestring;
+        if (strcmp(t, "Normalize") == 0)
+            e->normalize = 1;
+        else if (strcmp(t, "Pooling") == 0 && cJSON_IsString(path))
+            pool_path = path->valuestring;
+        else if (strcmp(t, "Transformer") != 0) {
+            rc = rg_fail(err, RG_EUNSUPPORTED, "%s/modules.json: module %s is not supported", dir, t);
+            goto out;
+        }
+    }
+    if (pool_path) {
+        char name[512];
+        snprintf(name, sizeof name, "%s/config.json", pool_path);
+        if ((rc = rg_json_file_read(dir, name, ENC_SMALL_JSON_MAX, &pool, err)))
+            goto out;
+        static const struct {
+            const char *key;
+            rg_pooling mode;
+        } modes[] = {{"pooling_mode_mean_tokens", RG_POOL_MEAN},
+                     {"pooling_mode_cls_token", RG_POOL_CLS},
+                     {"pooling_mode_max_tokens", RG_POOL_MAX},
+                     {"pooling_mode_lasttoken", RG_POOL_LAST}};
+        int set = 0;
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, modes[i].key))) {
+                e->pooling = modes[i].mode;
+                set++;
+            }
+        if (set != 1 || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, "pooling_mode_mean_sqrt_len_tokens"))) {
+            rc = rg_fail(err, RG_EUNSUPPORTED, "%s/%s: only one of mean, cls, max or last-token pooling is supported",
+                         dir, name);
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(mods);
+    cJSON_Delete(pool);
+    return rc;
+}
+
+/* max_seq_length from sentence_bert_config.json, 0 when absent. */
+static size_t read_max_seq(const char *dir)
+{
+    cJSON *j = NULL;
+    size_t n = 0;
+    if (rg_json_file_read(dir, "sentence_bert_config.json", ENC_SMALL_JSON_MAX, &j, NULL) == RG_OK) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "max_seq_length");
+        if (cJSON_IsNumber(v) && v->valuedouble > 0)
+            n = (size_t)v->valuedouble;
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_encoder **out,
+                          rg_error *err)
+{
+    *out = NULL;
+    rg_encoder *e = rg_calloc(1, sizeof *e);
+    if (!e)
+        return rg_fail(err, RG_ENOMEM, "out of memory");
+    e->opts = opts ? *opts : rg_encoder_default_options();
+    if (!e->opts.batch_tokens)
+        e->opts.batch_tokens = RG_ENCODER_BATCH_TOKENS;
+    if (e->opts.backend == RG_GEMM_AUTO)
+        e->opts.backend = rg_gemm_best();
+    rg_kernels_set_threads(e->opts.threads);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    rg_status rc;
+    if ((rc = rg_tokenizer_open(path, &e->tok, err)) || (rc = read_modules(e, dir, err)) ||
+        (rc = rg_bert_open(dir, &e->bert, err)))
+        goto out;
+    const rg_bert_config *c = rg_bert_get_config(e->bert);
+    size_t cap = (size_t)(c->max_positions - c->position_offset);
+    e->dim = c->hidden;
+    e->max_length = e->opts.max_length ? e->opts.max_length : read_max_seq(dir);
+    if (!e->max_length)
+        e->max_length = rg_tokenizer_max_length(e->tok);
+    if (!e->max_length || e->max_length > cap)
+        e->max_length = cap;
+    if (e->max_length <= rg_tokenizer_num_special(e->tok)) {
+        rc = rg_fail(err, RG_EINVAL, "encoder: max_length %zu leaves no room for text", e->max_length);
+        goto out;
+    }
+    if (e->opts.batch_tokens < e->max_length)
+        e->opts.batch_tokens = e->max_length;
+    if (e->opts.int8 && (rc = rg_bert_quantize(e->bert, err)))
+        goto out;
+    rc = rg_bert_ctx_new(e->bert, (int)e->opts.batch_tokens, (int)e->max_length, &e->ctx, err);
+out:
+    if (rc) {
+        rg_encoder_close(e);
+        return rc;
+    }
+    *out = e;
+    return RG_OK;
+}
+
+void rg_encoder_close(rg_encoder *e)
+{
+    if (!e)
+        return;
+    rg_bert_ctx_free(e->ctx);
+    rg_bert_close(e->bert);
+    rg_tokenizer_close(e->tok);
+    rg_free(e);
+}
+
+int rg_encoder_dim(const rg_encoder *e) { return e->dim; }
+size_t rg_encoder_max_length(const rg_encoder *e) { return e->max_length; }
+rg_pooling rg_encoder_pooling(const rg_encoder *e) { return e->pooling; }
+int rg_encoder_normalizes(const rg_encoder *e) { return e->normalize; }
+const rg_tokenizer *rg_encoder_tokenizer(const rg_encoder *e) { return e->tok; }
+
+static void pool(const rg_encoder *e, const float *h, int len, float *out)
+{
+    int D = e->dim;
+    switch (e->pooling) {
+    case RG_POOL_CLS:
+        memcpy(out, h, (size_t)D * sizeof *out);
+        break;
+    case RG_POOL_LAST:
+        memcpy(out, h + (size_t)(len - 1) * D, (size_t)D * sizeof *out);
+        break;
+    case RG_POOL_MAX:
+        memcpy(out, h, (size_t)D * sizeof *out);
+        for (int t = 1; t < len; t++)
+            for (int d = 0; d < D; d++)
+                out[d] = fmaxf(out[d], h[(size_t)t * D + d]);
+        break;
+    case RG_POOL_MEAN:
+        memset(out, 0, (size_t)D * sizeof *out);
+        for (int t = 0; t < len; t++)
+            for (int d = 0; d < D; d++)
+                out[d] += h[(size_t)t * D + d];
+        for (int d = 0; d < D; d++)
+            out[d] /= (float)len;
+        break;
+    }
+    if (e->normalize) {
+        double s = 0;
+        for (int d = 0; d < D; d++)
+            s += (double)out[d] * out[d];
+        /* sentence-transformers divides by max(norm, 1e-12) */
+        float inv = (float)(1.0 / fmax(sqrt(s), 1e-12));
+        for (int d = 0; d < D; d++)
+            out[d] *= inv;
+    }
+}
+
+typedef struct seq {
+    size_t index;
+    int len;
+} seq;
+
+static int by_length(const void *a, const void *b)
+{
+    const seq *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+rg_status rg_encoder_embed(rg_encoder *e, const char *const *texts, const size_t *lens, size_t n,
+                           float *out, rg_error *err)
+{
+    if (n == 0)
+        return RG_OK;
+    if (n > RG_ENCODER_MAX_TEXTS)
+        return rg_fail(err, RG_ELIMIT, "encoder: %zu texts in one call (max %d)", n, RG_ENCODER_MAX_TEXTS);
+    size_t L = e->max_length;
+    int32_t *ids = rg_malloc(n * L * sizeof *ids);
+    int32_t *batch = rg_malloc(e->opts.batch_tokens * sizeof *batch);
+    seq *order = rg_malloc(n * sizeof *order);
+    int *blens = rg_malloc(n * sizeof *blens);
+    rg_status rc = RG_OK;
+    if (!ids || !batch || !order || !blens) {
+        rc = rg_fail(err, RG_ENOMEM, "encoder: out of memory for %zu texts", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = lens ? lens[i] : strlen(texts[i]), k;
+        rc = rg_tokenizer_encode(e->tok, texts[i], len, L, ids + i * L, L, &k, err);
+        if (rc) {
+            if (err) {
+                char msg[RG_ERROR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                rg_fail(err, rc, "text %zu: %s", i, msg);
+            }
+            goto out;
+        }
+        order[i].index = i;
+        order[i].len = (int)k;
+    }
+    qsort(order, n, sizeof *order, by_length);
+    for (size_t s = 0; s < n;) {
+        size_t used = 0;
+        int nb = 0;
+        while (s + (size_t)nb < n && used + (size_t)order[s + nb].len <= e->opts.batch_tokens) {
+            const seq *q = &order[s + nb];
+            memcpy(batch + used, ids + q->index * L, (size_t)q->len * sizeof *batch);
+            used += (size_t)q->len;
+            blens[nb++] = q->len;
+        }
+        const float *h;
+        rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, e->opts.int8, batch, blens, nb, &h, err);
+        if (rc)
+            goto out;
+        for (int b = 0; b < nb; b++) {
+            pool(e, h, blens[b], out + order[s + b].index * (size_t)e->dim);
+            h += (size_t)blens[b] * e->dim;
+        }
+        s += (size_t)nb;
+    }
+out:
+    rg_free(ids);
+    rg_free(batch);
+    rg_free(order);
+    rg_free(blens);
+    return rc;
+}

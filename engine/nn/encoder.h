@@ -1,0 +1,81 @@
+/*
+ * encoder.h — text to embedding vectors with a sentence-transformers model
+ * folder, in process: the tokenizer, the BERT / XLM-R forward pass and the
+ * pooling and normalisation the folder's modules.json asks for.
+ *
+ * A model folder holds config.json, tokenizer.json, model.safetensors and,
+ * for sentence-transformers models, modules.json, 1_Pooling/config.json
+ * and sentence_bert_config.json (max_seq_length). Texts longer than the
+ * maximum are truncated, as sentence-transformers does.
+ *
+ * An rg_encoder owns its activations: use one per thread (the weights are
+ * mapped once per process by the page cache, so several are cheap), and
+ * give each the threads it may use in its options.
+ */
+#ifndef RG_NN_ENCODER_H
+#define RG_NN_ENCODER_H
+
+#include <stddef.h>
+
+#include "engine/base/status.h"
+#include "engine/nn/kernels.h"
+#include "engine/nn/tokenizer.h"
+
+/* Default token budget of one forward batch (sum of sequence lengths). */
+#define RG_ENCODER_BATCH_TOKENS 4096
+/* Most texts one rg_encoder_embed call accepts. */
+#define RG_ENCODER_MAX_TEXTS 1000000
+
+typedef enum rg_pooling {
+    RG_POOL_MEAN,
+    RG_POOL_CLS,
+    RG_POOL_MAX,
+    RG_POOL_LAST,
+} rg_pooling;
+
+typedef struct rg_encoder_options {
+    int threads;             /* <= 0: all cores */
+    rg_gemm_backend backend; /* RG_GEMM_AUTO: the fastest built in */
+    int int8;                /* 1: per-channel int8 weights for the linear layers */
+    size_t max_length;       /* 0: from the model folder */
+    size_t batch_tokens;     /* 0: RG_ENCODER_BATCH_TOKENS */
+} rg_encoder_options;
+
+typedef struct rg_encoder rg_encoder;
+
+rg_encoder_options rg_encoder_default_options(void);
+
+/* ---- Open and close ---- */
+
+/*
+ * Loads the model folder dir. opts may be NULL (defaults). Errors carry the
+ * file at fault: RG_ENOTFOUND (missing file), RG_ECORRUPT (damaged or
+ * mismatched weights), RG_EUNSUPPORTED (architecture, tokenizer or pooling
+ * ragd lacks), RG_EPARSE, RG_ENOMEM. On failure *out is NULL.
+ */
+rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_encoder **out,
+                          rg_error *err);
+void rg_encoder_close(rg_encoder *enc);
+
+/* ---- Properties ---- */
+
+int rg_encoder_dim(const rg_encoder *enc);
+/* Tokens per text after truncation, special tokens included. */
+size_t rg_encoder_max_length(const rg_encoder *enc);
+rg_pooling rg_encoder_pooling(const rg_encoder *enc);
+int rg_encoder_normalizes(const rg_encoder *enc);
+/* Borrowed; lives as long as enc (for token counting by the chunker). */
+const rg_tokenizer *rg_encoder_tokenizer(const rg_encoder *enc);
+
+/* ---- Embedding ---- */
+
+/*
+ * Embeds n texts (UTF-8; lens[i] bytes, or NUL-terminated when lens is
+ * NULL) into out[n * dim], row i for texts[i]. Texts are sorted by length
+ * and packed into batches internally. Errors: RG_EUTF8 (which text is in
+ * the message), RG_ELIMIT, RG_ENOMEM; out is then unspecified.
+ */
+rg_status rg_encoder_embed(rg_encoder *enc, const char *const *texts, const size_t *lens, size_t n,
+                           float *out, rg_error *err);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * kernels.h — the numeric kernels of the encoder: matrix products through
+ * a chosen backend, and the small row-wise operations of a transformer.
+ *
+ * GEMM backends: oneDNN (AVX-512 sgemm and u8s8s32 int8 with VNNI, chosen
+ * by oneDNN at run time for the CPU it finds), CBLAS (OpenBLAS), and a
+ * plain C reference that every fast path is tested against. Which are
+ * present is fixed at build time; rg_gemm_best picks the fastest present.
+ * All matrices are row-major with explicit leading dimensions.
+ */
+#ifndef RG_NN_KERNELS_H
+#define RG_NN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum rg_gemm_backend {
+    RG_GEMM_AUTO, /* rg_gemm_best() */
+    RG_GEMM_REF,
+    RG_GEMM_CBLAS,
+    RG_GEMM_DNNL,
+} rg_gemm_backend;
+
+/* ---- Backends and threads ---- */
+
+rg_gemm_backend rg_gemm_best(void);
+/* 1 when the backend was built in (REF always is). */
+int rg_gemm_available(rg_gemm_backend be);
+const char *rg_gemm_name(rg_gemm_backend be);
+/* Threads for the GEMM backends and the parallel loops; n <= 0: all cores. */
+void rg_kernels_set_threads(int n);
+int rg_kernels_threads(void);
+
+/* ---- Products ---- */
+
+/*
+ * C[M,N] = A[M,K] * op(B) + beta * C, where op(B) is B[N,K] transposed
+ * (trans_b = 1, the layout of nn.Linear weights) or B[K,N] (trans_b = 0).
+ */
+void rg_sgemm(rg_gemm_backend be, int trans_b, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+/*
+ * Int8 product of asymmetrically quantised activations and symmetrically
+ * quantised weights (per output channel):
+ *   C[m,n] = a_scale[m] * w_scale[n] * (sum_k A[m,k] W[n,k] - a_zero[m] * w_sum[n]) + bias[n]
+ * A is u8 [M,K] with per-row zero points, W is s8 [N,K], w_sum[n] = sum_k W[n,k].
+ * acc is scratch of M*N int32. Backends: DNNL (u8s8s32, VNNI where the CPU
+ * has it) or REF; the result is the same integer product either way.
+ */
+void rg_qgemm(rg_gemm_backend be, int M, int N, int K, const uint8_t *A, const float *a_scale,
+              const int32_t *a_zero, const int8_t *W, const float *w_scale, const int32_t *w_sum,
+              const float *bias, int32_t *acc, float *C);
+
+/*
+ * Largest activation code rg_qgemm may be given on backend be: 255, or 127
+ * where oneDNN would use 16-bit saturating products (CPUs without VNNI).
+ */
+int rg_qgemm_act_max(rg_gemm_backend be);
+
+/* Quantises each row of x[M,K] to u8 in [0, qmax] with a scale and zero point per row. */
+void rg_quantize_rows_u8(const float *x, int M, int K, int qmax, uint8_t *q, float *scale,
+                         int32_t *zero);
+/* Per-row symmetric s8 of W[N,K] in [-127, 127], with the scale and the sum of each row. */
+void rg_quantize_rows_s8(const float *w, int N, int K, int8_t *q, float *scale, int32_t *sum);
+
+/* ---- Row-wise operations ---- */
+
+/* x[r,:] += b for each of rows rows of width dim. */
+void rg_add_bias(float *x, int rows, int dim, const float *b);
+/* x = LayerNorm(x + res) * g + b, row by row (res may be NULL). */
+void rg_add_layernorm(float *x, const float *res, int rows, int dim, const float *g,
+                      const float *b, float eps);
+/* x = x * Phi(x), the exact (erf) GELU, to within 2e-7 absolute. */
+void rg_gelu(float *x, size_t n);
+/* Softmax of each row x[r, 0..cols) (row stride ld), in place. */
+void rg_softmax_rows(float *x, int rows, int cols, int ld);
+
+#endif

@@ -1,0 +1,197 @@
+#include "test.h"
+#include "test_nn_fixture.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "engine/base/mem.h"
+#include "engine/nn/encoder.h"
+#include "engine/nn/kernels.h"
+
+static fix_texts fx;
+static const char *model_dir;
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* Every built-in GEMM backend agrees with the reference, both layouts, odd sizes. */
+static void test_gemm_backends(void)
+{
+    const int M = 37, N = 53, K = 71;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * N * K);
+    float *C0 = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
+    unsigned s = 1;
+    for (int i = 0; i < M * K; i++)
+        A[i] = frand(&s);
+    for (int i = 0; i < N * K; i++)
+        B[i] = frand(&s);
+    for (int be = RG_GEMM_REF; be <= RG_GEMM_DNNL; be++) {
+        if (!rg_gemm_available(be))
+            continue;
+        for (int tb = 0; tb < 2; tb++) {
+            for (int i = 0; i < M * N; i++)
+                C0[i] = C1[i] = 0.5f;
+            rg_sgemm(RG_GEMM_REF, tb, M, N, K, A, K, B, tb ? K : N, 1.0f, C0, N);
+            rg_sgemm(be, tb, M, N, K, A, K, B, tb ? K : N, 1.0f, C1, N);
+            float d = 0;
+            for (int i = 0; i < M * N; i++)
+                d = fmaxf(d, fabsf(C0[i] - C1[i]));
+            CHECK(d < 1e-4f);
+        }
+    }
+    /* int8: the fast path equals the exact integer reference */
+    uint8_t *qa = malloc((size_t)M * K);
+    int8_t *qw = malloc((size_t)N * K);
+    float *as = malloc(sizeof(float) * M), *ws = malloc(sizeof(float) * N), *bias = calloc(N, sizeof(float));
+    int32_t *acc = malloc(sizeof(int32_t) * M * N), *az = malloc(sizeof(int32_t) * M),
+            *wsum = malloc(sizeof(int32_t) * N);
+    rg_quantize_rows_u8(A, M, K, rg_qgemm_act_max(rg_gemm_best()), qa, as, az);
+    rg_quantize_rows_s8(B, N, K, qw, ws, wsum);
+    rg_qgemm(RG_GEMM_REF, M, N, K, qa, as, az, qw, ws, wsum, bias, acc, C0);
+    rg_qgemm(rg_gemm_best(), M, N, K, qa, as, az, qw, ws, wsum, bias, acc, C1);
+    float d = 0, q = 0;
+    for (int i = 0; i < M * N; i++)
+        d = fmaxf(d, fabsf(C0[i] - C1[i]));
+    CHECK(d < 1e-5f);
+    /* and approximates the float product */
+    rg_sgemm(RG_GEMM_REF, 1, M, N, K, A, K, B, K, 0.0f, C1, N);
+    for (int i = 0; i < M * N; i++)
+        q = fmaxf(q, fabsf(C0[i] - C1[i]));
+    CHECK(q < 0.1f);
+    free(az), free(wsum);
+    free(A), free(B), free(C0), free(C1), free(qa), free(qw), free(as), free(ws), free(bias), free(acc);
+}
+
+static void compare(const float *got, const char *what, double min_cos_req, double max_diff_req)
+{
+    double min_cos = 1, max_diff = 0;
+    uint32_t worst = 0;
+    for (uint32_t i = 0; i < fx.n; i++) {
+        const float *a = got + (size_t)i * fx.dim, *b = fx.emb + (size_t)i * fx.dim;
+        double ab = 0, aa = 0, bb = 0;
+        for (uint32_t d = 0; d < fx.dim; d++) {
+            ab += (double)a[d] * b[d];
+            aa += (double)a[d] * a[d];
+            bb += (double)b[d] * b[d];
+            max_diff = fmax(max_diff, fabs((double)a[d] - b[d]));
+        }
+        double c = ab / sqrt(aa * bb + 1e-30);
+        if (c < min_cos) {
+            min_cos = c;
+            worst = i;
+        }
+    }
+    fprintf(stderr, "%s: %u texts, min cosine %.7f (text %u), max abs diff %.2e\n", what, fx.n,
+            min_cos, worst, max_diff);
+    CHECK(min_cos >= min_cos_req);
+    CHECK(max_diff <= max_diff_req);
+}
+
+static float *embed_all(const rg_encoder_options *o, double *secs)
+{
+    rg_encoder *enc = NULL;
+    rg_error err;
+    if (rg_encoder_open(model_dir, o, &enc, &err) != RG_OK) {
+        fprintf(stderr, "open: %s\n", rg_error_message(&err));
+        return NULL;
+    }
+    float *out = malloc(sizeof(float) * fx.n * fx.dim);
+    size_t *lens = malloc(sizeof(size_t) * fx.n);
+    for (uint32_t i = 0; i < fx.n; i++)
+        lens[i] = fx.len[i];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rg_status rc = rg_encoder_embed(enc, (const char *const *)fx.text, lens, fx.n, out, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (secs)
+        *secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    CHECK_INT(rc, RG_OK);
+    CHECK_INT(rg_encoder_dim(enc), fx.dim);
+    rg_encoder_close(enc);
+    free(lens);
+    return out;
+}
+
+static void test_parity_fp32(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    double secs;
+    float *out = embed_all(&o, &secs);
+    REQUIRE(out);
+    fprintf(stderr, "fp32 %s: %.2f s for %u texts\n", rg_gemm_name(rg_gemm_best()), secs, fx.n);
+    compare(out, "fp32 vs sentence-transformers", 0.9999, 1e-4);
+    free(out);
+}
+
+static void test_parity_int8(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    o.int8 = 1;
+    double secs;
+    float *out = embed_all(&o, &secs);
+    REQUIRE(out);
+    fprintf(stderr, "int8: %.2f s for %u texts\n", secs, fx.n);
+    compare(out, "int8 vs sentence-transformers", 0.995, 1.0);
+    free(out);
+}
+
+/* Copies the model folder into a temp dir, damages one thing, checks open fails cleanly. */
+static rg_status open_damaged(const char *how, char *msg, size_t cap)
+{
+    char dir[] = "/tmp/ragd-badmodel-XXXXXX", cmd[8192];
+    if (!mkdtemp(dir))
+        return RG_EIO;
+    snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s' && cd '%s' && %s", model_dir, dir, dir, how);
+    rg_status rc = RG_EINTERNAL;
+    if (system(cmd) == 0) {
+        rg_encoder *enc = NULL;
+        rg_error err;
+        rg_encoder_options o = rg_encoder_default_options();
+        o.threads = 1;
+        rc = rg_encoder_open(dir, &o, &enc, &err);
+        if (rc == RG_OK)
+            rg_encoder_close(enc);
+        else
+            snprintf(msg, cap, "%s", err.msg);
+        CHECK(rc == RG_OK || enc == NULL);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        rc = RG_EINTERNAL;
+    return rc;
+}
+
+static void test_bad_model_folder(void)
+{
+    char msg[RG_ERROR_MSG_MAX] = "";
+    CHECK_INT(open_damaged("rm model.safetensors", msg, sizeof msg), RG_ENOTFOUND);
+    CHECK_INT(open_damaged("rm tokenizer.json", msg, sizeof msg), RG_ENOTFOUND);
+    CHECK_INT(open_damaged("truncate -s 20000000 model.safetensors", msg, sizeof msg), RG_ECORRUPT);
+    CHECK(strstr(msg, "truncated") != NULL);
+    CHECK_INT(open_damaged("printf 'xxxxxxxx{not json' | dd of=model.safetensors conv=notrunc 2>/dev/null",
+                           msg, sizeof msg), RG_ECORRUPT);
+    CHECK_INT(open_damaged("sed -i 's/\"bert\"/\"gpt2\"/' config.json", msg, sizeof msg),
+              RG_EUNSUPPORTED);
+    CHECK_INT(open_damaged("sed -i 's/\"intermediate_size\": 1536/\"intermediate_size\": 1024/' config.json",
+                           msg, sizeof msg), RG_ECORRUPT);
+    CHECK(strstr(msg, "shape") != NULL);
+    CHECK_INT(open_damaged("echo '{' > config.json", msg, sizeof msg), RG_EPARSE);
+}
+
+int main(void)
+{
+    static const test_case cases[] = {TEST(test_gemm_backends)};
+    int rc = test_run(cases, sizeof cases / sizeof cases[0]);
+    model_dir = fix_model_dir();
+    if (!model_dir)
+        return rc ? rc : FIX_SKIP;
+    fix_load(&fx);
+    static const test_case model_cases[] = {TEST(test_parity_fp32), TEST(test_parity_int8),
+                                            TEST(test_bad_model_folder)};
+    rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
+    fix_free(&fx);
+    return rc;
+}
