@@ -12,7 +12,8 @@
 #define RG_CLI_H
 
 typedef struct rg_cli {
-    const char *data_dir; /* --data DIR, default "./ragd-data" or $RAGD_DATA */
+    const char *data_dir; /* --data DIR, default $RAGD_DATA or "./ragd-data" */
+    int data_explicit;    /* the data directory was chosen by --data or $RAGD_DATA */
     int json;             /* --json: machine-readable output */
     int quiet;            /* --quiet: no progress line */
 } rg_cli;
@@ -21,6 +22,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv);
 int cmd_rm(const rg_cli *cli, int argc, char **argv);
 int cmd_search(const rg_cli *cli, int argc, char **argv);
 int cmd_eval(const rg_cli *cli, int argc, char **argv);
+int cmd_help(const rg_cli *cli, int argc, char **argv);
 int cmd_embed(const rg_cli *cli, int argc, char **argv);
 int cmd_model(const rg_cli *cli, int argc, char **argv);
 

@@ -1,0 +1,37 @@
+/*
+ * cli_util.h — small helpers the subcommands share: option parsing, error
+ * lines, number parsing, opening the store.
+ */
+#ifndef RG_CLI_UTIL_H
+#define RG_CLI_UTIL_H
+
+#include <stddef.h>
+
+#include "api/cli.h"
+#include "engine/base/status.h"
+#include "index/store.h"
+
+/*
+ * If argv[*i] is the option name ("--collection" or "--collection=VALUE"),
+ * stores its value, advances *i past it and returns 1. Returns -1 (after
+ * printing an error) when the value is missing, 0 when argv[*i] is another
+ * argument.
+ */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Prints "ragd: error: ..." on stderr. Returns 1 (the failure exit status). */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints the error's message as a one-line error. Returns 1. */
+int cli_fail_err(const rg_error *err);
+
+/* Parses a decimal integer in [min, max]; prints an error naming opt and returns 0 if bad. */
+int cli_size(const char *opt, const char *s, size_t min, size_t max, size_t *out);
+
+/* Opens the store at cli->data_dir; create says whether a missing one is made. */
+rg_status cli_open_store(const rg_cli *cli, int create, rg_store **out, rg_error *err);
+
+/* Wall-clock seconds from a monotonic clock. */
+double cli_now(void);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * cmd_search.c — `ragd search`: ranked chunks with titles, sources and
+ * highlighted snippets, as text or JSON.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/cli_util.h"
+#include "engine/base/mem.h"
+#include "index/lexical.h"
+#include "index/search.h"
+
+/* Tokens of context in a snippet. */
+#define SNIPPET_TOKENS 40
+/* Longest snippet kept (bytes). */
+#define SNIPPET_MAX_BYTES 4096
+
+static int search_usage(void)
+{
+    puts("usage: ragd search [-k N] [--collection NAME] [--json] QUERY...\n\n"
+         "Prints the best matching chunks, best first. -k defaults to 5.");
+    return 0;
+}
+
+static cJSON *hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "rank", rank);
+    cJSON_AddNumberToObject(o, "score", score);
+    cJSON_AddNumberToObject(o, "chunk_id", (double)v->chunk_id);
+    cJSON_AddNumberToObject(o, "document_id", (double)v->doc_id);
+    cJSON_AddStringToObject(o, "collection", v->collection);
+    cJSON_AddStringToObject(o, "title", v->title);
+    cJSON_AddStringToObject(o, "section", v->section);
+    cJSON_AddStringToObject(o, "source", v->source_uri);
+    cJSON_AddNumberToObject(o, "byte_start", (double)v->byte_start);
+    cJSON_AddNumberToObject(o, "byte_end", (double)v->byte_end);
+    cJSON_AddStringToObject(o, "snippet", snippet);
+    cJSON_AddStringToObject(o, "text", v->text);
+    return o;
+}
+
+static void print_hit(const rg_chunk_view *v, int rank, float score, const char *snippet)
+{
+    printf("%d. %s", rank, v->title[0] ? v->title : "(untitled)");
+    if (v->section[0] && strcmp(v->section, v->title) != 0) printf(" › %s", v->section);
+    printf("  [%.3f]\n   %s\n   ", score, v->source_uri);
+    /* One paragraph on screen: line breaks of the chunk become single spaces. */
+    int space = 0;
+    for (const char *p = snippet; *p; p++) {
+        if (*p == '\n' || *p == '\t' || *p == ' ') {
+            space = 1;
+            continue;
+        }
+        if (space) putchar(' ');
+        space = 0;
+        putchar(*p);
+    }
+    fputs("\n\n", stdout);
+}
+
+int cmd_search(const rg_cli *cli, int argc, char **argv)
+{
+    size_t k = 5;
+    const char *collection = NULL;
+    char query[RG_QUERY_MAX_BYTES + 1];
+    size_t qlen = 0;
+    int rc, json = cli->json;
+    query[0] = '\0';
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0) return search_usage();
+        if ((rc = cli_opt(argc, argv, &i, "-k", &v))) {
+            if (rc < 0 || !cli_size("-k", v, 1, RG_SEARCH_MAX_K, &k)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--collection", &v))) {
+            if (rc < 0) return 2;
+            collection = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
+            cli_fail("unknown option '%s' for search", argv[i]);
+            return 2;
+        } else {
+            size_t n = strlen(argv[i]);
+            if (qlen + n + 1 > RG_QUERY_MAX_BYTES)
+                return cli_fail("query is longer than %d bytes", RG_QUERY_MAX_BYTES);
+            if (qlen) query[qlen++] = ' ';
+            memcpy(query + qlen, argv[i], n);
+            qlen += n;
+            query[qlen] = '\0';
+        }
+    }
+    if (!qlen) {
+        cli_fail("search needs a query");
+        return 2;
+    }
+    rg_error err;
+    rg_error_clear(&err);
+    rg_store *s = NULL;
+    rg_search *q = NULL;
+    rg_search_hit *hits = NULL;
+    cJSON *out = NULL;
+    rg_buf snip;
+    rg_buf_init(&snip, SNIPPET_MAX_BYTES);
+    int status = 0;
+    if (cli_open_store(cli, 0, &s, &err) || rg_search_open(s, &q, &err)) {
+        status = cli_fail_err(&err);
+        goto done;
+    }
+    hits = rg_calloc(k, sizeof *hits);
+    if (!hits) {
+        status = cli_fail("out of memory");
+        goto done;
+    }
+    size_t n = 0;
+    double t0 = cli_now();
+    rg_search_request req = {.query = query, .k = k, .collection = collection};
+    if (rg_search_run(q, &req, hits, &n, &err)) {
+        status = cli_fail_err(&err);
+        goto done;
+    }
+    double took = (cli_now() - t0) * 1e3;
+    int tty = isatty(1);
+    const char *open = json ? "<b>" : tty ? "\033[1m" : "**";
+    const char *close = json ? "</b>" : tty ? "\033[0m" : "**";
+    cJSON *results = NULL;
+    if (json) {
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "query", query);
+        cJSON_AddNumberToObject(out, "took_ms", took);
+        results = cJSON_AddArrayToObject(out, "results");
+    } else if (n == 0) {
+        printf("no results for \"%s\"\n", query);
+    }
+    for (size_t i = 0; i < n; i++) {
+        rg_chunk_view v;
+        if (rg_store_chunk_get(s, hits[i].chunk_id, &v, &err)) {
+            status = cli_fail_err(&err);
+            goto done;
+        }
+        rg_buf_reset(&snip);
+        if (rg_search_snippet(q, query, v.text, v.text_len, SNIPPET_TOKENS, open, close, &snip,
+                              &err)) {
+            rg_chunk_view_free(&v);
+            status = cli_fail_err(&err);
+            goto done;
+        }
+        if (json)
+            cJSON_AddItemToArray(results, hit_json(&v, (int)i + 1, hits[i].score, rg_buf_str(&snip)));
+        else
+            print_hit(&v, (int)i + 1, hits[i].score, rg_buf_str(&snip));
+        rg_chunk_view_free(&v);
+    }
+    if (json) {
+        char *text = cJSON_PrintUnformatted(out);
+        if (!text) {
+            status = cli_fail("out of memory");
+            goto done;
+        }
+        puts(text);
+        cJSON_free(text);
+    }
+done:
+    cJSON_Delete(out);
+    rg_buf_free(&snip);
+    rg_free(hits);
+    rg_search_close(q);
+    rg_store_close(s);
+    return status;
+}

@@ -1,0 +1,89 @@
+/*
+ * pipeline.h — ingesting files into the store.
+ *
+ * rg_ingest_paths walks the given files and directories (recursively, in
+ * sorted order, skipping hidden entries), applies include/exclude globs,
+ * loads each file (loader.h), chunks it (chunker.h) and writes it with its
+ * chunks in one transaction (store.h). A file whose content hash matches the
+ * stored document is left alone; a changed file replaces its chunks. Each
+ * failed file is reported through the callback and counted; the run goes on.
+ *
+ * rg_ingest_document is the same last step for text that does not come from
+ * a file (evaluation corpora, API uploads).
+ */
+#ifndef RG_PIPELINE_H
+#define RG_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/base/status.h"
+#include "index/store.h"
+#include "ingest/chunker.h"
+#include "ingest/document.h"
+
+/* At most this many include or exclude globs each. */
+#define RG_INGEST_MAX_GLOBS 64
+/* Directories deeper than this below a given path are not entered. */
+#define RG_INGEST_MAX_DEPTH 64
+/* At most this many files in one run. */
+#define RG_INGEST_MAX_FILES 10000000u
+
+typedef enum rg_ingest_event {
+    RG_INGEST_ADDED,
+    RG_INGEST_UPDATED,
+    RG_INGEST_UNCHANGED,
+    RG_INGEST_SKIPPED, /* not a supported type, found while walking a directory */
+    RG_INGEST_FAILED,
+} rg_ingest_event;
+
+typedef struct rg_ingest_stats {
+    size_t files;     /* files considered */
+    size_t added;
+    size_t updated;
+    size_t unchanged;
+    size_t skipped;
+    size_t failed;
+    size_t chunks;    /* chunks written */
+    uint64_t bytes;   /* bytes of files read */
+    uint64_t total_bytes; /* bytes of all files to be read (known after the walk) */
+    size_t total_files;
+    double seconds;
+} rg_ingest_stats;
+
+/* Called after each file; err is set for RG_INGEST_FAILED (and SKIPPED). */
+typedef void (*rg_ingest_fn)(void *ctx, const char *path, rg_ingest_event ev,
+                             const rg_error *err, const rg_ingest_stats *so_far);
+
+typedef struct rg_ingest_options {
+    const char *collection;   /* default RG_DEFAULT_COLLECTION */
+    const char *const *include; /* fnmatch globs against the path and the base name */
+    size_t n_include;
+    const char *const *exclude;
+    size_t n_exclude;
+    rg_chunk_options chunk;
+    rg_ingest_fn on_file;     /* may be NULL */
+    void *ctx;
+} rg_ingest_options;
+
+rg_ingest_options rg_ingest_default_options(void);
+
+/*
+ * Ingests paths. Returns RG_OK when the run completed, even if some files
+ * failed (see stats->failed); an error only for what stops the whole run
+ * (a path that does not exist, the store failing, a bad option).
+ */
+rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
+                          const rg_ingest_options *opt, rg_ingest_stats *stats, rg_error *err);
+
+/*
+ * Chunks doc and writes it as source_uri in the collection, replacing any
+ * document with that source. content_hash identifies the source bytes; size
+ * is their length. *n_chunks (may be NULL) receives the chunk count.
+ */
+rg_status rg_ingest_document(rg_store *s, int64_t collection_id, const char *source_uri,
+                             const rg_document *doc, const char *content_hash, int64_t size,
+                             const char *metadata_json, const rg_chunk_options *chunk,
+                             size_t *n_chunks, rg_error *err);
+
+#endif

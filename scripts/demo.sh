@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: set up, build, ingest corpus/ and search it in English and
+# Chinese. Uses ./ragd-data (override with RAGD_DATA).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+RAGD=build/api/ragd
+export RAGD_DATA=${RAGD_DATA:-./ragd-data}
+
+echo "== ragd ingest corpus/"
+$RAGD ingest corpus/
+echo
+echo "== ragd search \"How long before a laptop locks itself?\""
+$RAGD search -k 3 "How long before a laptop locks itself?"
+echo "== ragd search \"特休假有幾天\""
+$RAGD search -k 3 "特休假有幾天"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the unit and integration suites, then
+# the same again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Ends with one line "N passed, M failed[, K skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+
+if [ ! -f build-asan/build.ninja ]; then
+  meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+fi
+ninja -C build-asan || exit 1
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1
+
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+RAGD_SANITIZED=1 meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration \
+  --timeout-multiplier 3 || status=1
+
+# One closing line over both runs, from meson's machine-readable logs.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status

@@ -1,0 +1,72 @@
+"""Shared pieces of the integration tests: run the real ragd binary, count
+checks, skip (exit 77, meson's skip code) when an input is absent."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+class Checks:
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what, detail=""):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {what}" + (f"\n     {detail}" if detail else ""), file=sys.stderr)
+        return cond
+
+    def done(self):
+        print(f"{self.name}: {self.passed} checks passed, {self.failed} failed", file=sys.stderr)
+        sys.exit(1 if self.failed else 0)
+
+
+def ragd_path():
+    path = os.environ.get("RAGD") or (sys.argv[1] if len(sys.argv) > 1 else "")
+    if not path or not os.access(path, os.X_OK):
+        sys.exit(f"ragd binary not found (got {path!r})")
+    return path
+
+
+def source_root():
+    return os.environ.get("RAGD_SOURCE_ROOT") or os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(args, data=None, cwd=None, timeout=600, env=None, preexec=None):
+    """Runs ragd with args; returns CompletedProcess with text output."""
+    cmd = [ragd_path()]
+    if data:
+        cmd += ["--data", data]
+    cmd += args
+    e = dict(os.environ)
+    e.pop("RAGD_DATA", None)
+    if env:
+        e.update(env)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=e,
+                          preexec_fn=preexec)
+
+
+def run_json(args, data=None, **kw):
+    p = run(["--json"] + args, data=data, **kw)
+    try:
+        return p, json.loads(p.stdout) if p.stdout.strip() else None
+    except json.JSONDecodeError:
+        return p, None
+
+
+def tempdir(prefix="ragd-test-"):
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def one_error_line(stderr):
+    """True if stderr is exactly one 'ragd: error: ...' line."""
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    return len(lines) == 1 and lines[0].startswith("ragd: error: ")
