@@ -20,6 +20,8 @@ typedef struct rg_cli {
 
 int cmd_ingest(const rg_cli *cli, int argc, char **argv);
 int cmd_rm(const rg_cli *cli, int argc, char **argv);
+int cmd_reindex(const rg_cli *cli, int argc, char **argv);
+int cmd_stats(const rg_cli *cli, int argc, char **argv);
 int cmd_search(const rg_cli *cli, int argc, char **argv);
 int cmd_eval(const rg_cli *cli, int argc, char **argv);
 int cmd_help(const rg_cli *cli, int argc, char **argv);

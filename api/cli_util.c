@@ -1,11 +1,17 @@
 #include "api/cli_util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "engine/nn/encoder.h"
+#include "index/dense.h"
 
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
@@ -66,4 +72,79 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int folder_has_config(const char *dir)
+{
+    char p[PATH_MAX];
+    struct stat sb;
+    if (snprintf(p, sizeof p, "%s/config.json", dir) >= (int)sizeof p) return 0;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
+                           rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],
+                           rg_error *err)
+{
+    char dir[PATH_MAX];
+    *enc = NULL;
+    if (model_arg && folder_has_config(model_arg)) {
+        /* A folder given directly is bound under its own name ("model" folders
+         * of Python packages take their parent's). */
+        char abs[PATH_MAX];
+        if (!realpath(model_arg, abs))
+            return rg_fail(err, RG_EIO, "%s: %s", model_arg, strerror(errno));
+        size_t end = strlen(abs);
+        size_t start = end;
+        while (start > 0 && abs[start - 1] != '/') start--;
+        if (strcmp(abs + start, "model") == 0 && start > 1) {
+            end = start - 1;
+            start = end;
+            while (start > 0 && abs[start - 1] != '/') start--;
+        }
+        snprintf(name, CLI_MODEL_NAME_MAX + 1, "%.*s", (int)(end - start), abs + start);
+        snprintf(dir, sizeof dir, "%s", model_arg);
+    } else {
+        const char *want = model_arg ? model_arg : "default";
+        if (snprintf(dir, sizeof dir, "%s/models/%s", cli->data_dir, want) >= (int)sizeof dir)
+            return rg_fail(err, RG_ELIMIT, "model path too long");
+        if (!folder_has_config(dir))
+            return rg_fail(err, RG_ENOTFOUND,
+                           model_arg ? "no model named '%s' (see 'ragd model list')"
+                                     : "no embedding model%s; import one with 'ragd model import DIR'",
+                           model_arg ? model_arg : "");
+        if (model_arg) {
+            snprintf(name, CLI_MODEL_NAME_MAX + 1, "%s", model_arg);
+        } else {
+            char link[PATH_MAX];
+            ssize_t n = readlink(dir, link, sizeof link - 1);
+            if (n <= 0) return rg_fail(err, RG_ECORRUPT, "%s is not a link to a model name", dir);
+            link[n] = '\0';
+            const char *base = strrchr(link, '/');
+            base = base ? base + 1 : link;
+            if (strlen(base) > CLI_MODEL_NAME_MAX)
+                return rg_fail(err, RG_ELIMIT, "model name '%.40s...' is too long", base);
+            memcpy(name, base, strlen(base) + 1);
+        }
+    }
+    rg_encoder_options o = rg_encoder_default_options();
+    o.int8 = int8;
+    return rg_encoder_open(dir, &o, enc, err);
+}
+
+rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, int required,
+                         rg_encoder **enc, rg_dense **dense, rg_error *err)
+{
+    char name[CLI_MODEL_NAME_MAX + 1];
+    *dense = NULL;
+    rg_status st = cli_open_encoder(cli, model_arg, 0, enc, name, err);
+    if (st == RG_ENOTFOUND && !required && !model_arg) return RG_OK;
+    if (st) return st;
+    rg_dense_options o = {.model_name = name, .encoder = *enc};
+    st = rg_dense_open(s, cli->data_dir, &o, dense, err);
+    if (st) {
+        rg_encoder_close(*enc);
+        *enc = NULL;
+    }
+    return st;
 }

@@ -9,6 +9,8 @@
 
 #include "api/cli.h"
 #include "engine/base/status.h"
+#include "engine/nn/encoder.h"
+#include "index/dense.h"
 #include "index/store.h"
 
 /*
@@ -30,6 +32,27 @@ int cli_size(const char *opt, const char *s, size_t min, size_t max, size_t *out
 
 /* Opens the store at cli->data_dir; create says whether a missing one is made. */
 rg_status cli_open_store(const rg_cli *cli, int create, rg_store **out, rg_error *err);
+
+/* Longest registered model name. */
+#define CLI_MODEL_NAME_MAX 128
+
+/*
+ * Opens the embedding model: model_arg is a registered name (DATA/models/NAME)
+ * or a model folder; NULL means the default model (DATA/models/default).
+ * name receives the name collections are bound to. RG_ENOTFOUND when no
+ * model is registered.
+ */
+rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
+                           rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],
+                           rg_error *err);
+
+/*
+ * Opens the dense index for s with the model of cli_open_encoder. When
+ * required is 0 and no model is registered, *dense and *enc are NULL and
+ * RG_OK is returned (lexical-only operation).
+ */
+rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, int required,
+                         rg_encoder **enc, rg_dense **dense, rg_error *err);
 
 /* Wall-clock seconds from a monotonic clock. */
 double cli_now(void);

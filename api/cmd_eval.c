@@ -8,6 +8,7 @@
  * ranking (a document scores as its best chunk), and the measures are
  * averaged over the judged queries, as BEIR does.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@
 #include "api/cli_util.h"
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
+#include "engine/nn/encoder.h"
+#include "index/dense.h"
+#include "index/fusion.h"
 #include "index/metrics.h"
 #include "index/search.h"
 #include "ingest/pipeline.h"
@@ -118,6 +122,7 @@ typedef struct corpus_ctx {
     int64_t coll;
     const char *path;
     rg_chunk_options chunk;
+    rg_dense *dense; /* NULL: lexical only */
     size_t docs, chunks, added;
     rg_doc_builder *b;
 } corpus_ctx;
@@ -155,8 +160,8 @@ static rg_status corpus_line(void *vctx, char *line, size_t n, size_t lineno, rg
         goto out;
     }
     size_t nc = 0;
-    st = rg_ingest_document(c->store, c->coll, id, &doc, hash, (int64_t)(strlen(title) + strlen(text)),
-                            NULL, &c->chunk, &nc, err);
+    st = rg_ingest_document(c->store, c->dense, c->coll, id, &doc, hash,
+                            (int64_t)(strlen(title) + strlen(text)), NULL, &c->chunk, &nc, err);
     rg_document_free(&doc);
     c->chunks += nc;
     c->added++;
@@ -256,7 +261,8 @@ typedef struct doc_map {
     int64_t max_chunk;
     char **doc_src;     /* source_uri by db document id */
     int64_t max_doc;
-    unsigned *seen;     /* per-query stamp by db document id */
+    unsigned *seen;     /* per-ranking stamp by db document id */
+    unsigned stamp;     /* the current ranking's stamp */
 } doc_map;
 
 static void doc_map_free(doc_map *m)
@@ -310,6 +316,16 @@ static void remove_data_dir(const char *dir)
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         unlink(p);
     }
+    snprintf(p, sizeof p, "%s/vectors", dir);
+    DIR *v = opendir(p);
+    struct dirent *e;
+    while (v && (e = readdir(v))) {
+        char f[PATH_MAX];
+        if (e->d_name[0] == '.') continue;
+        if (snprintf(f, sizeof f, "%s/%s", p, e->d_name) < (int)sizeof f) unlink(f);
+    }
+    if (v) closedir(v);
+    rmdir(p);
     rmdir(dir);
 }
 
@@ -334,107 +350,247 @@ static void collection_name(const char *dataset_dir, char *out, size_t cap)
 typedef struct eval_result {
     double ndcg10, recall10, recall100, mrr10, p50, p99, ingest_s;
     size_t judged, docs, chunks;
+    rg_search_mode mode;
+    rg_search_timings stages; /* mean per query */
 } eval_result;
 
-static rg_status run_queries(rg_store *s, int64_t coll, const char *coll_name, const dataset *d,
-                             FILE *run, eval_result *r, rg_error *err)
+/* Turns chunk hits into a document ranking: a document ranks at its best chunk. */
+static size_t rank_docs(doc_map *m, const rg_ranked *hits, size_t n, const char **ranked,
+                        float *scores)
 {
-    rg_search *q = NULL;
-    doc_map m;
+    size_t nr = 0;
+    unsigned stamp = ++m->stamp;
+    for (size_t h = 0; h < n && nr < EVAL_DOCS; h++) {
+        int64_t c = hits[h].id;
+        if (c < 0 || c > m->max_chunk) continue;
+        int64_t doc = m->chunk_doc[c];
+        if (!doc || m->seen[doc] == stamp) continue;
+        m->seen[doc] = stamp;
+        if (scores) scores[nr] = hits[h].score;
+        ranked[nr++] = m->doc_src[doc];
+    }
+    return nr;
+}
+
+/* The judgments of one query, in a buffer that grows as needed. */
+static rg_status judgments(const dataset *d, const char *qid, rg_judgment **buf, size_t *cap,
+                           size_t *nj, rg_error *err)
+{
+    const qrel *qr = qrels_of(d, qid, nj);
+    while (*cap < *nj)
+        if (!grow((void **)buf, cap, *cap, sizeof **buf))
+            return rg_fail(err, RG_ENOMEM, "out of memory");
+    for (size_t j = 0; j < *nj; j++) (*buf)[j] = (rg_judgment){qr[j].doc, qr[j].grade};
+    return RG_OK;
+}
+
+static void write_run(FILE *run, const char *qid, const char **ranked, const float *scores,
+                      size_t nr)
+{
+    /* trec_eval orders by score alone; equal scores are nudged apart so that
+     * the run file keeps ragd's order exactly. */
+    double prev = 0;
+    for (size_t h = 0; h < nr; h++) {
+        double sc = scores[h];
+        if (h && sc >= prev) sc = prev - 1e-6;
+        prev = sc;
+        fprintf(run, "%s Q0 %s %zu %.6f ragd\n", qid, ranked[h], h + 1, sc);
+    }
+}
+
+static rg_status run_queries(rg_search *q, doc_map *m, const dataset *d,
+                             const rg_search_request *tmpl, FILE *run, eval_result *r,
+                             rg_error *err)
+{
     rg_search_hit *hits = rg_calloc(EVAL_CHUNKS, sizeof *hits);
+    rg_ranked *list = rg_calloc(EVAL_CHUNKS, sizeof *list);
     double *lat = rg_calloc(d->n_queries ? d->n_queries : 1, sizeof *lat);
     rg_judgment *judged = NULL;
     size_t judged_cap = 0;
     const char *ranked[EVAL_DOCS];
     float scores[EVAL_DOCS];
-    rg_status st = doc_map_load(s, coll, &m, err);
-    if (!st && (!hits || !lat)) st = rg_fail(err, RG_ENOMEM, "out of memory");
-    if (!st) st = rg_search_open(s, &q, err);
+    rg_status st = RG_OK;
+    if (!hits || !lat || !list) st = rg_fail(err, RG_ENOMEM, "out of memory");
     for (size_t i = 0; !st && i < d->n_queries; i++) {
-        size_t nj;
-        const qrel *qr = qrels_of(d, d->queries[i].id, &nj);
+        size_t nj, n = 0;
+        if ((st = judgments(d, d->queries[i].id, &judged, &judged_cap, &nj, err))) break;
         if (!nj) continue;
-        size_t n = 0, nr = 0;
-        rg_search_request req = {d->queries[i].text, EVAL_CHUNKS, coll_name};
+        rg_search_request req = *tmpl;
+        req.query = d->queries[i].text;
+        req.k = EVAL_CHUNKS;
+        rg_search_timings tm;
         double t0 = cli_now();
-        st = rg_search_run(q, &req, hits, &n, err);
-        if (st == RG_EINVAL) st = RG_OK, n = 0; /* a query with no searchable text */
-        unsigned stamp = (unsigned)r->judged + 1;
-        for (size_t h = 0; h < n && nr < EVAL_DOCS; h++) {
-            int64_t c = hits[h].chunk_id;
-            if (c < 0 || c > m.max_chunk) continue;
-            int64_t doc = m.chunk_doc[c];
-            if (!doc || m.seen[doc] == stamp) continue;
-            m.seen[doc] = stamp;
-            scores[nr] = hits[h].score;
-            ranked[nr++] = m.doc_src[doc];
-        }
+        st = rg_search_run(q, &req, hits, &n, &tm, err);
+        if (st == RG_EINVAL && !req.query[0]) st = RG_OK, n = 0; /* nothing to search */
+        for (size_t h = 0; h < n; h++) list[h] = (rg_ranked){hits[h].chunk_id, hits[h].score};
+        size_t nr = rank_docs(m, list, n, ranked, scores);
         lat[r->judged] = (cli_now() - t0) * 1e3;
         if (st) break;
-        if (!grow((void **)&judged, &judged_cap, nj, sizeof *judged) ||
-            (nj > judged_cap && !grow((void **)&judged, &judged_cap, nj, sizeof *judged))) {
-            st = rg_fail(err, RG_ENOMEM, "out of memory");
-            break;
-        }
-        while (judged_cap < nj) {
-            if (!grow((void **)&judged, &judged_cap, judged_cap, sizeof *judged)) {
-                st = rg_fail(err, RG_ENOMEM, "out of memory");
-                break;
-            }
-        }
-        for (size_t j = 0; j < nj; j++) judged[j] = (rg_judgment){qr[j].doc, qr[j].grade};
+        r->stages.embed_ms += tm.embed_ms, r->stages.dense_ms += tm.dense_ms;
+        r->stages.lexical_ms += tm.lexical_ms, r->stages.fuse_ms += tm.fuse_ms;
         r->ndcg10 += rg_ndcg_at(ranked, nr, judged, nj, 10);
         r->recall10 += rg_recall_at(ranked, nr, judged, nj, 10);
         r->recall100 += rg_recall_at(ranked, nr, judged, nj, 100);
         r->mrr10 += rg_rr_at(ranked, nr, judged, nj, 10);
         r->judged++;
-        /* trec_eval orders by score alone; equal scores are nudged apart so
-         * that the run file keeps ragd's order exactly. */
-        double prev = 0;
-        for (size_t h = 0; run && h < nr; h++) {
-            double sc = scores[h];
-            if (h && sc >= prev) sc = prev - 1e-6;
-            prev = sc;
-            fprintf(run, "%s Q0 %s %zu %.6f ragd\n", d->queries[i].id, ranked[h], h + 1, sc);
-        }
+        if (run) write_run(run, d->queries[i].id, ranked, scores, nr);
     }
     if (!st && r->judged) {
         double n = (double)r->judged;
         r->ndcg10 /= n, r->recall10 /= n, r->recall100 /= n, r->mrr10 /= n;
+        r->stages.embed_ms /= n, r->stages.dense_ms /= n;
+        r->stages.lexical_ms /= n, r->stages.fuse_ms /= n;
         r->p50 = rg_quantile(lat, r->judged, 0.50);
         r->p99 = rg_quantile(lat, r->judged, 0.99);
     }
     rg_free(judged);
     rg_free(lat);
     rg_free(hits);
-    rg_search_close(q);
-    doc_map_free(&m);
+    rg_free(list);
+    return st;
+}
+
+/* One fusion setting of the sweep. */
+typedef struct sweep_point {
+    rg_fusion_method method;
+    double rrf_k, alpha;
+    double ndcg10;
+} sweep_point;
+
+/* Both legs of every judged query, computed once and fused many ways. */
+typedef struct leg_lists {
+    rg_ranked *lex, *dense;  /* EVAL_CHUNKS per query */
+    size_t *n_lex, *n_dense;
+    size_t *query;           /* dataset index of each judged query */
+    size_t n;
+} leg_lists;
+
+static rg_status collect_legs(rg_search *q, const dataset *d, const rg_search_request *tmpl,
+                              leg_lists *L, rg_error *err)
+{
+    size_t nq = d->n_queries ? d->n_queries : 1;
+    L->lex = rg_calloc(nq * EVAL_CHUNKS, sizeof *L->lex);
+    L->dense = rg_calloc(nq * EVAL_CHUNKS, sizeof *L->dense);
+    L->n_lex = rg_calloc(nq, sizeof *L->n_lex);
+    L->n_dense = rg_calloc(nq, sizeof *L->n_dense);
+    L->query = rg_calloc(nq, sizeof *L->query);
+    rg_search_hit *hits = rg_calloc(EVAL_CHUNKS, sizeof *hits);
+    rg_status st = RG_OK;
+    if (!L->lex || !L->dense || !L->n_lex || !L->n_dense || !L->query || !hits)
+        st = rg_fail(err, RG_ENOMEM, "out of memory for the sweep");
+    for (size_t i = 0; !st && i < d->n_queries; i++) {
+        size_t nj;
+        qrels_of(d, d->queries[i].id, &nj);
+        if (!nj) continue;
+        for (int leg = 0; leg < 2 && !st; leg++) {
+            rg_search_request req = *tmpl;
+            req.query = d->queries[i].text;
+            req.k = EVAL_CHUNKS;
+            req.mode = leg ? RG_SEARCH_DENSE : RG_SEARCH_LEXICAL;
+            size_t n = 0;
+            st = rg_search_run(q, &req, hits, &n, NULL, err);
+            if (st == RG_EINVAL && !req.query[0]) st = RG_OK, n = 0;
+            rg_ranked *out = (leg ? L->dense : L->lex) + L->n * EVAL_CHUNKS;
+            for (size_t h = 0; h < n; h++) out[h] = (rg_ranked){hits[h].chunk_id, hits[h].score};
+            (leg ? L->n_dense : L->n_lex)[L->n] = n;
+        }
+        L->query[L->n++] = i;
+    }
+    rg_free(hits);
+    return st;
+}
+
+static void legs_free(leg_lists *L)
+{
+    rg_free(L->lex), rg_free(L->dense), rg_free(L->n_lex), rg_free(L->n_dense), rg_free(L->query);
+}
+
+static rg_status sweep(rg_search *q, doc_map *m, const dataset *d, const rg_search_request *tmpl,
+                       int json, rg_error *err)
+{
+    static const double ks[] = {10, 20, 40, 60, 100};
+    static const double alphas[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+    sweep_point pts[64];
+    size_t np = 0;
+    for (size_t a = 0; a < sizeof alphas / sizeof *alphas; a++) {
+        for (size_t k = 0; k < sizeof ks / sizeof *ks; k++)
+            pts[np++] = (sweep_point){RG_FUSE_RRF, ks[k], alphas[a], 0};
+        pts[np++] = (sweep_point){RG_FUSE_WEIGHTED, 60, alphas[a], 0};
+    }
+    leg_lists L;
+    memset(&L, 0, sizeof L);
+    rg_judgment *judged = NULL;
+    size_t judged_cap = 0;
+    rg_ranked *fused = rg_calloc(EVAL_CHUNKS, sizeof *fused);
+    const char *ranked[EVAL_DOCS];
+    rg_status st = fused ? collect_legs(q, d, tmpl, &L, err)
+                         : rg_fail(err, RG_ENOMEM, "out of memory for the sweep");
+    for (size_t p = 0; !st && p < np; p++) {
+        rg_fusion_options fo = {pts[p].method, pts[p].rrf_k, pts[p].alpha};
+        for (size_t i = 0; !st && i < L.n; i++) {
+            size_t nj, nf;
+            if ((st = judgments(d, d->queries[L.query[i]].id, &judged, &judged_cap, &nj, err)))
+                break;
+            if ((st = rg_fuse(&fo, L.lex + i * EVAL_CHUNKS, L.n_lex[i], L.dense + i * EVAL_CHUNKS,
+                              L.n_dense[i], EVAL_CHUNKS, fused, &nf, err)))
+                break;
+            size_t nr = rank_docs(m, fused, nf, ranked, NULL);
+            pts[p].ndcg10 += rg_ndcg_at(ranked, nr, judged, nj, 10);
+        }
+        if (L.n) pts[p].ndcg10 /= (double)L.n;
+    }
+    if (!st) {
+        size_t best = 0;
+        for (size_t p = 1; p < np; p++)
+            if (pts[p].ndcg10 > pts[best].ndcg10) best = p;
+        if (json) printf("{\"sweep\":[");
+        else printf("fusion    k     alpha  nDCG@10\n");
+        for (size_t p = 0; p < np; p++) {
+            const char *name = pts[p].method == RG_FUSE_RRF ? "rrf" : "weighted";
+            if (json)
+                printf("%s{\"fusion\":\"%s\",\"k\":%g,\"alpha\":%g,\"ndcg@10\":%.4f}",
+                       p ? "," : "", name, pts[p].rrf_k, pts[p].alpha, pts[p].ndcg10);
+            else
+                printf("%-9s %-5g %-6g %.4f%s\n", name, pts[p].rrf_k, pts[p].alpha,
+                       pts[p].ndcg10, p == best ? "  <- best" : "");
+        }
+        if (json) printf("],\"queries\":%zu}\n", L.n);
+    }
+    rg_free(fused);
+    rg_free(judged);
+    legs_free(&L);
     return st;
 }
 
 static int eval_usage(void)
 {
-    puts("usage: ragd [--data DIR] eval --dataset DIR [--run FILE] [--json]\n"
-         "                 [--chunk-tokens N] [--overlap N]\n\n"
+    puts("usage: ragd [--data DIR] eval --dataset DIR [--mode hybrid|lexical|dense]\n"
+         "                 [--model NAME|DIR] [--fusion rrf|weighted] [--rrf-k K] [--alpha A]\n"
+         "                 [--sweep] [--run FILE] [--json] [--chunk-tokens N] [--overlap N]\n\n"
          "Ingests DIR/corpus.jsonl (into a throw-away data directory unless --data is\n"
          "given), runs the judged queries of DIR/queries.jsonl and prints nDCG@10,\n"
-         "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.");
+         "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.\n"
+         "The mode defaults to hybrid when an embedding model is imported, else lexical.\n"
+         "--sweep reports nDCG@10 for a grid of fusion settings instead.");
     return 0;
 }
 
 static void print_result(const rg_cli *cli, const char *dataset_dir, const eval_result *r)
 {
+    const char *mode = rg_search_mode_name(r->mode);
     if (cli->json) {
-        printf("{\"dataset\":\"%s\",\"mode\":\"lexical\",\"documents\":%zu,\"chunks\":%zu,"
+        printf("{\"dataset\":\"%s\",\"mode\":\"%s\",\"documents\":%zu,\"chunks\":%zu,"
                "\"queries\":%zu,\"ndcg@10\":%.4f,\"recall@10\":%.4f,\"recall@100\":%.4f,"
                "\"mrr@10\":%.4f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
+               "\"stages_ms\":{\"embed\":%.3f,\"dense\":%.3f,\"lexical\":%.3f,\"fuse\":%.3f},"
                "\"ingest_seconds\":%.2f}\n",
-               dataset_dir, r->docs, r->chunks, r->judged, r->ndcg10, r->recall10, r->recall100,
-               r->mrr10, r->p50, r->p99, r->ingest_s);
+               dataset_dir, mode, r->docs, r->chunks, r->judged, r->ndcg10, r->recall10,
+               r->recall100, r->mrr10, r->p50, r->p99, r->stages.embed_ms, r->stages.dense_ms,
+               r->stages.lexical_ms, r->stages.fuse_ms, r->ingest_s);
         return;
     }
     printf("dataset     %s\n", dataset_dir);
-    printf("mode        lexical (BM25)\n");
+    printf("mode        %s\n", mode);
     printf("documents   %zu (%zu chunks, ingested in %.1fs)\n", r->docs, r->chunks, r->ingest_s);
     printf("queries     %zu judged\n", r->judged);
     printf("nDCG@10     %.4f\n", r->ndcg10);
@@ -442,65 +598,139 @@ static void print_result(const rg_cli *cli, const char *dataset_dir, const eval_
     printf("Recall@100  %.4f\n", r->recall100);
     printf("MRR@10      %.4f\n", r->mrr10);
     printf("latency     p50 %.2f ms, p99 %.2f ms\n", r->p50, r->p99);
+    printf("stages      embed %.2f ms, dense %.2f ms, lexical %.2f ms, fuse %.2f ms (mean)\n",
+           r->stages.embed_ms, r->stages.dense_ms, r->stages.lexical_ms, r->stages.fuse_ms);
 }
 
-int cmd_eval(const rg_cli *cli, int argc, char **argv)
+typedef struct eval_args {
+    const char *dir, *run_path, *model, *mode;
+    int sweep;
+    rg_chunk_options chunk;
+    rg_fusion_options fusion;
+} eval_args;
+
+static int parse_double(const char *opt, const char *v, double lo, double hi, double *out)
 {
-    const char *dir = NULL, *run_path = NULL;
-    rg_chunk_options chunk = rg_chunk_default_options();
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || x < lo || x > hi) {
+        cli_fail("%s takes a number from %g to %g, not '%s'", opt, lo, hi, v);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
+
+/* Returns -1 when the arguments are good, else the exit status. */
+static int eval_parse(int argc, char **argv, eval_args *a)
+{
     int rc;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) return eval_usage();
-        if ((rc = cli_opt(argc, argv, &i, "--dataset", &v))) {
+        if (strcmp(argv[i], "--sweep") == 0) {
+            a->sweep = 1;
+        } else if ((rc = cli_opt(argc, argv, &i, "--dataset", &v))) {
             if (rc < 0) return 2;
-            dir = v;
+            a->dir = v;
         } else if ((rc = cli_opt(argc, argv, &i, "--run", &v))) {
             if (rc < 0) return 2;
-            run_path = v;
+            a->run_path = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
+            if (rc < 0) return 2;
+            a->model = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--mode", &v))) {
+            rg_search_mode m;
+            if (rc < 0) return 2;
+            if (!rg_search_mode_parse(v, &m)) {
+                cli_fail("--mode is hybrid, lexical or dense, not '%s'", v);
+                return 2;
+            }
+            a->mode = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--fusion", &v))) {
+            if (rc < 0) return 2;
+            if (strcmp(v, "rrf") == 0) a->fusion.method = RG_FUSE_RRF;
+            else if (strcmp(v, "weighted") == 0) a->fusion.method = RG_FUSE_WEIGHTED;
+            else return cli_fail("--fusion is rrf or weighted, not '%s'", v), 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--rrf-k", &v))) {
+            if (rc < 0 || !parse_double("--rrf-k", v, 0, 10000, &a->fusion.rrf_k)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--alpha", &v))) {
+            if (rc < 0 || !parse_double("--alpha", v, 0, 1, &a->fusion.alpha)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--chunk-tokens", &v))) {
-            if (rc < 0 || !cli_size("--chunk-tokens", v, 16, 8192, &chunk.target_tokens)) return 2;
+            if (rc < 0 || !cli_size("--chunk-tokens", v, 16, 8192, &a->chunk.target_tokens))
+                return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--overlap", &v))) {
-            if (rc < 0 || !cli_size("--overlap", v, 0, 4096, &chunk.overlap_tokens)) return 2;
+            if (rc < 0 || !cli_size("--overlap", v, 0, 4096, &a->chunk.overlap_tokens)) return 2;
         } else {
             cli_fail("unknown argument '%s' for eval", argv[i]);
             return 2;
         }
     }
-    if (!dir) {
-        cli_fail("eval needs --dataset DIR");
-        return 2;
-    }
-    if (chunk.overlap_tokens >= chunk.target_tokens) {
-        cli_fail("--overlap must be smaller than --chunk-tokens");
-        return 2;
-    }
+    if (!a->dir) return cli_fail("eval needs --dataset DIR"), 2;
+    if (a->chunk.overlap_tokens >= a->chunk.target_tokens)
+        return cli_fail("--overlap must be smaller than --chunk-tokens"), 2;
+    if (a->sweep && a->mode && strcmp(a->mode, "hybrid") != 0)
+        return cli_fail("--sweep tunes fusion: it needs hybrid mode"), 2;
+    return -1;
+}
+
+int cmd_eval(const rg_cli *cli, int argc, char **argv)
+{
+    eval_args a = {.chunk = rg_chunk_default_options(), .fusion = rg_fusion_default_options()};
+    int rc = eval_parse(argc, argv, &a);
+    if (rc >= 0) return rc;
     struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_fail("dataset folder %s not found", dir);
+    if (stat(a.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_fail("dataset folder %s not found", a.dir);
     char corpus[PATH_MAX], queries[PATH_MAX], qrels[PATH_MAX], tmpdir[] = "/tmp/ragd-eval-XXXXXX";
-    snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", dir);
-    snprintf(queries, sizeof queries, "%s/queries.jsonl", dir);
-    snprintf(qrels, sizeof qrels, "%s/qrels.tsv", dir);
+    snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", a.dir);
+    snprintf(queries, sizeof queries, "%s/queries.jsonl", a.dir);
+    snprintf(qrels, sizeof qrels, "%s/qrels.tsv", a.dir);
+
+    rg_error err;
+    rg_error_clear(&err);
+    /* The model comes from the user's data directory even when the corpus
+     * goes into a throw-away one. */
+    rg_encoder *enc = NULL;
+    char model_name[CLI_MODEL_NAME_MAX + 1] = "";
+    int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
+    if (!(a.mode && !need_dense)) {
+        rg_status r = cli_open_encoder(cli, a.model, 0, &enc, model_name, &err);
+        if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
+    }
+    rg_search_request tmpl = rg_search_default_request("");
+    tmpl.fusion = a.fusion;
+    if (a.mode)
+        rg_search_mode_parse(a.mode, &tmpl.mode);
+    else
+        tmpl.mode = enc ? RG_SEARCH_HYBRID : RG_SEARCH_LEXICAL;
 
     rg_cli c = *cli;
     int throwaway = !cli->data_explicit;
     if (throwaway) {
-        if (!mkdtemp(tmpdir)) return cli_fail("cannot create a temporary directory: %s", strerror(errno));
+        if (!mkdtemp(tmpdir)) {
+            rg_encoder_close(enc);
+            return cli_fail("cannot create a temporary directory: %s", strerror(errno));
+        }
         c.data_dir = tmpdir;
     }
-    rg_error err;
-    rg_error_clear(&err);
     dataset d;
     memset(&d, 0, sizeof d);
     eval_result r;
     memset(&r, 0, sizeof r);
+    r.mode = tmpl.mode;
     rg_store *s = NULL;
+    rg_dense *dense = NULL;
+    rg_search *q = NULL;
+    doc_map m;
+    memset(&m, 0, sizeof m);
     FILE *run = NULL;
     int status = 0;
     char coll_name[RG_COLLECTION_NAME_MAX + 8];
-    collection_name(dir, coll_name, sizeof coll_name);
-    corpus_ctx cc = {.path = corpus, .chunk = chunk, .b = rg_doc_builder_new()};
+    collection_name(a.dir, coll_name, sizeof coll_name);
+    tmpl.collection = coll_name;
+    corpus_ctx cc = {.path = corpus, .chunk = rg_ingest_chunk_options(a.chunk, enc),
+                     .b = rg_doc_builder_new()};
     if (!cc.b) {
         status = cli_fail("out of memory");
         goto out;
@@ -514,43 +744,61 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         status = cli_fail_err(&err);
         goto out;
     }
+    if (enc && tmpl.mode != RG_SEARCH_LEXICAL) {
+        rg_dense_options dopt = {.model_name = model_name, .encoder = enc};
+        if (rg_dense_open(s, c.data_dir, &dopt, &dense, &err) ||
+            rg_dense_attach(dense, cc.coll, &err)) {
+            status = cli_fail_err(&err);
+            goto out;
+        }
+        cc.dense = dense;
+    }
     cc.store = s;
     double t0 = cli_now();
     if (!cli->quiet && !cli->json) fprintf(stderr, "ingesting %s ...\n", corpus);
-    if (each_line(corpus, corpus_line, &cc, &err)) {
+    if (each_line(corpus, corpus_line, &cc, &err) || (dense && rg_dense_save(dense, &err))) {
         status = cli_fail_err(&err);
         goto out;
     }
     r.ingest_s = cli_now() - t0;
     r.docs = cc.docs;
     rg_store_counts counts;
-    if (rg_store_counts_get(s, cc.coll, &counts, &err)) {
+    if (rg_store_counts_get(s, cc.coll, &counts, &err) || doc_map_load(s, cc.coll, &m, &err) ||
+        rg_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }
     r.chunks = (size_t)counts.chunks;
-    if (run_path && !(run = fopen(run_path, "w"))) {
-        status = cli_fail("%s: %s", run_path, strerror(errno));
+    if (a.sweep) {
+        if (sweep(q, &m, &d, &tmpl, cli->json, &err)) status = cli_fail_err(&err);
         goto out;
     }
-    if (run_queries(s, cc.coll, coll_name, &d, run, &r, &err)) {
+    if (a.run_path && !(run = fopen(a.run_path, "w"))) {
+        status = cli_fail("%s: %s", a.run_path, strerror(errno));
+        goto out;
+    }
+    if (run_queries(q, &m, &d, &tmpl, run, &r, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }
     if (run && fclose(run) != 0) {
         run = NULL;
-        status = cli_fail("%s: %s", run_path, strerror(errno));
+        status = cli_fail("%s: %s", a.run_path, strerror(errno));
         goto out;
     }
     run = NULL;
     if (!r.judged) {
-        status = cli_fail("%s: no query has judgments in qrels.tsv", dir);
+        status = cli_fail("%s: no query has judgments in qrels.tsv", a.dir);
         goto out;
     }
-    print_result(cli, dir, &r);
+    print_result(cli, a.dir, &r);
 out:
     if (run) fclose(run);
     rg_doc_builder_free(cc.b);
+    rg_search_close(q);
+    doc_map_free(&m);
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
     rg_store_close(s);
     dataset_free(&d);
     if (throwaway) remove_data_dir(tmpdir);

@@ -11,6 +11,9 @@
 #include <cjson/cJSON.h>
 
 #include "api/cli_util.h"
+#include "engine/base/mem.h"
+#include "engine/nn/encoder.h"
+#include "index/dense.h"
 #include "ingest/pipeline.h"
 
 typedef struct progress {
@@ -44,9 +47,13 @@ static void on_file(void *ctx, const char *path, rg_ingest_event ev, const rg_er
 static int ingest_usage(void)
 {
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
-         "                   [--chunk-tokens N] [--overlap N] PATH...\n\n"
+         "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
+         "                   PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
-         "changed ones replaced. Supported: .txt .md .markdown .html .htm");
+         "changed ones replaced. Supported: .txt .md .markdown .html .htm\n"
+         "Chunks are embedded with the collection's model when one is imported\n"
+         "('ragd model import'); --lexical-only skips embedding for this run (the\n"
+         "vectors are filled in by the next run or search that has the model).");
     return 0;
 }
 
@@ -57,10 +64,15 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     const char *paths_buf[256];
     const char **paths = paths_buf;
     size_t n_paths = 0;
-    int rc;
+    int rc, lexical_only = 0;
+    const char *model = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) return ingest_usage();
+        if (strcmp(argv[i], "--lexical-only") == 0) {
+            lexical_only = 1;
+            continue;
+        }
         if ((rc = cli_opt(argc, argv, &i, "--collection", &v))) {
             if (rc < 0) return 2;
             o.collection = v;
@@ -77,6 +89,9 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
                 return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--overlap", &v))) {
             if (rc < 0 || !cli_size("--overlap", v, 0, 4096, &o.chunk.overlap_tokens)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
+            if (rc < 0) return 2;
+            model = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_fail("unknown option '%s' for ingest", argv[i]);
             return 2;
@@ -102,9 +117,19 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     rg_error err;
     rg_error_clear(&err);
     rg_store *s;
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
     if (cli_open_store(cli, 1, &s, &err)) return cli_fail_err(&err);
+    if (!lexical_only && cli_open_dense(cli, s, model, model != NULL, &enc, &dense, &err)) {
+        rg_store_close(s);
+        return cli_fail_err(&err);
+    }
+    o.dense = dense;
+    o.chunk = rg_ingest_chunk_options(o.chunk, enc);
     rg_ingest_stats st;
     rg_status r = rg_ingest_paths(s, paths, n_paths, &o, &st, &err);
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
     rg_store_close(s);
     if (p.tty) fputs("\r\033[K", stderr);
     if (r) return cli_fail_err(&err);
@@ -188,11 +213,95 @@ int cmd_rm(const rg_cli *cli, int argc, char **argv)
         if (n == 0) status = cli_fail("%s: no document in collection '%s'", argv[i], collection);
         total += n;
     }
+    /* The removed chunks' vectors go now rather than at the next search (which
+     * would reconcile too), using the model the collection is bound to. */
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
+    char bound[CLI_MODEL_NAME_MAX + 1] = "";
+    if (total && !rg_store_collection_model(s, coll, bound, sizeof bound, &err) && bound[0]) {
+        rg_status r = cli_open_dense(cli, s, bound, 0, &enc, &dense, &err);
+        if (r == RG_OK)
+            r = rg_dense_attach(dense, coll, &err);
+        if (r == RG_OK) r = rg_dense_save(dense, &err);
+        if (r && r != RG_ENOTFOUND) status = cli_fail_err(&err);
+    }
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
     if (cli->json)
         printf("{\"removed\":%zu}\n", total);
     else
         printf("removed %zu document%s\n", total, total == 1 ? "" : "s");
 out:
+    rg_store_close(s);
+    return status;
+}
+
+int cmd_reindex(const rg_cli *cli, int argc, char **argv)
+{
+    const char *collection = NULL, *model = NULL;
+    int rc;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: ragd reindex [--collection NAME] [--model NAME]\n\n"
+                 "Drops the vectors of a collection (default: every collection) and embeds\n"
+                 "its chunks again with the model (default: the default model), binding the\n"
+                 "collection to it. Use it to switch a collection to another model.");
+            return 0;
+        }
+        if ((rc = cli_opt(argc, argv, &i, "--collection", &v))) {
+            if (rc < 0) return 2;
+            collection = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
+            if (rc < 0) return 2;
+            model = v;
+        } else {
+            cli_fail("unknown argument '%s' for reindex", argv[i]);
+            return 2;
+        }
+    }
+    rg_error err;
+    rg_error_clear(&err);
+    rg_store *s = NULL;
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
+    rg_collection_info *colls = NULL;
+    size_t n = 0;
+    int status = 0;
+    double t0 = cli_now();
+    if (cli_open_store(cli, 0, &s, &err) || cli_open_dense(cli, s, model, 1, &enc, &dense, &err) ||
+        rg_store_collections(s, &colls, &n, &err)) {
+        status = cli_fail_err(&err);
+        goto out;
+    }
+    size_t done = 0, vectors = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (collection && strcmp(colls[i].name, collection) != 0) continue;
+        if (rg_dense_reset(dense, colls[i].id, &err) || rg_dense_attach(dense, colls[i].id, &err)) {
+            status = cli_fail_err(&err);
+            goto out;
+        }
+        vectors += rg_dense_count(dense, colls[i].id);
+        done++;
+    }
+    if (collection && !done) {
+        status = cli_fail("no collection named '%s'", collection);
+        goto out;
+    }
+    if (rg_dense_save(dense, &err)) {
+        status = cli_fail_err(&err);
+        goto out;
+    }
+    if (cli->json)
+        printf("{\"collections\":%zu,\"vectors\":%zu,\"model\":\"%s\",\"seconds\":%.2f}\n", done,
+               vectors, rg_dense_model(dense), cli_now() - t0);
+    else
+        printf("reindexed %zu collection%s: %zu vectors with %s in %.1fs\n", done,
+               done == 1 ? "" : "s", vectors, rg_dense_model(dense), cli_now() - t0);
+out:
+    rg_free(colls);
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
     rg_store_close(s);
     return status;
 }

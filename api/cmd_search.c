@@ -10,6 +10,8 @@
 
 #include "api/cli_util.h"
 #include "engine/base/mem.h"
+#include "engine/nn/encoder.h"
+#include "index/dense.h"
 #include "index/lexical.h"
 #include "index/search.h"
 
@@ -20,8 +22,10 @@
 
 static int search_usage(void)
 {
-    puts("usage: ragd search [-k N] [--collection NAME] [--json] QUERY...\n\n"
-         "Prints the best matching chunks, best first. -k defaults to 5.");
+    puts("usage: ragd search [-k N] [--collection NAME] [--mode hybrid|lexical|dense]\n"
+         "                   [--model NAME] [--json] QUERY...\n\n"
+         "Prints the best matching chunks, best first. -k defaults to 5. The mode\n"
+         "defaults to hybrid when an embedding model is imported, else lexical.");
     return 0;
 }
 
@@ -66,7 +70,7 @@ static void print_hit(const rg_chunk_view *v, int rank, float score, const char 
 int cmd_search(const rg_cli *cli, int argc, char **argv)
 {
     size_t k = 5;
-    const char *collection = NULL;
+    const char *collection = NULL, *model = NULL, *mode_name = NULL;
     char query[RG_QUERY_MAX_BYTES + 1];
     size_t qlen = 0;
     int rc, json = cli->json;
@@ -79,6 +83,17 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         } else if ((rc = cli_opt(argc, argv, &i, "--collection", &v))) {
             if (rc < 0) return 2;
             collection = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--mode", &v))) {
+            rg_search_mode m;
+            if (rc < 0) return 2;
+            if (!rg_search_mode_parse(v, &m)) {
+                cli_fail("--mode is hybrid, lexical or dense, not '%s'", v);
+                return 2;
+            }
+            mode_name = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
+            if (rc < 0) return 2;
+            model = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
@@ -102,12 +117,20 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     rg_error_clear(&err);
     rg_store *s = NULL;
     rg_search *q = NULL;
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
     rg_search_hit *hits = NULL;
     cJSON *out = NULL;
     rg_buf snip;
     rg_buf_init(&snip, SNIPPET_MAX_BYTES);
     int status = 0;
-    if (cli_open_store(cli, 0, &s, &err) || rg_search_open(s, &q, &err)) {
+    rg_search_request req = rg_search_default_request(query);
+    req.k = k;
+    req.collection = collection;
+    int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
+    if (cli_open_store(cli, 0, &s, &err) ||
+        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, &enc, &dense, &err)) ||
+        rg_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;
     }
@@ -116,10 +139,14 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         status = cli_fail("out of memory");
         goto done;
     }
+    if (mode_name)
+        rg_search_mode_parse(mode_name, &req.mode);
+    else
+        req.mode = dense ? RG_SEARCH_HYBRID : RG_SEARCH_LEXICAL;
     size_t n = 0;
     double t0 = cli_now();
-    rg_search_request req = {.query = query, .k = k, .collection = collection};
-    if (rg_search_run(q, &req, hits, &n, &err)) {
+    rg_search_timings tm;
+    if (rg_search_run(q, &req, hits, &n, &tm, &err)) {
         status = cli_fail_err(&err);
         goto done;
     }
@@ -131,7 +158,13 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     if (json) {
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "query", query);
+        cJSON_AddStringToObject(out, "mode", rg_search_mode_name(req.mode));
         cJSON_AddNumberToObject(out, "took_ms", took);
+        cJSON *t = cJSON_AddObjectToObject(out, "timings_ms");
+        cJSON_AddNumberToObject(t, "embed", tm.embed_ms);
+        cJSON_AddNumberToObject(t, "dense", tm.dense_ms);
+        cJSON_AddNumberToObject(t, "lexical", tm.lexical_ms);
+        cJSON_AddNumberToObject(t, "fuse", tm.fuse_ms);
         results = cJSON_AddArrayToObject(out, "results");
     } else if (n == 0) {
         printf("no results for \"%s\"\n", query);
@@ -169,6 +202,9 @@ done:
     rg_buf_free(&snip);
     rg_free(hits);
     rg_search_close(q);
+    if (dense && !status && rg_dense_save(dense, &err)) status = cli_fail_err(&err);
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
     rg_store_close(s);
     return status;
 }

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"ingest", cmd_ingest, "add files and folders to the index"},
     {"rm", cmd_rm, "remove documents from the index"},
     {"search", cmd_search, "search the index"},
+    {"reindex", cmd_reindex, "embed a collection again (e.g. with another model)"},
+    {"stats", cmd_stats, "collections, documents, chunks and vectors"},
     {"eval", cmd_eval, "measure retrieval quality on a BEIR-layout dataset"},
     {"embed", cmd_embed, "print embeddings of texts as JSON"},
     {"model", cmd_model, "import and list encoder models"},

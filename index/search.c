@@ -1,16 +1,25 @@
 #include "index/search.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "engine/base/mem.h"
 #include "index/lexical.h"
 
 struct rg_search {
     rg_store *store;
+    rg_dense *dense;      /* NULL: lexical only */
     rg_lexical *lex;
-    int64_t seq;         /* store change sequence at open */
-    int32_t *chunk_coll; /* collection id by chunk id, 0 for none */
+    int64_t seq;          /* store change sequence at open */
+    int32_t *chunk_coll;  /* collection id by chunk id, 0 for none */
     int64_t max_chunk_id;
+    rg_collection_info *colls;
+    size_t n_colls;
+    float *qvec;          /* query embedding, dim floats */
+    rg_ranked *lex_list, *dense_list, *merged;
+    rg_vec_hit *vhits;
+    rg_lex_hit *lhits;
+    size_t list_cap;      /* entries in each list buffer */
 };
 
 typedef struct coll_filter {
@@ -21,7 +30,38 @@ typedef struct coll_filter {
 static int in_collection(void *ctx, int64_t chunk_id)
 {
     const coll_filter *f = ctx;
-    return chunk_id >= 0 && chunk_id <= f->q->max_chunk_id && f->q->chunk_coll[chunk_id] == f->coll;
+    return chunk_id >= 0 && chunk_id <= f->q->max_chunk_id &&
+           f->q->chunk_coll[chunk_id] == f->coll;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int rg_search_mode_parse(const char *name, rg_search_mode *mode)
+{
+    static const char *const names[] = {"hybrid", "lexical", "dense"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *mode = (rg_search_mode)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *rg_search_mode_name(rg_search_mode mode)
+{
+    return mode == RG_SEARCH_LEXICAL ? "lexical" : mode == RG_SEARCH_DENSE ? "dense" : "hybrid";
+}
+
+rg_search_request rg_search_default_request(const char *query)
+{
+    rg_search_request r = {.query = query, .k = 10, .mode = RG_SEARCH_HYBRID,
+                           .fusion = rg_fusion_default_options()};
+    return r;
 }
 
 /* One pass over chunks fills the chunk -> collection map used by filters. */
@@ -47,15 +87,35 @@ static rg_status load_collections(rg_search *q, rg_error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
+    return rg_store_collections(q->store, &q->colls, &q->n_colls, err);
+}
+
+/* Grows the per-query lists to hold n entries each (allocated once, reused). */
+static rg_status lists_reserve(rg_search *q, size_t n, rg_error *err)
+{
+    if (n <= q->list_cap) return RG_OK;
+    rg_free(q->lex_list), rg_free(q->dense_list), rg_free(q->merged), rg_free(q->vhits);
+    rg_free(q->lhits);
+    q->lhits = rg_malloc(n * sizeof *q->lhits);
+    q->lex_list = rg_malloc(n * sizeof *q->lex_list);
+    q->dense_list = rg_malloc(n * sizeof *q->dense_list);
+    q->merged = rg_malloc(n * sizeof *q->merged);
+    q->vhits = rg_malloc(n * sizeof *q->vhits);
+    if (!q->lex_list || !q->dense_list || !q->merged || !q->vhits || !q->lhits) {
+        q->list_cap = 0;
+        return rg_fail(err, RG_ENOMEM, "out of memory searching");
+    }
+    q->list_cap = n;
     return RG_OK;
 }
 
-rg_status rg_search_open(rg_store *s, rg_search **out, rg_error *err)
+rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error *err)
 {
     *out = NULL;
     rg_search *q = rg_calloc(1, sizeof *q);
     if (!q) return rg_fail(err, RG_ENOMEM, "out of memory opening search");
     q->store = s;
+    q->dense = dense;
     rg_status st;
     /* Read the sequence first: a change racing with the load shows as stale. */
     if ((st = rg_store_change_seq(s, &q->seq, err))) goto fail;
@@ -63,6 +123,11 @@ rg_status rg_search_open(rg_store *s, rg_search **out, rg_error *err)
     lo.tokenize = rg_store_tokenize_spec(s);
     if ((st = rg_lexical_open(rg_store_db(s), &lo, &q->lex, err))) goto fail;
     if ((st = load_collections(q, err))) goto fail;
+    if ((st = lists_reserve(q, RG_SEARCH_LEG_DEPTH * 2, err))) goto fail;
+    if (dense && !(q->qvec = rg_malloc((size_t)rg_dense_dim(dense) * sizeof *q->qvec))) {
+        st = rg_fail(err, RG_ENOMEM, "out of memory opening search");
+        goto fail;
+    }
     *out = q;
     return RG_OK;
 fail:
@@ -75,6 +140,10 @@ void rg_search_close(rg_search *q)
     if (!q) return;
     rg_lexical_close(q->lex);
     rg_free(q->chunk_coll);
+    rg_free(q->colls);
+    rg_free(q->qvec);
+    rg_free(q->lex_list), rg_free(q->dense_list), rg_free(q->merged), rg_free(q->vhits);
+    rg_free(q->lhits);
     rg_free(q);
 }
 
@@ -86,31 +155,95 @@ int rg_search_stale(rg_search *q)
     return seq != q->seq;
 }
 
-rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
-                        size_t *n_hits, rg_error *err)
+static rg_status lexical_leg(rg_search *q, const char *query, size_t k, int64_t coll,
+                             rg_ranked *out, size_t *n, rg_error *err)
 {
+    coll_filter f = {q, coll};
+    rg_lex_hit *lh = q->lhits;
+    rg_status st = rg_lexical_search(q->lex, query, k, coll ? in_collection : NULL, &f, lh, n, err);
+    for (size_t i = 0; !st && i < *n; i++) out[i] = (rg_ranked){lh[i].chunk_id, lh[i].score};
+    return st;
+}
+
+/* Dense hits of one collection, or of every collection merged by score. */
+static rg_status dense_leg(rg_search *q, size_t k, int64_t coll, rg_ranked *out, size_t *n,
+                           rg_error *err)
+{
+    *n = 0;
+    for (size_t c = 0; c < q->n_colls; c++) {
+        if (coll && q->colls[c].id != coll) continue;
+        rg_status st = rg_dense_attach(q->dense, q->colls[c].id, err);
+        if (st) return st;
+        size_t m = 0;
+        if ((st = rg_dense_search(q->dense, q->colls[c].id, q->qvec, k, NULL, NULL, q->vhits, &m,
+                                  err)))
+            return st;
+        /* Insert into the best-first list of at most k entries. */
+        for (size_t i = 0; i < m; i++) {
+            size_t at = *n;
+            while (at > 0 && out[at - 1].score < q->vhits[i].score) at--;
+            if (at >= k) break;
+            size_t last = *n < k ? *n : k - 1;
+            memmove(out + at + 1, out + at, (last - at) * sizeof *out);
+            out[at] = (rg_ranked){q->vhits[i].id, q->vhits[i].score};
+            if (*n < k) (*n)++;
+        }
+    }
+    return RG_OK;
+}
+
+rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
+                        size_t *n_hits, rg_search_timings *timings, rg_error *err)
+{
+    rg_search_timings tm = {0, 0, 0, 0};
     *n_hits = 0;
     if (!req->query || !req->query[0]) return rg_fail(err, RG_EINVAL, "empty query");
     if (req->k == 0 || req->k > RG_SEARCH_MAX_K)
         return rg_fail(err, RG_EINVAL, "k must be between 1 and %d", RG_SEARCH_MAX_K);
-    coll_filter f = {q, 0};
-    if (req->collection) {
-        rg_status st = rg_store_collection(q->store, req->collection, 0, &f.coll, err);
-        if (st) return st;
+    if (req->mode != RG_SEARCH_LEXICAL && !q->dense)
+        return rg_fail(err, RG_EINVAL,
+                       "%s search needs an embedding model (import one with 'ragd model import')",
+                       rg_search_mode_name(req->mode));
+    int64_t coll = 0;
+    rg_status st;
+    if (req->collection && (st = rg_store_collection(q->store, req->collection, 0, &coll, err)))
+        return st;
+    size_t depth = req->mode == RG_SEARCH_HYBRID
+                       ? (req->depth ? req->depth : RG_SEARCH_LEG_DEPTH)
+                       : req->k;
+    if (depth < req->k) depth = req->k;
+    if (depth > RG_FUSION_MAX_LIST) depth = RG_FUSION_MAX_LIST;
+    if ((st = lists_reserve(q, depth, err))) return st;
+    size_t n_lex = 0, n_dense = 0;
+    struct timespec t0;
+    if (req->mode != RG_SEARCH_DENSE) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((st = lexical_leg(q, req->query, depth, coll, q->lex_list, &n_lex, err))) return st;
+        tm.lexical_ms = ms_since(&t0);
     }
-    /* rg_lex_hit and rg_search_hit have the same layout by design; copy
-     * anyway so the two modules stay free to diverge. */
-    rg_lex_hit lh[64];
-    rg_lex_hit *lhits = req->k <= 64 ? lh : rg_malloc(req->k * sizeof *lhits);
-    if (!lhits) return rg_fail(err, RG_ENOMEM, "out of memory searching");
-    size_t n = 0;
-    rg_status st = rg_lexical_search(q->lex, req->query, req->k,
-                                     req->collection ? in_collection : NULL, &f, lhits, &n, err);
-    for (size_t i = 0; !st && i < n; i++)
-        hits[i] = (rg_search_hit){lhits[i].chunk_id, lhits[i].score};
-    if (!st) *n_hits = n;
-    if (lhits != lh) rg_free(lhits);
-    return st;
+    if (req->mode != RG_SEARCH_LEXICAL) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((st = rg_dense_embed_query(q->dense, req->query, q->qvec, err))) return st;
+        tm.embed_ms = ms_since(&t0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((st = dense_leg(q, depth, coll, q->dense_list, &n_dense, err))) return st;
+        tm.dense_ms = ms_since(&t0);
+    }
+    const rg_ranked *final = req->mode == RG_SEARCH_DENSE ? q->dense_list : q->lex_list;
+    size_t n = req->mode == RG_SEARCH_DENSE ? n_dense : n_lex;
+    if (req->mode == RG_SEARCH_HYBRID) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((st = rg_fuse(&req->fusion, q->lex_list, n_lex, q->dense_list, n_dense, req->k,
+                          q->merged, &n, err)))
+            return st;
+        final = q->merged;
+        tm.fuse_ms = ms_since(&t0);
+    }
+    if (n > req->k) n = req->k;
+    for (size_t i = 0; i < n; i++) hits[i] = (rg_search_hit){final[i].id, final[i].score};
+    *n_hits = n;
+    if (timings) *timings = tm;
+    return RG_OK;
 }
 
 rg_status rg_search_snippet(rg_search *q, const char *query, const char *text, size_t len,

@@ -16,6 +16,8 @@
 
 #include "engine/base/buf.h"
 #include "engine/base/status.h"
+#include "index/dense.h"
+#include "index/fusion.h"
 #include "index/store.h"
 
 /* Largest k a query may ask for. */
@@ -23,17 +25,47 @@
 
 typedef struct rg_search rg_search;
 
-/* s must outlive the searcher. */
-rg_status rg_search_open(rg_store *s, rg_search **out, rg_error *err);
+/*
+ * s must outlive the searcher; so must dense, which may be NULL (then only
+ * lexical search is possible).
+ */
+rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error *err);
 void rg_search_close(rg_search *q);
 /* 1 if the store has changed since the searcher was opened. */
 int rg_search_stale(rg_search *q);
+
+typedef enum rg_search_mode {
+    RG_SEARCH_HYBRID, /* both legs, fused (the default) */
+    RG_SEARCH_LEXICAL,
+    RG_SEARCH_DENSE,
+} rg_search_mode;
+
+/* "hybrid", "lexical", "dense" -> mode; 0 if the name is unknown. */
+int rg_search_mode_parse(const char *name, rg_search_mode *mode);
+const char *rg_search_mode_name(rg_search_mode mode);
+
+/* Candidates each leg contributes to fusion, unless the request says more. */
+#define RG_SEARCH_LEG_DEPTH 100
 
 typedef struct rg_search_request {
     const char *query;
     size_t k;               /* 1..RG_SEARCH_MAX_K */
     const char *collection; /* NULL: all collections */
+    rg_search_mode mode;
+    rg_fusion_options fusion;
+    size_t depth;           /* per-leg candidates for hybrid; 0: max(k, RG_SEARCH_LEG_DEPTH) */
 } rg_search_request;
+
+/* A request with the defaults: hybrid, RRF k = 60, k = 10. */
+rg_search_request rg_search_default_request(const char *query);
+
+/* Where a query's time went, in milliseconds. */
+typedef struct rg_search_timings {
+    double embed_ms;
+    double dense_ms;
+    double lexical_ms;
+    double fuse_ms;
+} rg_search_timings;
 
 typedef struct rg_search_hit {
     int64_t chunk_id;
@@ -42,10 +74,11 @@ typedef struct rg_search_hit {
 
 /*
  * Runs the query. hits has room for req->k; *n_hits receives the count.
- * An unknown collection is RG_ENOTFOUND; an empty query RG_EINVAL.
+ * timings may be NULL. An unknown collection is RG_ENOTFOUND; an empty
+ * query RG_EINVAL; dense or hybrid without an encoder RG_EINVAL.
  */
 rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
-                        size_t *n_hits, rg_error *err);
+                        size_t *n_hits, rg_search_timings *timings, rg_error *err);
 
 /*
  * Appends a highlighted snippet of text for query to out (see

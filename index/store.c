@@ -26,6 +26,7 @@ enum {
     ST_MANIFEST,
     ST_SEQ_BUMP,
     ST_SEQ_GET,
+    ST_EMBED_TEXT,
     ST_COUNT
 };
 
@@ -57,6 +58,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "updated_at = excluded.updated_at",
     [ST_SEQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'change_seq'",
     [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'change_seq'",
+    [ST_EMBED_TEXT] = "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = "
+                      "c.document_id WHERE c.id = ?1",
 };
 
 struct rg_store {
@@ -135,8 +138,10 @@ static const char *const migrations[] = {
     "  metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),"
     "  text TEXT NOT NULL,"
     "  UNIQUE(collection_id, source_uri)) STRICT;"
+    /* AUTOINCREMENT: chunk ids are vector ids, and a reused id would make
+     * vector indexes that only mark deletions rebuild. */
     "CREATE TABLE chunks("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
     "  ordinal INTEGER NOT NULL,"
     "  text TEXT NOT NULL,"
@@ -649,4 +654,134 @@ rg_status rg_store_manifest_note(rg_store *s, int64_t collection_id, const char 
     if (message) sqlite3_bind_text(st, 7, message, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
     return step_done(s, st, "recording the manifest", err);
+}
+
+rg_status rg_store_collection_model(rg_store *s, int64_t collection_id, char *out, size_t cap,
+                                    rg_error *err)
+{
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(model, '') FROM collections WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading a collection");
+    sqlite3_bind_int64(st, 1, collection_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return rg_fail(err, RG_ENOTFOUND, "no collection with id %lld", (long long)collection_id);
+    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "reading a collection");
+}
+
+rg_status rg_store_collection_bind(rg_store *s, int64_t collection_id, const char *model,
+                                   rg_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "UPDATE collections SET model = ?2 WHERE id = ?1", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "binding a collection to a model");
+    sqlite3_bind_int64(st, 1, collection_id);
+    if (model) sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, "binding a collection to a model");
+}
+
+rg_status rg_store_collections(rg_store *s, rg_collection_info **out, size_t *n, rg_error *err)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT id, name FROM collections ORDER BY id", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing collections");
+    rg_status r = RG_OK;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 8;
+            rg_collection_info *p = rg_realloc(*out, c * sizeof *p);
+            if (!p) {
+                r = rg_fail(err, RG_ENOMEM, "out of memory listing collections");
+                break;
+            }
+            *out = p;
+            cap = c;
+        }
+        (*out)[*n].id = sqlite3_column_int64(st, 0);
+        snprintf((*out)[*n].name, sizeof (*out)[*n].name, "%s",
+                 (const char *)sqlite3_column_text(st, 1));
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing collections");
+    if (r) {
+        rg_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id, int64_t **ids,
+                             size_t *n, rg_error *err)
+{
+    sqlite3_stmt *st;
+    *ids = NULL;
+    *n = 0;
+    const char *sql = doc_id ? "SELECT id FROM chunks WHERE document_id = ?2 ORDER BY id"
+                             : "SELECT c.id FROM chunks c JOIN documents d ON d.id = "
+                               "c.document_id WHERE d.collection_id = ?1 ORDER BY c.id";
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing chunks");
+    if (doc_id)
+        sqlite3_bind_int64(st, 2, doc_id);
+    else
+        sqlite3_bind_int64(st, 1, collection_id);
+    size_t cap = 0;
+    rg_status r = RG_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 64;
+            int64_t *p = rg_realloc(*ids, c * sizeof *p);
+            if (!p) {
+                r = rg_fail(err, RG_ENOMEM, "out of memory listing chunks");
+                break;
+            }
+            *ids = p;
+            cap = c;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing chunks");
+    if (r) {
+        rg_free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, rg_error *err)
+{
+    sqlite3_stmt *st = use(s, ST_EMBED_TEXT);
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int rc = sqlite3_step(st);
+    rg_status r = RG_OK;
+    if (rc == SQLITE_ROW) {
+        const char *title = (const char *)sqlite3_column_text(st, 0);
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        size_t tn = (size_t)sqlite3_column_bytes(st, 0);
+        size_t xn = (size_t)sqlite3_column_bytes(st, 1);
+        if ((tn && (rg_buf_append(out, title, tn) || rg_buf_putc(out, '\n'))) ||
+            rg_buf_append(out, text, xn))
+            r = rg_fail(err, RG_ENOMEM, "chunk %lld: text too large", (long long)chunk_id);
+    } else if (rc == SQLITE_DONE) {
+        r = rg_fail(err, RG_ENOTFOUND, "no chunk with id %lld", (long long)chunk_id);
+    } else {
+        r = db_fail(s, err, rc, "reading a chunk");
+    }
+    sqlite3_reset(st);
+    return r;
 }

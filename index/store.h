@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "engine/base/buf.h"
 #include "engine/base/status.h"
 
 #define RG_STORE_DB_FILE "ragd.db"
@@ -60,6 +61,25 @@ int rg_collection_name_valid(const char *name);
 /* Finds the collection's id; with create, makes it when missing. RG_ENOTFOUND otherwise. */
 rg_status rg_store_collection(rg_store *s, const char *name, int create, int64_t *id,
                               rg_error *err);
+
+/*
+ * The embedding model a collection is bound to, copied into out ("" when the
+ * collection has no vectors yet).
+ */
+rg_status rg_store_collection_model(rg_store *s, int64_t collection_id, char *out, size_t cap,
+                                    rg_error *err);
+/* Binds the collection to model (NULL unbinds, for reindexing). */
+rg_status rg_store_collection_bind(rg_store *s, int64_t collection_id, const char *model,
+                                   rg_error *err);
+
+/* A collection's id and name, for listing. */
+typedef struct rg_collection_info {
+    int64_t id;
+    char name[RG_COLLECTION_NAME_MAX + 1];
+} rg_collection_info;
+
+/* All collections, by id. *out is owned by the caller (rg_free). */
+rg_status rg_store_collections(rg_store *s, rg_collection_info **out, size_t *n, rg_error *err);
 
 /* Documents ------------------------------------------------------------ */
 
@@ -145,6 +165,20 @@ int64_t rg_store_chunk_collection(rg_store *s, int64_t chunk_id);
  * document's source_uri for a chunk id into out (size cap), "" if missing. */
 rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t cap,
                                 rg_error *err);
+
+/*
+ * Chunk ids, ascending: of one document (doc_id > 0) or of one collection
+ * (doc_id == 0). *ids is owned by the caller (rg_free); NULL when *n is 0.
+ */
+rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id, int64_t **ids,
+                             size_t *n, rg_error *err);
+
+/*
+ * The text an encoder embeds for a chunk: the document title, a line break,
+ * then the chunk text (titles carry much of a passage's topic). Appended to
+ * out; RG_ENOTFOUND for an unknown chunk.
+ */
+rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, rg_error *err);
 
 /* Manifest -------------------------------------------------------------- */
 

@@ -207,15 +207,34 @@ static void section_title(const rg_document *doc, long section, char *out, size_
 /* Longest section heading kept with a chunk. */
 #define SECTION_MAX 256
 
-rg_status rg_ingest_document(rg_store *s, int64_t collection_id, const char *source_uri,
-                             const rg_document *doc, const char *content_hash, int64_t size,
-                             const char *metadata_json, const rg_chunk_options *chunk,
-                             size_t *n_chunks, rg_error *err)
+/* Counts tokens with the encoder's tokenizer; the approximation if it fails. */
+static size_t encoder_tokens(void *ctx, const char *text, size_t n)
+{
+    size_t count;
+    rg_error err;
+    if (rg_tokenizer_count(ctx, text, n, &count, &err) != RG_OK)
+        return rg_approx_token_count(NULL, text, n);
+    return count;
+}
+
+rg_chunk_options rg_ingest_chunk_options(rg_chunk_options base, const rg_encoder *enc)
+{
+    if (!enc) return base;
+    base.count_tokens = encoder_tokens;
+    base.count_ctx = (void *)rg_encoder_tokenizer(enc);
+    return base;
+}
+
+rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
+                             const char *source_uri, const rg_document *doc,
+                             const char *content_hash, int64_t size, const char *metadata_json,
+                             const rg_chunk_options *chunk, size_t *n_chunks, rg_error *err)
 {
     rg_chunk *chunks = NULL;
     rg_chunk_row *rows = NULL;
-    char(*sections)[SECTION_MAX] = NULL;
-    size_t n = 0;
+    char (*sections)[SECTION_MAX] = NULL;
+    int64_t *old_ids = NULL, *new_ids = NULL;
+    size_t n = 0, n_old = 0, n_new = 0;
     rg_status st = rg_chunk_document(doc, chunk, &chunks, &n, err);
     if (st) return st;
     if (n) {
@@ -228,8 +247,8 @@ rg_status rg_ingest_document(rg_store *s, int64_t collection_id, const char *sou
     }
     for (size_t i = 0; i < n; i++) {
         section_title(doc, chunks[i].section, sections[i], SECTION_MAX);
-        rows[i] =
-            (rg_chunk_row){chunks[i].start, chunks[i].end, chunks[i].token_count, sections[i]};
+        rows[i] = (rg_chunk_row){chunks[i].start, chunks[i].end, chunks[i].token_count,
+                                 sections[i]};
     }
     rg_doc_meta meta = {
         .collection_id = collection_id,
@@ -242,12 +261,29 @@ rg_status rg_ingest_document(rg_store *s, int64_t collection_id, const char *sou
         .text = doc->text,
         .text_len = doc->len,
     };
-    st = rg_store_put_document(s, &meta, rows, n, NULL, err);
-    if (!st && n_chunks) *n_chunks = n;
+    int found = 0;
+    int64_t doc_id = 0;
+    if (dense) {
+        if ((st = rg_store_find_document(s, collection_id, source_uri, &found, &doc_id, NULL,
+                                         err)))
+            goto out;
+        if (found && (st = rg_store_chunk_ids(s, collection_id, doc_id, &old_ids, &n_old, err)))
+            goto out;
+    }
+    if ((st = rg_store_put_document(s, &meta, rows, n, &doc_id, err))) goto out;
+    if (n_chunks) *n_chunks = n;
+    /* The document is committed; vectors follow. Should embedding fail or the
+     * process die here, the next attach reconciles the vector file. */
+    if (dense) {
+        if ((st = rg_store_chunk_ids(s, collection_id, doc_id, &new_ids, &n_new, err))) goto out;
+        st = rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
+    }
 out:
     rg_free(chunks);
     rg_free(rows);
     rg_free(sections);
+    rg_free(old_ids);
+    rg_free(new_ids);
     return st;
 }
 
@@ -274,7 +310,8 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
     if (rg_load_buffer(f->path, data, len, &doc, err)) goto out;
     have_doc = 1;
     size_t n = 0;
-    if (rg_ingest_document(s, coll, f->path, &doc, hash, (int64_t)len, NULL, &o->chunk, &n, err))
+    if (rg_ingest_document(s, o->dense, coll, f->path, &doc, hash, (int64_t)len, NULL, &o->chunk,
+                           &n, err))
         goto out;
     stats->chunks += n;
     ev = found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
@@ -327,6 +364,8 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         rg_store_collection(s, o.collection ? o.collection : RG_DEFAULT_COLLECTION, 1, &coll, err);
     if (st) return st;
     walk w = {.opt = &o};
+    if (o.dense && (st = rg_dense_attach(o.dense, coll, err))) return st;
+    double last_save = t0;
     if ((st = collect(&w, paths, n_paths, err))) goto out;
     stats->total_files = w.n;
     for (size_t i = 0; i < w.n; i++)
@@ -370,7 +409,12 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         }
         stats->seconds = now_seconds() - t0;
         if (o.on_file) o.on_file(o.ctx, f->path, ev, &ferr, stats);
+        if (o.dense && now_seconds() - last_save > RG_INGEST_SAVE_SECONDS) {
+            if ((st = rg_dense_save(o.dense, err))) goto out;
+            last_save = now_seconds();
+        }
     }
+    if (o.dense) st = rg_dense_save(o.dense, err);
 out:
     stats->seconds = now_seconds() - t0;
     walk_free(&w);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "engine/base/status.h"
+#include "index/dense.h"
 #include "index/store.h"
 #include "ingest/chunker.h"
 #include "ingest/document.h"
@@ -26,6 +27,8 @@
 #define RG_INGEST_MAX_GLOBS 64
 /* Directories deeper than this below a given path are not entered. */
 #define RG_INGEST_MAX_DEPTH 64
+/* A long run saves the vector index this often, bounding the work a crash loses. */
+#define RG_INGEST_SAVE_SECONDS 60
 /* At most this many files in one run. */
 #define RG_INGEST_MAX_FILES 10000000u
 
@@ -62,6 +65,12 @@ typedef struct rg_ingest_options {
     const char *const *exclude;
     size_t n_exclude;
     rg_chunk_options chunk;
+    /*
+     * Borrowed; NULL for lexical-only ingestion. With it, chunks are sized in
+     * the encoder's tokens, embedded as they are written, and the vector file
+     * is saved at the end of the run (and every RG_INGEST_SAVE_SECONDS).
+     */
+    rg_dense *dense;
     rg_ingest_fn on_file;     /* may be NULL */
     void *ctx;
 } rg_ingest_options;
@@ -79,11 +88,19 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
 /*
  * Chunks doc and writes it as source_uri in the collection, replacing any
  * document with that source. content_hash identifies the source bytes; size
- * is their length. *n_chunks (may be NULL) receives the chunk count.
+ * is their length. With dense (may be NULL; the collection must be attached)
+ * the old chunks' vectors are dropped and the new chunks embedded. *n_chunks
+ * (may be NULL) receives the chunk count.
  */
-rg_status rg_ingest_document(rg_store *s, int64_t collection_id, const char *source_uri,
-                             const rg_document *doc, const char *content_hash, int64_t size,
-                             const char *metadata_json, const rg_chunk_options *chunk,
-                             size_t *n_chunks, rg_error *err);
+rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
+                             const char *source_uri, const rg_document *doc,
+                             const char *content_hash, int64_t size, const char *metadata_json,
+                             const rg_chunk_options *chunk, size_t *n_chunks, rg_error *err);
+
+/*
+ * Chunk options that count tokens with the encoder's tokenizer (target and
+ * overlap from base) when enc is not NULL; base unchanged otherwise.
+ */
+rg_chunk_options rg_ingest_chunk_options(rg_chunk_options base, const rg_encoder *enc);
 
 #endif

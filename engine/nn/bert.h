@@ -5,8 +5,8 @@
  * The forward pass takes several sequences packed back to back with no
  * padding: the linear layers see one [tokens, hidden] matrix, attention
  * runs per sequence, so no compute is spent on padding and no mask is
- * needed. Weights stay in the memory-mapped file (f32); the int8 path
- * keeps quantised copies of the layer matrices beside them.
+ * needed. Weights stay in the memory-mapped file (f32) until packed for
+ * ragd's own kernels (rg_bert_pack), which then hold the only copy read.
  */
 #ifndef RG_NN_BERT_H
 #define RG_NN_BERT_H
@@ -45,9 +45,20 @@ void rg_bert_close(rg_bert *b);
 const rg_bert_config *rg_bert_get_config(const rg_bert *b);
 /*
  * Builds per-channel symmetric int8 copies of the attention and FFN-up
- * weights (idempotent); the FFN-down product stays f32 (see bert.c).
+ * weights (idempotent), row-major for rg_qgemm; the FFN-down product stays
+ * f32 (see bert.c). rg_bert_pack supersedes this where the CPU has VNNI.
  */
 rg_status rg_bert_quantize(rg_bert *b, rg_error *err);
+/*
+ * Prepares the weights for the RG_GEMM_NATIVE backend (idempotent per
+ * mode): fp32 packs every linear layer (gemm.h) when the CPU has AVX-512F;
+ * int8 packs quantised copies when it has VNNI, else falls back to
+ * rg_bert_quantize. Pages of the mapped file that are then held packed are
+ * released. Errors: RG_ENOMEM (the model stays usable unpacked).
+ */
+rg_status rg_bert_pack(rg_bert *b, int int8, rg_error *err);
+/* Quantise FFN-down too in later int8 packing (default 0: kept fp32). */
+void rg_bert_set_int8_down(rg_bert *b, int on);
 
 /* ---- Forward ---- */
 
@@ -64,7 +75,9 @@ void rg_bert_ctx_free(rg_bert_ctx *ctx);
  * Runs n sequences (token ids back to back, lens[i] tokens each, all
  * sequences non-empty) through the encoder. *hidden receives the last
  * hidden states [sum(lens), hidden], owned by ctx and valid until its next
- * forward. int8 needs rg_bert_quantize first. Errors: RG_ELIMIT (batch
+ * forward. be RG_GEMM_NATIVE uses what rg_bert_pack prepared (layers it
+ * could not pack go through the libraries). int8 needs rg_bert_quantize or
+ * rg_bert_pack(b, 1) first. Errors: RG_ELIMIT (batch
  * larger than ctx), RG_EINVAL (id out of range).
  */
 rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int int8,

@@ -29,7 +29,7 @@ struct rg_encoder {
 
 rg_encoder_options rg_encoder_default_options(void)
 {
-    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS};
+    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0};
     return o;
 }
 
@@ -139,7 +139,12 @@ rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_en
     }
     if (e->opts.batch_tokens < e->max_length)
         e->opts.batch_tokens = e->max_length;
-    if (e->opts.int8 && (rc = rg_bert_quantize(e->bert, err)))
+    rg_bert_set_int8_down(e->bert, e->opts.int8_down);
+    if (e->opts.backend == RG_GEMM_NATIVE)
+        rc = rg_bert_pack(e->bert, e->opts.int8, err);
+    else if (e->opts.int8)
+        rc = rg_bert_quantize(e->bert, err);
+    if (rc)
         goto out;
     rc = rg_bert_ctx_new(e->bert, (int)e->opts.batch_tokens, (int)e->max_length, &e->ctx, err);
 out:

@@ -39,6 +39,7 @@ typedef struct rg_encoder_options {
     int int8;                /* 1: per-channel int8 weights for the linear layers */
     size_t max_length;       /* 0: from the model folder */
     size_t batch_tokens;     /* 0: RG_ENCODER_BATCH_TOKENS */
+    int int8_down;           /* int8: quantise the FFN-down layer too (faster, less exact) */
 } rg_encoder_options;
 
 typedef struct rg_encoder rg_encoder;

@@ -23,12 +23,31 @@
 #endif
 
 static int n_threads = 1;
+static int force_portable;
+
+int rg_kernels_force_portable(int on)
+{
+    int was = force_portable;
+    force_portable = on != 0;
+    return was;
+}
+
+int rg_kernels_portable(void) { return force_portable; }
+
+#ifdef RG_HAVE_X86_KERNELS
+/* The AVX-512 kernels run: the CPU has them and no test asked for plain C. */
+static int simd(void) { return !force_portable && rg_x86_avx512(); }
+#endif
 
 int rg_gemm_available(rg_gemm_backend be)
 {
     switch (be) {
     case RG_GEMM_REF:
         return 1;
+#ifdef RG_HAVE_X86_KERNELS
+    case RG_GEMM_NATIVE:
+        return rg_x86_avx512();
+#endif
 #ifdef RG_HAVE_CBLAS
     case RG_GEMM_CBLAS:
         return 1;
@@ -44,6 +63,8 @@ int rg_gemm_available(rg_gemm_backend be)
 
 rg_gemm_backend rg_gemm_best(void)
 {
+    if (rg_gemm_available(RG_GEMM_NATIVE))
+        return RG_GEMM_NATIVE;
     if (rg_gemm_available(RG_GEMM_DNNL))
         return RG_GEMM_DNNL;
     if (rg_gemm_available(RG_GEMM_CBLAS))
@@ -53,8 +74,8 @@ rg_gemm_backend rg_gemm_best(void)
 
 const char *rg_gemm_name(rg_gemm_backend be)
 {
-    static const char *names[] = {"auto", "reference", "cblas", "onednn"};
-    return be <= RG_GEMM_DNNL ? names[be] : "?";
+    static const char *names[] = {"auto", "reference", "cblas", "onednn", "native"};
+    return be <= RG_GEMM_NATIVE ? names[be] : "?";
 }
 
 void rg_kernels_set_threads(int n)
@@ -104,8 +125,10 @@ static void sgemm_ref(int trans_b, int M, int N, int K, const float *A, int lda,
 void rg_sgemm(rg_gemm_backend be, int trans_b, int M, int N, int K, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc)
 {
-    if (be == RG_GEMM_AUTO)
-        be = rg_gemm_best();
+    if (be == RG_GEMM_AUTO || be == RG_GEMM_NATIVE) /* plain matrices: the best library */
+        be = rg_gemm_available(RG_GEMM_DNNL)    ? RG_GEMM_DNNL
+             : rg_gemm_available(RG_GEMM_CBLAS) ? RG_GEMM_CBLAS
+                                                : RG_GEMM_REF;
     switch (be) {
 #ifdef RG_HAVE_DNNL
     case RG_GEMM_DNNL:
@@ -142,7 +165,7 @@ static void qgemm_ref(int M, int N, int K, const uint8_t *A, const int8_t *W, in
 int rg_qgemm_act_max(rg_gemm_backend be)
 {
 #ifdef RG_HAVE_DNNL
-    if (be == RG_GEMM_DNNL || be == RG_GEMM_AUTO) {
+    if (be == RG_GEMM_DNNL || be == RG_GEMM_AUTO || be == RG_GEMM_NATIVE) {
         unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
         int vnni = (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
                    (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
@@ -160,7 +183,7 @@ void rg_qgemm(rg_gemm_backend be, int M, int N, int K, const uint8_t *A, const f
 {
     int done = 0;
 #ifdef RG_HAVE_DNNL
-    if (be == RG_GEMM_DNNL || be == RG_GEMM_AUTO) {
+    if (be == RG_GEMM_DNNL || be == RG_GEMM_AUTO || be == RG_GEMM_NATIVE) {
         const int32_t co = 0;
         done = dnnl_gemm_u8s8s32('N', 'T', 'F', M, N, K, 1.0f, A, K, 0, W, K, 0, 0.0f, acc, N,
                                  &co) == dnnl_success;
@@ -183,6 +206,12 @@ void rg_qgemm(rg_gemm_backend be, int M, int N, int K, const uint8_t *A, const f
 void rg_quantize_rows_u8(const float *x, int M, int K, int qmax, uint8_t *q, float *scale,
                          int32_t *zero)
 {
+#ifdef RG_HAVE_X86_KERNELS
+    if (simd()) {
+        rg_x86_quantize_rows_u8(x, M, K, qmax, q, scale, zero);
+        return;
+    }
+#endif
     for (int i = 0; i < M; i++) {
         const float *r = x + (size_t)i * K;
         float lo = 0, hi = 0; /* the range always holds 0, so 0 is exact */
@@ -225,7 +254,7 @@ void rg_quantize_rows_s8(const float *w, int N, int K, int8_t *q, float *scale, 
 #ifdef RG_HAVE_X86_KERNELS
 #define DISPATCH(fn, ...)                  \
     do {                                   \
-        if (rg_x86_avx512()) {             \
+        if (simd()) {                      \
             rg_x86_##fn(__VA_ARGS__);      \
             return;                        \
         }                                  \
@@ -292,5 +321,38 @@ void rg_softmax_rows(float *x, int rows, int cols, int ld)
         float inv = 1.0f / s;
         for (int i = 0; i < cols; i++)
             p[i] *= inv;
+    }
+}
+
+size_t rg_attention_scratch(int L, int dh)
+{
+    size_t Lp = ((size_t)L + 15) & ~(size_t)15;
+    return ((size_t)dh + 8) * Lp; /* K transposed, and the scores of 8 query rows */
+}
+
+void rg_attention_head(const float *q, const float *k, const float *v, int ld, int L, int dh,
+                       float scale, float *out, int ldo, float *scratch)
+{
+#ifdef RG_HAVE_X86_KERNELS
+    if (simd() && dh % 16 == 0 && dh <= 64) {
+        rg_x86_attention_head(q, k, v, ld, L, dh, scale, out, ldo, scratch);
+        return;
+    }
+#endif
+    for (int i = 0; i < L; i++) {
+        const float *qi = q + (size_t)i * ld;
+        for (int j = 0; j < L; j++) {
+            float s = 0;
+            for (int d = 0; d < dh; d++)
+                s += qi[d] * k[(size_t)j * ld + d];
+            scratch[j] = s * scale;
+        }
+        rg_softmax_rows(scratch, 1, L, L);
+        float *o = out + (size_t)i * ldo;
+        for (int d = 0; d < dh; d++)
+            o[d] = 0;
+        for (int j = 0; j < L; j++)
+            for (int d = 0; d < dh; d++)
+                o[d] += scratch[j] * v[(size_t)j * ld + d];
     }
 }

@@ -2,10 +2,13 @@
  * kernels.h — the numeric kernels of the encoder: matrix products through
  * a chosen backend, and the small row-wise operations of a transformer.
  *
- * GEMM backends: oneDNN (AVX-512 sgemm and u8s8s32 int8 with VNNI, chosen
- * by oneDNN at run time for the CPU it finds), CBLAS (OpenBLAS), and a
- * plain C reference that every fast path is tested against. Which are
- * present is fixed at build time; rg_gemm_best picks the fastest present.
+ * GEMM backends: ragd's own AVX-512 / VNNI kernels over weights packed
+ * once at load (gemm.h; the encoder's linear layers, on CPUs with
+ * AVX-512F), oneDNN (AVX-512 sgemm and u8s8s32 int8 with VNNI, chosen by
+ * oneDNN at run time for the CPU it finds), CBLAS (OpenBLAS), and a plain
+ * C reference that every fast path is tested against. Which are present is
+ * fixed at build time and, for NATIVE, by the CPU; rg_gemm_best picks the
+ * fastest present.
  * All matrices are row-major with explicit leading dimensions.
  */
 #ifndef RG_NN_KERNELS_H
@@ -19,6 +22,7 @@ typedef enum rg_gemm_backend {
     RG_GEMM_REF,
     RG_GEMM_CBLAS,
     RG_GEMM_DNNL,
+    RG_GEMM_NATIVE, /* packed weights (gemm.h); rg_sgemm on plain matrices falls back */
 } rg_gemm_backend;
 
 /* ---- Backends and threads ---- */
@@ -30,6 +34,13 @@ const char *rg_gemm_name(rg_gemm_backend be);
 /* Threads for the GEMM backends and the parallel loops; n <= 0: all cores. */
 void rg_kernels_set_threads(int n);
 int rg_kernels_threads(void);
+/*
+ * Forces the plain C kernels (row-wise, attention, packed products) even
+ * where the CPU has AVX-512, for tests that check the SIMD ones against
+ * them; not thread-safe, set it between forwards. Returns the old setting.
+ */
+int rg_kernels_force_portable(int on);
+int rg_kernels_portable(void);
 
 /* ---- Products ---- */
 
@@ -75,5 +86,17 @@ void rg_add_layernorm(float *x, const float *res, int rows, int dim, const float
 void rg_gelu(float *x, size_t n);
 /* Softmax of each row x[r, 0..cols) (row stride ld), in place. */
 void rg_softmax_rows(float *x, int rows, int cols, int ld);
+
+/* ---- Attention ---- */
+
+/* Floats of scratch rg_attention_head needs for L tokens of head size dh. */
+size_t rg_attention_scratch(int L, int dh);
+/*
+ * One head of one sequence: out[i, 0..dh) = sum_j softmax_j(scale * q_i . k_j) v_j
+ * for i, j < L. Rows of q, k and v are ld floats apart, rows of out ldo.
+ * AVX-512 when the CPU has it and dh is 16, 32, 48 or 64; else plain loops.
+ */
+void rg_attention_head(const float *q, const float *k, const float *v, int ld, int L, int dh,
+                       float scale, float *out, int ldo, float *scratch);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * The pipeline works on code points: the normalizer turns UTF-8 into a
  * code point array, the pre-tokenizer cuts it into words, and the model
- * (WordPiece now, Unigram later) turns each word into ids through the
+ * (WordPiece or Unigram) turns each word into ids through the
  * tok_model_ops vtable.
  */
 #ifndef RG_NN_TOK_INTERNAL_H
@@ -87,5 +87,38 @@ struct cJSON;
 rg_status tok_wordpiece_new(const struct cJSON *model, void **out, const tok_vocab **vocab,
                             rg_error *err);
 extern const tok_model_ops tok_wordpiece_ops;
+
+/* ---- SentencePiece family (tok_unigram.c, tok_spnorm.c) ---- */
+
+/* A Unigram model (vocab of [piece, score], unk_id, byte_fallback); as tok_wordpiece_new. */
+rg_status tok_unigram_new(const struct cJSON *model, void **out, const tok_vocab **vocab,
+                          rg_error *err);
+extern const tok_model_ops tok_unigram_ops;
+
+/* Normalizers other than BertNormalizer: Precompiled, Replace, NF(K)C/D,
+ * Lowercase, Strip, Prepend, and Sequences of them. Immutable once built. */
+typedef struct tok_sp_norm tok_sp_norm;
+rg_status tok_sp_norm_new(const struct cJSON *normalizer, tok_sp_norm **out, rg_error *err);
+/* Normalizes s[0..n) (valid UTF-8) into out (replaced, not appended).
+ * *at_start: on entry, s begins the input; on return, the normalized text
+ * still begins at the input's first character (for Metaspace's "first"). */
+rg_status tok_sp_normalize(const tok_sp_norm *nm, const char *s, size_t n, tok_cps *out,
+                           int *at_start, rg_error *err);
+void tok_sp_norm_free(tok_sp_norm *nm);
+
+enum { TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST, TOK_PREPEND_NEVER };
+
+typedef struct tok_metaspace {
+    uint32_t replacement; /* U+2581 in every known model */
+    int prepend;          /* TOK_PREPEND_* */
+    int split;            /* cut before each replacement character */
+} tok_metaspace;
+
+rg_status tok_metaspace_load(const struct cJSON *pre_tokenizer, tok_metaspace *m, rg_error *err);
+/* Rewrites a in place (spaces to the replacement, the prefix where the
+ * scheme wants one; at_start: a begins the input text) and calls word for
+ * each piece. Stops at the first non-OK status. */
+rg_status tok_metaspace_pretokenize(const tok_metaspace *m, tok_cps *a, int at_start,
+                                    tok_word_fn word, void *ctx, rg_error *err);
 
 #endif

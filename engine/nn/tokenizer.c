@@ -31,11 +31,13 @@ typedef struct added_tok {
     int lstrip, rstrip, single_word;
 } added_tok;
 
-typedef enum { PRE_BERT, PRE_WHITESPACE_SPLIT } pre_kind;
+typedef enum { PRE_NONE, PRE_BERT, PRE_WHITESPACE_SPLIT, PRE_METASPACE } pre_kind;
 
 struct rg_tokenizer {
     tok_bert_norm norm;
+    tok_sp_norm *sp_norm; /* set instead of norm for the SentencePiece family */
     pre_kind pre;
+    tok_metaspace meta;
     const tok_model_ops *ops;
     void *model;
     const tok_vocab *vocab;
@@ -55,6 +57,7 @@ void rg_tokenizer_close(rg_tokenizer *tok)
         return;
     if (tok->ops)
         tok->ops->free(tok->model);
+    tok_sp_norm_free(tok->sp_norm);
     for (size_t i = 0; i < tok->n_added; i++)
         rg_free(tok->added[i].text);
     rg_free(tok->added);
@@ -73,8 +76,7 @@ static rg_status load_normalizer(rg_tokenizer *tok, const cJSON *n, rg_error *er
         return RG_OK;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(n, "type");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "BertNormalizer") != 0)
-        return rg_fail(err, RG_EUNSUPPORTED, "tokenizer: normalizer %s is not supported",
-                       cJSON_IsString(type) ? type->valuestring : "(untyped)");
+        return tok_sp_norm_new(n, &tok->sp_norm, err);
     tok->norm.enabled = 1;
     tok->norm.clean_text = json_bool(n, "clean_text", 1);
     tok->norm.handle_chinese_chars = json_bool(n, "handle_chinese_chars", 1);
@@ -88,7 +90,12 @@ static rg_status load_pre_tokenizer(rg_tokenizer *tok, const cJSON *p, rg_error 
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type");
     const char *t = cJSON_IsString(type) ? type->valuestring : "(none)";
-    if (strcmp(t, "BertPreTokenizer") == 0)
+    if (!p || cJSON_IsNull(p))
+        tok->pre = PRE_NONE;
+    else if (strcmp(t, "Metaspace") == 0) {
+        tok->pre = PRE_METASPACE;
+        return tok_metaspace_load(p, &tok->meta, err);
+    } else if (strcmp(t, "BertPreTokenizer") == 0)
         tok->pre = PRE_BERT;
     else if (strcmp(t, "WhitespaceSplit") == 0)
         tok->pre = PRE_WHITESPACE_SPLIT;
@@ -101,11 +108,15 @@ static rg_status load_model(rg_tokenizer *tok, const cJSON *m, rg_error *err)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
     const char *t = cJSON_IsString(type) ? type->valuestring : "(none)";
-    if (strcmp(t, "WordPiece") != 0)
+    const tok_model_ops *ops = strcmp(t, "WordPiece") == 0 ? &tok_wordpiece_ops
+                               : strcmp(t, "Unigram") == 0 ? &tok_unigram_ops
+                                                           : NULL;
+    if (!ops)
         return rg_fail(err, RG_EUNSUPPORTED, "tokenizer: model %s is not supported", t);
-    rg_status rc = tok_wordpiece_new(m, &tok->model, &tok->vocab, err);
+    rg_status rc = ops == &tok_wordpiece_ops ? tok_wordpiece_new(m, &tok->model, &tok->vocab, err)
+                                             : tok_unigram_new(m, &tok->model, &tok->vocab, err);
     if (rc == RG_OK)
-        tok->ops = &tok_wordpiece_ops;
+        tok->ops = ops;
     return rc;
 }
 
@@ -314,20 +325,37 @@ static rg_status on_word(void *p, const uint32_t *cps, size_t start, size_t end)
     return c->tok->ops->tokenize(c->tok->model, c->word, len, end - start, c->ids, c->err);
 }
 
-/* Normalizes, pre-tokenizes and tokenizes text[0..n) that holds no added token. */
-static rg_status run_segment(const rg_tokenizer *tok, const char *text, size_t n, tok_cps *cps,
-                             tok_ids *ids, rg_error *err)
+/*
+ * Normalizes, pre-tokenizes and tokenizes text[0..n) that holds no added
+ * token; at_start: the segment begins the input (Metaspace's "first").
+ */
+static rg_status run_segment(const rg_tokenizer *tok, const char *text, size_t n, int at_start,
+                             tok_cps *cps, tok_ids *ids, rg_error *err)
 {
     if (n == 0 || ids->n >= ids->stop)
         return RG_OK;
-    rg_status rc = tok_bert_normalize(&tok->norm, text, n, cps, err);
+    rg_status rc = tok->sp_norm ? tok_sp_normalize(tok->sp_norm, text, n, cps, &at_start, err)
+                                : tok_bert_normalize(&tok->norm, text, n, cps, err);
     if (rc)
         return rc;
-    run_ctx c = {tok, ids, rg_malloc(4 * cps->n + 1), err};
+    /* one more code point: Metaspace may prepend its replacement */
+    run_ctx c = {tok, ids, rg_malloc(4 * (cps->n + 1) + 1), err};
     if (!c.word)
         return rg_fail(err, RG_ENOMEM, "tokenizer: out of memory");
-    rc = tok->pre == PRE_BERT ? tok_bert_pretokenize(cps->v, cps->n, on_word, &c)
-                              : tok_whitespace_split(cps->v, cps->n, on_word, &c);
+    switch (tok->pre) {
+    case PRE_BERT:
+        rc = tok_bert_pretokenize(cps->v, cps->n, on_word, &c);
+        break;
+    case PRE_WHITESPACE_SPLIT:
+        rc = tok_whitespace_split(cps->v, cps->n, on_word, &c);
+        break;
+    case PRE_METASPACE:
+        rc = tok_metaspace_pretokenize(&tok->meta, cps, at_start, on_word, &c, err);
+        break;
+    case PRE_NONE:
+        rc = cps->n ? on_word(&c, cps->v, 0, cps->n) : RG_OK;
+        break;
+    }
     rg_free(c.word);
     return rc;
 }
@@ -384,7 +412,7 @@ static rg_status run(const rg_tokenizer *tok, const char *text, size_t len, tok_
         if (t->lstrip)
             while (end > seg && tok_is_rust_whitespace((unsigned char)text[end - 1]))
                 end--;
-        if ((rc = run_segment(tok, text + seg, end - seg, &cps, ids, err)) ||
+        if ((rc = run_segment(tok, text + seg, end - seg, seg == 0, &cps, ids, err)) ||
             (rc = tok_ids_push(ids, t->id, err)))
             goto out;
         i += t->len;
@@ -394,7 +422,7 @@ static rg_status run(const rg_tokenizer *tok, const char *text, size_t len, tok_
         seg = i;
         i--;
     }
-    rc = run_segment(tok, text + seg, len - seg, &cps, ids, err);
+    rc = run_segment(tok, text + seg, len - seg, seg == 0, &cps, ids, err);
 out:
     rg_free(cps.v);
     return rc;

@@ -6,10 +6,12 @@
  * added (special) tokens are matched in the raw text, the rest goes through
  * the normalizer, the pre-tokenizer and the model, then the post-processor
  * template ([CLS] A [SEP]) is applied and the result is truncated.
- * Supported now: BertNormalizer, BertPreTokenizer, WordPiece,
- * TemplateProcessing / BertProcessing. Other pipeline parts are rejected at
- * open with RG_EUNSUPPORTED; the model sits behind an internal vtable so
- * Unigram can be added beside WordPiece.
+ * Supported: BertNormalizer, BertPreTokenizer, WhitespaceSplit, WordPiece
+ * (the BERT family); Precompiled, Replace, NFC/NFD/NFKC/NFKD, Lowercase,
+ * Strip, Prepend and Sequence normalizers, Metaspace, Unigram with byte
+ * fallback (the SentencePiece family: XLM-R, multilingual-e5, bge-m3);
+ * TemplateProcessing / BertProcessing / RobertaProcessing. Other pipeline
+ * parts are rejected at open with RG_EUNSUPPORTED.
  *
  * A tokenizer is immutable after open: any number of threads may encode
  * with it at once.

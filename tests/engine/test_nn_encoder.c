@@ -138,6 +138,19 @@ static void test_parity_int8(void)
     free(out);
 }
 
+/* FFN-down in int8 too (rg_encoder_options.int8_down): faster, less exact. */
+static void test_parity_int8_down(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    o.int8 = o.int8_down = 1;
+    double secs;
+    float *out = embed_all(&o, &secs);
+    REQUIRE(out);
+    fprintf(stderr, "int8 with FFN-down: %.2f s for %u texts\n", secs, fx.n);
+    compare(out, "int8 (FFN-down too) vs sentence-transformers", 0.99, 1.0);
+    free(out);
+}
+
 /* Copies the model folder into a temp dir, damages one thing, checks open fails cleanly. */
 static rg_status open_damaged(const char *how, char *msg, size_t cap)
 {
@@ -190,6 +203,7 @@ int main(void)
         return rc ? rc : FIX_SKIP;
     fix_load(&fx);
     static const test_case model_cases[] = {TEST(test_parity_fp32), TEST(test_parity_int8),
+                                            TEST(test_parity_int8_down),
                                             TEST(test_bad_model_folder)};
     rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
     fix_free(&fx);

@@ -1,0 +1,358 @@
+#include "index/dense.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/base/buf.h"
+#include "engine/base/log.h"
+#include "engine/base/mem.h"
+
+/* Longest embed text of one chunk (title + chunk): the encoder truncates anyway. */
+#define DENSE_TEXT_MAX (256u << 10)
+#define DENSE_PREFIX_MAX 64
+
+typedef struct coll_index {
+    int64_t id;
+    rg_vectors *v;
+    int dirty;
+    int partial; /* an update failed half-way: the file must not claim to be current */
+} coll_index;
+
+typedef struct cache_entry {
+    char *query; /* owned; NULL when the slot is free */
+    float *vec;  /* dim floats, owned */
+    uint64_t used;
+} cache_entry;
+
+struct rg_dense {
+    rg_store *store;
+    rg_encoder *enc;
+    char dir[PATH_MAX]; /* <data>/vectors */
+    char model[RG_DENSE_MODEL_MAX + 1];
+    char factory[RG_VEC_FACTORY_MAX + 1];
+    char query_prefix[DENSE_PREFIX_MAX];
+    char passage_prefix[DENSE_PREFIX_MAX];
+    int ef_search;
+    int dim;
+    coll_index *colls;
+    size_t n_colls, cap_colls;
+    cache_entry cache[RG_DENSE_QUERY_CACHE];
+    uint64_t tick;
+    rg_dense_progress_fn progress;
+    void *progress_ctx;
+    /* embedding scratch, sized for RG_DENSE_EMBED_BATCH chunks */
+    rg_buf texts[RG_DENSE_EMBED_BATCH];
+    float *vecs;
+};
+
+rg_status rg_dense_open(rg_store *s, const char *data_dir, const rg_dense_options *o,
+                        rg_dense **out, rg_error *err)
+{
+    *out = NULL;
+    if (!o || !o->encoder || !o->model_name || !o->model_name[0])
+        return rg_fail(err, RG_EINVAL, "dense index needs an encoder and a model name");
+    if (strlen(o->model_name) > RG_DENSE_MODEL_MAX)
+        return rg_fail(err, RG_ELIMIT, "model name longer than %d bytes", RG_DENSE_MODEL_MAX);
+    rg_dense *d = rg_calloc(1, sizeof *d);
+    if (!d) return rg_fail(err, RG_ENOMEM, "out of memory opening the dense index");
+    d->store = s;
+    d->enc = o->encoder;
+    d->dim = rg_encoder_dim(o->encoder);
+    d->ef_search = o->ef_search > 0 ? o->ef_search : 64;
+    d->progress = o->progress;
+    d->progress_ctx = o->progress_ctx;
+    snprintf(d->model, sizeof d->model, "%s", o->model_name);
+    snprintf(d->factory, sizeof d->factory, "%s", o->factory ? o->factory : "");
+    snprintf(d->query_prefix, sizeof d->query_prefix, "%s", o->query_prefix ? o->query_prefix : "");
+    snprintf(d->passage_prefix, sizeof d->passage_prefix, "%s",
+             o->passage_prefix ? o->passage_prefix : "");
+    for (int i = 0; i < RG_DENSE_EMBED_BATCH; i++) rg_buf_init(&d->texts[i], DENSE_TEXT_MAX);
+    rg_status st = RG_OK;
+    int n = snprintf(d->dir, sizeof d->dir, "%s/vectors", data_dir);
+    if (n < 0 || (size_t)n >= sizeof d->dir) {
+        st = rg_fail(err, RG_ELIMIT, "data directory path is too long");
+        goto fail;
+    }
+    if (mkdir(d->dir, 0700) != 0 && errno != EEXIST) {
+        st = rg_fail(err, RG_EIO, "cannot create %s: %s", d->dir, strerror(errno));
+        goto fail;
+    }
+    d->vecs = rg_malloc((size_t)RG_DENSE_EMBED_BATCH * (size_t)d->dim * sizeof *d->vecs);
+    if (!d->vecs) {
+        st = rg_fail(err, RG_ENOMEM, "out of memory opening the dense index");
+        goto fail;
+    }
+    *out = d;
+    return RG_OK;
+fail:
+    rg_dense_close(d);
+    return st;
+}
+
+void rg_dense_close(rg_dense *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n_colls; i++) rg_vectors_close(d->colls[i].v);
+    rg_free(d->colls);
+    for (int i = 0; i < RG_DENSE_QUERY_CACHE; i++) {
+        rg_free(d->cache[i].query);
+        rg_free(d->cache[i].vec);
+    }
+    for (int i = 0; i < RG_DENSE_EMBED_BATCH; i++) rg_buf_free(&d->texts[i]);
+    rg_free(d->vecs);
+    rg_free(d);
+}
+
+int rg_dense_dim(const rg_dense *d)
+{
+    return d->dim;
+}
+
+const char *rg_dense_model(const rg_dense *d)
+{
+    return d->model;
+}
+
+static coll_index *find(const rg_dense *d, int64_t coll)
+{
+    for (size_t i = 0; i < d->n_colls; i++)
+        if (d->colls[i].id == coll) return &d->colls[i];
+    return NULL;
+}
+
+static void file_path(const rg_dense *d, int64_t coll, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%lld.rgv", d->dir, (long long)coll);
+}
+
+/* Embeds the chunks ids[0..n) and adds them to v. */
+static rg_status embed_and_add(rg_dense *d, rg_vectors *v, const int64_t *ids, size_t n,
+                               size_t *done, size_t total, rg_error *err)
+{
+    const char *texts[RG_DENSE_EMBED_BATCH];
+    size_t lens[RG_DENSE_EMBED_BATCH];
+    for (size_t at = 0; at < n; at += RG_DENSE_EMBED_BATCH) {
+        size_t m = n - at < RG_DENSE_EMBED_BATCH ? n - at : RG_DENSE_EMBED_BATCH;
+        for (size_t i = 0; i < m; i++) {
+            rg_buf *b = &d->texts[i];
+            rg_buf_reset(b);
+            rg_status st = rg_buf_puts(b, d->passage_prefix);
+            if (st) return rg_fail(err, st, "out of memory embedding chunks");
+            if ((st = rg_store_chunk_embed_text(d->store, ids[at + i], b, err))) return st;
+            texts[i] = rg_buf_str(b);
+            lens[i] = b->len;
+        }
+        rg_status st = rg_encoder_embed(d->enc, texts, lens, m, d->vecs, err);
+        if (st) return st;
+        if ((st = rg_vectors_add(v, m, d->vecs, ids + at, err))) return st;
+        *done += m;
+        if (d->progress) d->progress(d->progress_ctx, *done, total);
+    }
+    return RG_OK;
+}
+
+/* Elements of a[0..na) not in b[0..nb), both sorted ascending, into out. */
+static size_t sorted_minus(const int64_t *a, size_t na, const int64_t *b, size_t nb, int64_t *out)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < na) {
+        if (j < nb && b[j] < a[i]) {
+            j++;
+        } else if (j < nb && b[j] == a[i]) {
+            i++, j++;
+        } else {
+            out[k++] = a[i++];
+        }
+    }
+    return k;
+}
+
+/* Brings v in line with the store's chunks of coll. */
+static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, rg_error *err)
+{
+    int64_t *want = NULL, *have = NULL, *diff = NULL;
+    size_t n_want = 0, n_have = 0;
+    rg_status st = rg_store_chunk_ids(d->store, coll, 0, &want, &n_want, err);
+    if (!st) st = rg_vectors_ids(v, &have, &n_have, err);
+    if (st) goto out;
+    diff = rg_malloc((n_want > n_have ? n_want : n_have) * sizeof *diff + 1);
+    if (!diff) {
+        st = rg_fail(err, RG_ENOMEM, "out of memory reconciling vectors");
+        goto out;
+    }
+    size_t n_orphans = sorted_minus(have, n_have, want, n_want, diff);
+    if (n_orphans && (st = rg_vectors_remove(v, n_orphans, diff, NULL, err))) goto out;
+    size_t n_missing = sorted_minus(want, n_want, have, n_have, diff);
+    if (n_orphans || n_missing)
+        rg_log(RG_LOG_INFO, "collection %lld: %zu vectors removed, %zu chunks to embed",
+               (long long)coll, n_orphans, n_missing);
+    size_t done = 0;
+    st = embed_and_add(d, v, diff, n_missing, &done, n_missing, err);
+out:
+    rg_free(want);
+    rg_free(have);
+    rg_free(diff);
+    return st;
+}
+
+static rg_status new_index(rg_dense *d, int64_t coll, rg_vectors **v, rg_error *err)
+{
+    rg_store_counts c;
+    rg_status st = rg_store_counts_get(d->store, coll, &c, err);
+    if (st) return st;
+    rg_vectors_options o = rg_vectors_default_options();
+    o.dim = d->dim;
+    o.model = d->model;
+    o.factory = d->factory[0] ? d->factory : NULL;
+    o.expected_count = (size_t)c.chunks;
+    o.ef_search = d->ef_search;
+    return rg_vectors_open(&o, v, err);
+}
+
+rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
+{
+    if (find(d, coll)) return RG_OK;
+    char bound[RG_DENSE_MODEL_MAX + 64];
+    rg_status st = rg_store_collection_model(d->store, coll, bound, sizeof bound, err);
+    if (st) return st;
+    if (bound[0] && strcmp(bound, d->model) != 0)
+        return rg_fail(err, RG_EINVAL,
+                       "this collection is embedded with model '%s', not '%s'; run "
+                       "'ragd reindex --model %s' to switch",
+                       bound, d->model, d->model);
+    if (!bound[0] && (st = rg_store_collection_bind(d->store, coll, d->model, err))) return st;
+    if (d->n_colls == d->cap_colls) {
+        size_t cap = d->cap_colls ? d->cap_colls * 2 : 4;
+        coll_index *p = rg_realloc(d->colls, cap * sizeof *p);
+        if (!p) return rg_fail(err, RG_ENOMEM, "out of memory attaching a collection");
+        d->colls = p;
+        d->cap_colls = cap;
+    }
+    char path[PATH_MAX + 32];
+    file_path(d, coll, path, sizeof path);
+    rg_vectors_options expect = rg_vectors_default_options();
+    expect.dim = d->dim;
+    expect.model = d->model;
+    expect.ef_search = d->ef_search;
+    rg_vectors *v = NULL;
+    rg_error lerr;
+    st = rg_vectors_load(path, &expect, &v, &lerr);
+    if (st == RG_ECORRUPT || st == RG_EINVAL) {
+        /* The file is only a cache: rebuild it from the store. */
+        rg_log(RG_LOG_WARN, "%s; rebuilding the vector index from the store",
+               rg_error_message(&lerr));
+    } else if (st && st != RG_ENOTFOUND) {
+        return rg_fail(err, st, "%s", rg_error_message(&lerr));
+    }
+    if (st && (st = new_index(d, coll, &v, err))) return st;
+    int64_t seq;
+    if ((st = rg_store_change_seq(d->store, &seq, err))) goto fail;
+    int fresh = rg_vectors_change_seq(v) != (uint64_t)seq;
+    if (fresh && (st = reconcile(d, coll, v, err))) goto fail;
+    d->colls[d->n_colls++] = (coll_index){coll, v, fresh, 0};
+    return RG_OK;
+fail:
+    rg_vectors_close(v);
+    return st;
+}
+
+rg_status rg_dense_update(rg_dense *d, int64_t coll, const int64_t *old_ids, size_t n_old,
+                          const int64_t *new_ids, size_t n_new, rg_error *err)
+{
+    coll_index *c = find(d, coll);
+    if (!c) return rg_fail(err, RG_EINTERNAL, "collection %lld is not attached", (long long)coll);
+    c->dirty = 1;
+    rg_status st = n_old ? rg_vectors_remove(c->v, n_old, old_ids, NULL, err) : RG_OK;
+    size_t done = 0;
+    if (!st) st = embed_and_add(d, c->v, new_ids, n_new, &done, n_new, err);
+    if (st) c->partial = 1;
+    return st;
+}
+
+rg_status rg_dense_save(rg_dense *d, rg_error *err)
+{
+    int64_t seq;
+    rg_status st = rg_store_change_seq(d->store, &seq, err);
+    if (st) return st;
+    for (size_t i = 0; i < d->n_colls; i++) {
+        coll_index *c = &d->colls[i];
+        if (!c->dirty && rg_vectors_change_seq(c->v) == (uint64_t)seq) continue;
+        char path[PATH_MAX + 32];
+        file_path(d, c->id, path, sizeof path);
+        /* Sequence 0 never matches the store: the next attach reconciles. */
+        if ((st = rg_vectors_save(c->v, path, c->partial ? 0 : (uint64_t)seq, err))) return st;
+        c->dirty = 0;
+    }
+    return RG_OK;
+}
+
+rg_status rg_dense_reset(rg_dense *d, int64_t coll, rg_error *err)
+{
+    for (size_t i = 0; i < d->n_colls; i++) {
+        if (d->colls[i].id != coll) continue;
+        rg_vectors_close(d->colls[i].v);
+        d->colls[i] = d->colls[--d->n_colls];
+        break;
+    }
+    char path[PATH_MAX + 32];
+    file_path(d, coll, path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return rg_fail(err, RG_EIO, "cannot remove %s: %s", path, strerror(errno));
+    return rg_store_collection_bind(d->store, coll, NULL, err);
+}
+
+rg_status rg_dense_embed_query(rg_dense *d, const char *query, float *out, rg_error *err)
+{
+    size_t qn = strlen(query);
+    size_t dim = (size_t)d->dim;
+    int cacheable = qn <= RG_DENSE_QUERY_CACHE_BYTES;
+    cache_entry *slot = &d->cache[0];
+    if (cacheable) {
+        for (int i = 0; i < RG_DENSE_QUERY_CACHE; i++) {
+            cache_entry *e = &d->cache[i];
+            if (e->query && strcmp(e->query, query) == 0) {
+                e->used = ++d->tick;
+                memcpy(out, e->vec, dim * sizeof *out);
+                return RG_OK;
+            }
+            if (!e->query || e->used < slot->used) slot = e;
+        }
+    }
+    rg_buf text;
+    rg_buf_init(&text, DENSE_PREFIX_MAX + qn);
+    if (rg_buf_puts(&text, d->query_prefix) || rg_buf_append(&text, query, qn))
+        return rg_fail(err, RG_ENOMEM, "out of memory embedding a query");
+    const char *t = rg_buf_str(&text);
+    rg_status st = rg_encoder_embed(d->enc, &t, &text.len, 1, out, err);
+    rg_buf_free(&text);
+    if (st || !cacheable) return st;
+    if (!slot->vec && !(slot->vec = rg_malloc(dim * sizeof *slot->vec))) return RG_OK;
+    char *q = rg_strndup(query, qn);
+    if (!q) return RG_OK; /* the cache is an optimisation: no entry, no error */
+    rg_free(slot->query);
+    slot->query = q;
+    slot->used = ++d->tick;
+    memcpy(slot->vec, out, dim * sizeof *out);
+    return RG_OK;
+}
+
+rg_status rg_dense_search(rg_dense *d, int64_t coll, const float *q, size_t k,
+                          rg_vec_filter filter, void *filter_ctx, rg_vec_hit *hits,
+                          size_t *n_hits, rg_error *err)
+{
+    *n_hits = 0;
+    coll_index *c = find(d, coll);
+    if (!c) return rg_fail(err, RG_EINTERNAL, "collection %lld is not attached", (long long)coll);
+    if (rg_vectors_count(c->v) == 0) return RG_OK;
+    return rg_vectors_search(c->v, q, k, filter, filter_ctx, hits, n_hits, err);
+}
+
+size_t rg_dense_count(const rg_dense *d, int64_t coll)
+{
+    coll_index *c = find(d, coll);
+    return c ? rg_vectors_count(c->v) : 0;
+}
