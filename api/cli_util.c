@@ -82,7 +82,7 @@ static int folder_has_config(const char *dir)
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
+rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8, int threads,
                            rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],
                            rg_error *err)
 {
@@ -129,15 +129,16 @@ rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
     }
     rg_encoder_options o = rg_encoder_default_options();
     o.int8 = int8;
+    o.threads = threads;
     return rg_encoder_open(dir, &o, enc, err);
 }
 
 rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, int required,
-                         rg_encoder **enc, rg_dense **dense, rg_error *err)
+                         int threads, rg_encoder **enc, rg_dense **dense, rg_error *err)
 {
     char name[CLI_MODEL_NAME_MAX + 1];
     *dense = NULL;
-    rg_status st = cli_open_encoder(cli, model_arg, 0, enc, name, err);
+    rg_status st = cli_open_encoder(cli, model_arg, 0, threads, enc, name, err);
     if (st == RG_ENOTFOUND && !required && !model_arg) return RG_OK;
     if (st) return st;
     rg_dense_options o = {.model_name = name, .encoder = *enc};

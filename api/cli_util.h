@@ -39,10 +39,11 @@ rg_status cli_open_store(const rg_cli *cli, int create, rg_store **out, rg_error
 /*
  * Opens the embedding model: model_arg is a registered name (DATA/models/NAME)
  * or a model folder; NULL means the default model (DATA/models/default).
- * name receives the name collections are bound to. RG_ENOTFOUND when no
- * model is registered.
+ * name receives the name collections are bound to. threads <= 0 uses every
+ * core (bulk embedding); 1 suits single queries, where waking a thread team
+ * costs more than it saves. RG_ENOTFOUND when no model is registered.
  */
-rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
+rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8, int threads,
                            rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],
                            rg_error *err);
 
@@ -52,7 +53,7 @@ rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8,
  * RG_OK is returned (lexical-only operation).
  */
 rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, int required,
-                         rg_encoder **enc, rg_dense **dense, rg_error *err);
+                         int threads, rg_encoder **enc, rg_dense **dense, rg_error *err);
 
 /* Wall-clock seconds from a monotonic clock. */
 double cli_now(void);

@@ -691,12 +691,17 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     rg_error_clear(&err);
     /* The model comes from the user's data directory even when the corpus
      * goes into a throw-away one. */
-    rg_encoder *enc = NULL;
+    rg_encoder *enc = NULL, *qenc = NULL;
     char model_name[CLI_MODEL_NAME_MAX + 1] = "";
     int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
     if (!(a.mode && !need_dense)) {
-        rg_status r = cli_open_encoder(cli, a.model, 0, &enc, model_name, &err);
+        rg_status r = cli_open_encoder(cli, a.model, 0, 0, &enc, model_name, &err);
         if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
+        /* Queries run one at a time, as a user's do: one thread each. */
+        if (enc && cli_open_encoder(cli, a.model, 0, 1, &qenc, model_name, &err)) {
+            rg_encoder_close(enc);
+            return cli_fail_err(&err);
+        }
     }
     rg_search_request tmpl = rg_search_default_request("");
     tmpl.fusion = a.fusion;
@@ -710,6 +715,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     if (throwaway) {
         if (!mkdtemp(tmpdir)) {
             rg_encoder_close(enc);
+            rg_encoder_close(qenc);
             return cli_fail("cannot create a temporary directory: %s", strerror(errno));
         }
         c.data_dir = tmpdir;
@@ -745,7 +751,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         goto out;
     }
     if (enc && tmpl.mode != RG_SEARCH_LEXICAL) {
-        rg_dense_options dopt = {.model_name = model_name, .encoder = enc};
+        rg_dense_options dopt = {.model_name = model_name, .encoder = enc, .query_encoder = qenc};
         if (rg_dense_open(s, c.data_dir, &dopt, &dense, &err) ||
             rg_dense_attach(dense, cc.coll, &err)) {
             status = cli_fail_err(&err);
@@ -799,6 +805,7 @@ out:
     doc_map_free(&m);
     rg_dense_close(dense);
     rg_encoder_close(enc);
+    rg_encoder_close(qenc);
     rg_store_close(s);
     dataset_free(&d);
     if (throwaway) remove_data_dir(tmpdir);

@@ -120,7 +120,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     rg_encoder *enc = NULL;
     rg_dense *dense = NULL;
     if (cli_open_store(cli, 1, &s, &err)) return cli_fail_err(&err);
-    if (!lexical_only && cli_open_dense(cli, s, model, model != NULL, &enc, &dense, &err)) {
+    if (!lexical_only && cli_open_dense(cli, s, model, model != NULL, 0, &enc, &dense, &err)) {
         rg_store_close(s);
         return cli_fail_err(&err);
     }
@@ -219,7 +219,7 @@ int cmd_rm(const rg_cli *cli, int argc, char **argv)
     rg_dense *dense = NULL;
     char bound[CLI_MODEL_NAME_MAX + 1] = "";
     if (total && !rg_store_collection_model(s, coll, bound, sizeof bound, &err) && bound[0]) {
-        rg_status r = cli_open_dense(cli, s, bound, 0, &enc, &dense, &err);
+        rg_status r = cli_open_dense(cli, s, bound, 0, 0, &enc, &dense, &err);
         if (r == RG_OK)
             r = rg_dense_attach(dense, coll, &err);
         if (r == RG_OK) r = rg_dense_save(dense, &err);
@@ -269,7 +269,7 @@ int cmd_reindex(const rg_cli *cli, int argc, char **argv)
     size_t n = 0;
     int status = 0;
     double t0 = cli_now();
-    if (cli_open_store(cli, 0, &s, &err) || cli_open_dense(cli, s, model, 1, &enc, &dense, &err) ||
+    if (cli_open_store(cli, 0, &s, &err) || cli_open_dense(cli, s, model, 1, 0, &enc, &dense, &err) ||
         rg_store_collections(s, &colls, &n, &err)) {
         status = cli_fail_err(&err);
         goto out;

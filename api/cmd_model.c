@@ -275,8 +275,8 @@ static int pull_args(int argc, char **argv, const char **repo, const char **name
     if (!rg_hub_valid_repo_id(*repo))
         return fail(2, "model pull: bad repository id '%s' (expected owner/name)", *repo);
     if (!*name) *name = strchr(*repo, '/') + 1;
-    if (!valid_name(*name))
-        return fail(2, "model pull: bad name '%s' (letters, digits, - _ .)", *name);
+    if (!valid_name(*name) || !strcmp(*name, "default"))
+        return fail(2, "model pull: bad name '%s' (letters, digits, - _ ., not 'default')", *name);
     return 0;
 }
 

@@ -129,7 +129,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     req.collection = collection;
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
-        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, &enc, &dense, &err)) ||
+        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, 1, &enc, &dense, &err)) ||
         rg_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;

@@ -25,7 +25,7 @@ int cmd_stats(const rg_cli *cli, int argc, char **argv)
     rg_collection_info *colls = NULL;
     size_t n = 0;
     int status = 0;
-    if (cli_open_store(cli, 0, &s, &err) || cli_open_dense(cli, s, NULL, 0, &enc, &dense, &err) ||
+    if (cli_open_store(cli, 0, &s, &err) || cli_open_dense(cli, s, NULL, 0, 0, &enc, &dense, &err) ||
         rg_store_collections(s, &colls, &n, &err)) {
         status = cli_fail_err(&err);
         goto out;

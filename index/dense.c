@@ -31,6 +31,7 @@ typedef struct cache_entry {
 struct rg_dense {
     rg_store *store;
     rg_encoder *enc;
+    rg_encoder *qenc;
     char dir[PATH_MAX]; /* <data>/vectors */
     char model[RG_DENSE_MODEL_MAX + 1];
     char factory[RG_VEC_FACTORY_MAX + 1];
@@ -61,6 +62,11 @@ rg_status rg_dense_open(rg_store *s, const char *data_dir, const rg_dense_option
     if (!d) return rg_fail(err, RG_ENOMEM, "out of memory opening the dense index");
     d->store = s;
     d->enc = o->encoder;
+    d->qenc = o->query_encoder ? o->query_encoder : o->encoder;
+    if (rg_encoder_dim(d->qenc) != rg_encoder_dim(d->enc)) {
+        rg_free(d);
+        return rg_fail(err, RG_EINVAL, "query and passage encoders differ in dimension");
+    }
     d->dim = rg_encoder_dim(o->encoder);
     d->ef_search = o->ef_search > 0 ? o->ef_search : 64;
     d->progress = o->progress;
@@ -327,7 +333,7 @@ rg_status rg_dense_embed_query(rg_dense *d, const char *query, float *out, rg_er
     if (rg_buf_puts(&text, d->query_prefix) || rg_buf_append(&text, query, qn))
         return rg_fail(err, RG_ENOMEM, "out of memory embedding a query");
     const char *t = rg_buf_str(&text);
-    rg_status st = rg_encoder_embed(d->enc, &t, &text.len, 1, out, err);
+    rg_status st = rg_encoder_embed(d->qenc, &t, &text.len, 1, out, err);
     rg_buf_free(&text);
     if (st || !cacheable) return st;
     if (!slot->vec && !(slot->vec = rg_malloc(dim * sizeof *slot->vec))) return RG_OK;

