@@ -465,8 +465,8 @@ typedef struct leg_lists {
     size_t n;
 } leg_lists;
 
-static rg_status collect_legs(rg_search *q, const dataset *d, const rg_search_request *tmpl,
-                              leg_lists *L, rg_error *err)
+static rg_status collect_legs(rg_search *q, rg_dense *dense, const dataset *d,
+                              const rg_search_request *tmpl, leg_lists *L, rg_error *err)
 {
     size_t nq = d->n_queries ? d->n_queries : 1;
     L->lex = rg_calloc(nq * EVAL_CHUNKS, sizeof *L->lex);
@@ -488,7 +488,9 @@ static rg_status collect_legs(rg_search *q, const dataset *d, const rg_search_re
             req.k = EVAL_CHUNKS;
             req.mode = leg ? RG_SEARCH_DENSE : RG_SEARCH_LEXICAL;
             size_t n = 0;
-            st = rg_search_run(q, &req, hits, &n, NULL, err);
+            /* As hybrid search does: no dense leg for a script the model lacks. */
+            if (!leg || rg_dense_covers(dense, req.query))
+                st = rg_search_run(q, &req, hits, &n, NULL, err);
             if (st == RG_EINVAL && !req.query[0]) st = RG_OK, n = 0;
             rg_ranked *out = (leg ? L->dense : L->lex) + L->n * EVAL_CHUNKS;
             for (size_t h = 0; h < n; h++) out[h] = (rg_ranked){hits[h].chunk_id, hits[h].score};
@@ -505,8 +507,8 @@ static void legs_free(leg_lists *L)
     rg_free(L->lex), rg_free(L->dense), rg_free(L->n_lex), rg_free(L->n_dense), rg_free(L->query);
 }
 
-static rg_status sweep(rg_search *q, doc_map *m, const dataset *d, const rg_search_request *tmpl,
-                       int json, rg_error *err)
+static rg_status sweep(rg_search *q, rg_dense *dense, doc_map *m, const dataset *d,
+                       const rg_search_request *tmpl, int json, rg_error *err)
 {
     static const double ks[] = {10, 20, 40, 60, 100};
     static const double alphas[] = {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
@@ -523,7 +525,7 @@ static rg_status sweep(rg_search *q, doc_map *m, const dataset *d, const rg_sear
     size_t judged_cap = 0;
     rg_ranked *fused = rg_calloc(EVAL_CHUNKS, sizeof *fused);
     const char *ranked[EVAL_DOCS];
-    rg_status st = fused ? collect_legs(q, d, tmpl, &L, err)
+    rg_status st = fused ? collect_legs(q, dense, d, tmpl, &L, err)
                          : rg_fail(err, RG_ENOMEM, "out of memory for the sweep");
     for (size_t p = 0; !st && p < np; p++) {
         rg_fusion_options fo = {pts[p].method, pts[p].rrf_k, pts[p].alpha};
@@ -566,12 +568,14 @@ static int eval_usage(void)
 {
     puts("usage: ragd [--data DIR] eval --dataset DIR [--mode hybrid|lexical|dense]\n"
          "                 [--model NAME|DIR] [--fusion rrf|weighted] [--rrf-k K] [--alpha A]\n"
-         "                 [--sweep] [--run FILE] [--json] [--chunk-tokens N] [--overlap N]\n\n"
+         "                 [--sweep] [--int8] [--run FILE] [--json] [--chunk-tokens N]\n"
+         "                 [--overlap N]\n\n"
          "Ingests DIR/corpus.jsonl (into a throw-away data directory unless --data is\n"
          "given), runs the judged queries of DIR/queries.jsonl and prints nDCG@10,\n"
          "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.\n"
          "The mode defaults to hybrid when an embedding model is imported, else lexical.\n"
-         "--sweep reports nDCG@10 for a grid of fusion settings instead.");
+         "--sweep reports nDCG@10 for a grid of fusion settings instead. --int8 embeds\n"
+         "with the int8 encoder (use a fresh data directory: vectors are not re-made).");
     return 0;
 }
 
@@ -605,6 +609,7 @@ static void print_result(const rg_cli *cli, const char *dataset_dir, const eval_
 typedef struct eval_args {
     const char *dir, *run_path, *model, *mode;
     int sweep;
+    int int8;
     rg_chunk_options chunk;
     rg_fusion_options fusion;
 } eval_args;
@@ -630,6 +635,8 @@ static int eval_parse(int argc, char **argv, eval_args *a)
         if (strcmp(argv[i], "--help") == 0) return eval_usage();
         if (strcmp(argv[i], "--sweep") == 0) {
             a->sweep = 1;
+        } else if (strcmp(argv[i], "--int8") == 0) {
+            a->int8 = 1;
         } else if ((rc = cli_opt(argc, argv, &i, "--dataset", &v))) {
             if (rc < 0) return 2;
             a->dir = v;
@@ -695,10 +702,10 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     char model_name[CLI_MODEL_NAME_MAX + 1] = "";
     int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
     if (!(a.mode && !need_dense)) {
-        rg_status r = cli_open_encoder(cli, a.model, 0, 0, &enc, model_name, &err);
+        rg_status r = cli_open_encoder(cli, a.model, a.int8, 0, &enc, model_name, &err);
         if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
         /* Queries run one at a time, as a user's do: one thread each. */
-        if (enc && cli_open_encoder(cli, a.model, 0, 1, &qenc, model_name, &err)) {
+        if (enc && cli_open_encoder(cli, a.model, a.int8, 1, &qenc, model_name, &err)) {
             rg_encoder_close(enc);
             return cli_fail_err(&err);
         }
@@ -776,7 +783,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     }
     r.chunks = (size_t)counts.chunks;
     if (a.sweep) {
-        if (sweep(q, &m, &d, &tmpl, cli->json, &err)) status = cli_fail_err(&err);
+        if (sweep(q, dense, &m, &d, &tmpl, cli->json, &err)) status = cli_fail_err(&err);
         goto out;
     }
     if (a.run_path && !(run = fopen(a.run_path, "w"))) {

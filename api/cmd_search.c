@@ -159,6 +159,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "query", query);
         cJSON_AddStringToObject(out, "mode", rg_search_mode_name(req.mode));
+        cJSON_AddBoolToObject(out, "dense_skipped", tm.dense_skipped);
         cJSON_AddNumberToObject(out, "took_ms", took);
         cJSON *t = cJSON_AddObjectToObject(out, "timings_ms");
         cJSON_AddNumberToObject(t, "embed", tm.embed_ms);

@@ -86,6 +86,16 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err);
  */
 rg_status rg_dense_reset(rg_dense *d, int64_t collection_id, rg_error *err);
 
+/*
+ * 1 if the model can embed text of this script meaningfully, judged from the
+ * languages its model card declares: a Chinese query means nothing to an
+ * English-only model, and hybrid search then leaves the dense leg out
+ * rather than fuse noise. Text mostly in Han needs zh or ja, kana ja, Hangul
+ * ko; other non-Latin scripts need any language but English alone; Latin
+ * text, a multilingual model, or an unknown card always pass.
+ */
+int rg_dense_covers(const rg_dense *d, const char *text);
+
 /* Embeds a query (the model's query prefix applied), through the LRU cache. */
 rg_status rg_dense_embed_query(rg_dense *d, const char *query, float *out, rg_error *err);
 

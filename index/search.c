@@ -195,7 +195,7 @@ static rg_status dense_leg(rg_search *q, size_t k, int64_t coll, rg_ranked *out,
 rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
                         size_t *n_hits, rg_search_timings *timings, rg_error *err)
 {
-    rg_search_timings tm = {0, 0, 0, 0};
+    rg_search_timings tm = {0, 0, 0, 0, 0};
     *n_hits = 0;
     if (!req->query || !req->query[0]) return rg_fail(err, RG_EINVAL, "empty query");
     if (req->k == 0 || req->k > RG_SEARCH_MAX_K)
@@ -221,7 +221,12 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
         if ((st = lexical_leg(q, req->query, depth, coll, q->lex_list, &n_lex, err))) return st;
         tm.lexical_ms = ms_since(&t0);
     }
-    if (req->mode != RG_SEARCH_LEXICAL) {
+    rg_search_mode mode = req->mode;
+    if (mode == RG_SEARCH_HYBRID && !rg_dense_covers(q->dense, req->query)) {
+        mode = RG_SEARCH_LEXICAL;
+        tm.dense_skipped = 1;
+    }
+    if (mode != RG_SEARCH_LEXICAL) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((st = rg_dense_embed_query(q->dense, req->query, q->qvec, err))) return st;
         tm.embed_ms = ms_since(&t0);
@@ -231,7 +236,7 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
     }
     const rg_ranked *final = req->mode == RG_SEARCH_DENSE ? q->dense_list : q->lex_list;
     size_t n = req->mode == RG_SEARCH_DENSE ? n_dense : n_lex;
-    if (req->mode == RG_SEARCH_HYBRID) {
+    if (mode == RG_SEARCH_HYBRID) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((st = rg_fuse(&req->fusion, q->lex_list, n_lex, q->dense_list, n_dense, req->k,
                           q->merged, &n, err)))

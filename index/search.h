@@ -61,6 +61,7 @@ rg_search_request rg_search_default_request(const char *query);
 
 /* Where a query's time went, in milliseconds. */
 typedef struct rg_search_timings {
+    int dense_skipped; /* hybrid ran lexical only: the model does not cover the query's script */
     double embed_ms;
     double dense_ms;
     double lexical_ms;

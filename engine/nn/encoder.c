@@ -25,6 +25,7 @@ struct rg_encoder {
     size_t max_length;
     rg_pooling pooling;
     int normalize;
+    char languages[ENC_LANGUAGES_MAX]; /* from README.md front matter, "" if unknown */
 };
 
 rg_encoder_options rg_encoder_default_options(void)
@@ -93,6 +94,54 @@ out:
 }
 
 /* max_seq_length from sentence_bert_config.json, 0 when absent. */
+/*
+ * The languages a model card declares in its README.md front matter
+ * ("language: en", or a "language:" list), joined with commas. Unknown ("")
+ * when the card is absent or silent: callers then assume every language.
+ */
+static void read_languages(rg_encoder *e, const char *dir)
+{
+    char path[4096];
+    e->languages[0] = '\0';
+    if (snprintf(path, sizeof path, "%s/README.md", dir) >= (int)sizeof path) return;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256];
+    int in_front = 0, in_list = 0;
+    size_t len = 0;
+    for (int lines = 0; lines < ENC_CARD_LINES_MAX && fgets(line, sizeof line, f); lines++) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, "---") == 0) {
+            if (in_front) break;
+            in_front = 1;
+            continue;
+        }
+        if (!in_front) break;
+        const char *v = NULL;
+        if (strncmp(line, "language:", 9) == 0) {
+            v = line + 9;
+            in_list = 1;
+        } else if (in_list && strncmp(line, "- ", 2) == 0) {
+            v = line + 2;
+        } else if (in_list && line[0] && line[0] != ' ') {
+            in_list = 0;
+        }
+        while (v && *v == ' ') v++;
+        if (!v || !*v) continue;
+        size_t n = strlen(v);
+        if (len + n + 2 > sizeof e->languages) break;
+        if (len) e->languages[len++] = ',';
+        memcpy(e->languages + len, v, n + 1);
+        len += n;
+    }
+    fclose(f);
+}
+
+const char *rg_encoder_languages(const rg_encoder *e)
+{
+    return e->languages;
+}
+
 static size_t read_max_seq(const char *dir)
 {
     cJSON *j = NULL;
@@ -128,6 +177,7 @@ rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_en
     const rg_bert_config *c = rg_bert_get_config(e->bert);
     size_t cap = (size_t)(c->max_positions - c->position_offset);
     e->dim = c->hidden;
+    read_languages(e, dir);
     e->max_length = e->opts.max_length ? e->opts.max_length : read_max_seq(dir);
     if (!e->max_length)
         e->max_length = rg_tokenizer_max_length(e->tok);
@@ -228,6 +278,9 @@ rg_status rg_encoder_embed(rg_encoder *e, const char *const *texts, const size_t
         return RG_OK;
     if (n > RG_ENCODER_MAX_TEXTS)
         return rg_fail(err, RG_ELIMIT, "encoder: %zu texts in one call (max %d)", n, RG_ENCODER_MAX_TEXTS);
+    /* The kernels' thread count is process-wide: several encoders (a bulk one
+     * on every core, a query one on one thread) each set theirs per call. */
+    rg_kernels_set_threads(e->opts.threads);
     size_t L = e->max_length;
     int32_t *ids = rg_malloc(n * L * sizeof *ids);
     int32_t *batch = rg_malloc(e->opts.batch_tokens * sizeof *batch);

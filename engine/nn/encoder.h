@@ -23,6 +23,9 @@
 
 /* Default token budget of one forward batch (sum of sequence lengths). */
 #define RG_ENCODER_BATCH_TOKENS 4096
+/* Longest language list kept from a model card, and lines of it read. */
+#define ENC_LANGUAGES_MAX 1024
+#define ENC_CARD_LINES_MAX 400
 /* Most texts one rg_encoder_embed call accepts. */
 #define RG_ENCODER_MAX_TEXTS 1000000
 
@@ -65,6 +68,11 @@ int rg_encoder_dim(const rg_encoder *enc);
 size_t rg_encoder_max_length(const rg_encoder *enc);
 rg_pooling rg_encoder_pooling(const rg_encoder *enc);
 int rg_encoder_normalizes(const rg_encoder *enc);
+/*
+ * Languages the model card (README.md front matter) declares, comma-joined
+ * ("en", "multilingual,af,am,..."); "" when unknown. Lives as long as enc.
+ */
+const char *rg_encoder_languages(const rg_encoder *enc);
 /* Borrowed; lives as long as enc (for token counting by the chunker). */
 const rg_tokenizer *rg_encoder_tokenizer(const rg_encoder *enc);
 

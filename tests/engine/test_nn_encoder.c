@@ -110,6 +110,8 @@ static float *embed_all(const rg_encoder_options *o, double *secs)
         *secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     CHECK_INT(rc, RG_OK);
     CHECK_INT(rg_encoder_dim(enc), fx.dim);
+    /* all-MiniLM-L6-v2's model card says "language: en" */
+    CHECK_STR(rg_encoder_languages(enc), "en");
     rg_encoder_close(enc);
     free(lens);
     return out;
