@@ -280,6 +280,25 @@ rg_status rg_dense_update(rg_dense *d, int64_t coll, const int64_t *old_ids, siz
     return st;
 }
 
+/*
+ * A collection starts with exact search (its index is made when it is
+ * empty); once it outgrows that, its vectors move to the index type chosen
+ * for its size, unless the user named a factory.
+ */
+static rg_status maybe_upgrade(rg_dense *d, coll_index *c, rg_error *err)
+{
+    if (d->factory[0] || strcmp(rg_vectors_factory(c->v), "IDMap2,Flat") != 0) return RG_OK;
+    char want[RG_VEC_FACTORY_MAX + 1];
+    rg_vectors_default_factory(rg_vectors_count(c->v), d->dim, want);
+    if (strcmp(want, "IDMap2,Flat") == 0) return RG_OK;
+    rg_log(RG_LOG_INFO, "collection %lld: %zu vectors, moving to %s", (long long)c->id,
+           rg_vectors_count(c->v), want);
+    rg_status st = rg_vectors_convert(&c->v, want, err);
+    if (st) return st;
+    c->dirty = 1;
+    return d->ef_search ? rg_vectors_set_ef_search(c->v, d->ef_search, err) : RG_OK;
+}
+
 rg_status rg_dense_save(rg_dense *d, rg_error *err)
 {
     int64_t seq;
@@ -287,6 +306,7 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err)
     if (st) return st;
     for (size_t i = 0; i < d->n_colls; i++) {
         coll_index *c = &d->colls[i];
+        if ((st = maybe_upgrade(d, c, err))) return st;
         if (!c->dirty && rg_vectors_change_seq(c->v) == (uint64_t)seq) continue;
         char path[PATH_MAX + 32];
         file_path(d, c->id, path, sizeof path);

@@ -56,7 +56,7 @@ typedef struct rg_search_request {
     size_t depth;           /* per-leg candidates for hybrid; 0: max(k, RG_SEARCH_LEG_DEPTH) */
 } rg_search_request;
 
-/* A request with the defaults: hybrid, RRF k = 60, k = 10. */
+/* A request with the defaults: hybrid, weighted fusion (fusion.h), k = 10. */
 rg_search_request rg_search_default_request(const char *query);
 
 /* Where a query's time went, in milliseconds. */

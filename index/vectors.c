@@ -217,6 +217,46 @@ rg_status rg_vectors_ids(const rg_vectors *v, int64_t **ids, size_t *n, rg_error
     return RG_OK;
 }
 
+/* Vectors copied per batch by rg_vectors_convert. */
+#define CONVERT_BATCH 1024
+
+rg_status rg_vectors_convert(rg_vectors **vp, const char *factory, rg_error *err)
+{
+    rg_vectors *v = *vp, *nv = NULL;
+    if (!v->m->reconstruct)
+        return rg_fail(err, RG_EUNSUPPORTED, "the %s backend cannot give vectors back",
+                       v->m->name);
+    rg_vectors_options o = rg_vectors_default_options();
+    o.backend = v->m;
+    o.dim = v->dim;
+    o.metric = v->metric;
+    o.model = v->model;
+    o.factory = factory;
+    o.expected_count = rg_vectors_count(v);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    float *x = rg_malloc((size_t)CONVERT_BATCH * (size_t)v->dim * sizeof *x);
+    rg_status rc = x ? rg_vectors_open(&o, &nv, err)
+                     : rg_fail(err, RG_ENOMEM, "out of memory converting vector index");
+    if (rc == RG_OK) rc = rg_vectors_ids(v, &ids, &n, err);
+    for (size_t i = 0; rc == RG_OK && i < n; i += CONVERT_BATCH) {
+        size_t m = n - i < CONVERT_BATCH ? n - i : CONVERT_BATCH;
+        for (size_t j = 0; rc == RG_OK && j < m; j++)
+            rc = v->m->reconstruct(v->ctx, ids[i + j], x + j * (size_t)v->dim, err);
+        if (rc == RG_OK) rc = rg_vectors_add(nv, m, x, ids + i, err);
+    }
+    rg_free(ids);
+    rg_free(x);
+    if (rc != RG_OK) {
+        rg_vectors_close(nv);
+        return rc;
+    }
+    nv->change_seq = v->change_seq;
+    rg_vectors_close(v);
+    *vp = nv;
+    return RG_OK;
+}
+
 int rg_vectors_dim(const rg_vectors *v)
 {
     return v->dim;

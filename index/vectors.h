@@ -173,6 +173,15 @@ const char *rg_vectors_factory(const rg_vectors *v);
 uint64_t rg_vectors_change_seq(const rg_vectors *v);
 
 /*
+ * Moves every live vector into a new index built from factory (same
+ * backend, dimension, metric and model), for instance from exact search to
+ * HNSW once a collection has grown. *v is replaced only on success; on
+ * failure it is unchanged. Needs a backend that can give vectors back
+ * (FAISS IDMap2 indexes, brute force).
+ */
+rg_status rg_vectors_convert(rg_vectors **v, const char *factory, rg_error *err);
+
+/*
  * Sets HNSW's efSearch (larger: better recall, slower). RG_EUNSUPPORTED when
  * the index has no such parameter.
  */
@@ -226,6 +235,10 @@ struct rg_vectors_methods {
     rg_vectors_stats (*stats)(void *ctx);
     /* Writes the stats().live live ids to out, in any order. */
     void (*list_ids)(void *ctx, int64_t *out);
+    /* Copies the live vector stored under id into out (dim floats);
+     * RG_ENOTFOUND when there is none, RG_EUNSUPPORTED when the index
+     * cannot give vectors back. */
+    rg_status (*reconstruct)(void *ctx, int64_t id, float *out, rg_error *err);
     rg_status (*set_ef_search)(void *ctx, int ef_search, rg_error *err);
     /* Body I/O: save writes at f's position; load fills a context made by
      * create and reads exactly body_len bytes, returning RG_ECORRUPT for

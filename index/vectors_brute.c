@@ -228,7 +228,18 @@ static rg_status bf_load(void *ctx, FILE *f, uint64_t body_len, rg_error *err)
     return RG_OK;
 }
 
+static rg_status bf_reconstruct(void *ctx, int64_t id, float *out, rg_error *err)
+{
+    brute *b = ctx;
+    int64_t r;
+    if (!rg_vec_idmap_get(&b->row, id, &r))
+        return rg_fail(err, RG_ENOTFOUND, "no vector with id %lld", (long long)id);
+    memcpy(out, b->x + (size_t)r * (size_t)b->dim, (size_t)b->dim * sizeof *out);
+    return RG_OK;
+}
+
 const rg_vectors_methods rg_vectors_brute = {
+    .reconstruct = bf_reconstruct,
     .version = RG_VECTORS_METHODS_VERSION,
     .name = "brute",
     .file_tag = 2,

@@ -610,7 +610,24 @@ static rg_status fx_load(void *ctx, FILE *f, uint64_t body_len, rg_error *err)
     return RG_OK;
 }
 
+static rg_status fx_reconstruct(void *ctx, int64_t id, float *out, rg_error *err)
+{
+    fx *c = ctx;
+    int64_t slot;
+    if (!rg_vec_idmap_get(&c->ids, id, &slot) || slot == ST_TOMB)
+        return rg_fail(err, RG_ENOTFOUND, "no vector with id %lld", (long long)id);
+    if (slot >= 0) { /* still in the training buffer */
+        memcpy(out, c->pend_x + (size_t)slot * (size_t)c->dim, (size_t)c->dim * sizeof *out);
+        return RG_OK;
+    }
+    if (!c->can_reconstruct)
+        return rg_fail(err, RG_EUNSUPPORTED, "index %s cannot give vectors back", c->factory);
+    int frc = faiss_Index_reconstruct(c->index, id, out);
+    return frc ? fx_fail(err, frc, "reconstruct") : RG_OK;
+}
+
 const rg_vectors_methods rg_vectors_faiss = {
+    .reconstruct = fx_reconstruct,
     .version = RG_VECTORS_METHODS_VERSION,
     .name = "faiss",
     .file_tag = 1,

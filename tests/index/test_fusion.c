@@ -11,7 +11,7 @@ static void test_rrf_matches_formula(void)
     rg_ranked out[10];
     size_t n;
     rg_error err;
-    rg_fusion_options o = rg_fusion_default_options();
+    rg_fusion_options o = {RG_FUSE_RRF, 60, 0.5};
     REQUIRE(rg_fuse(&o, lex, 3, dense, 3, 10, out, &n, &err) == RG_OK);
     CHECK_INT(n, 4);
     /* 10: 1/61 + 1/63; 30: 1/63 + 1/61; tie broken by lower id */
@@ -48,6 +48,14 @@ static void test_weighted(void)
     CHECK_INT(out[2].id, 3);
 }
 
+static void test_defaults(void)
+{
+    rg_fusion_options o = rg_fusion_default_options();
+    CHECK_INT(o.method, RG_FUSE_WEIGHTED);
+    CHECK(fabs(o.alpha - 0.6) < 1e-9);
+    CHECK(fabs(o.rrf_k - 60) < 1e-9);
+}
+
 static void test_edges(void)
 {
     rg_ranked out[4];
@@ -64,4 +72,5 @@ static void test_edges(void)
     CHECK_INT(rg_fuse(&o, one, 1, NULL, 0, 4, out, &n, &err), RG_EINVAL);
 }
 
-TEST_MAIN(TEST(test_rrf_matches_formula), TEST(test_weighted), TEST(test_edges))
+TEST_MAIN(TEST(test_rrf_matches_formula), TEST(test_weighted), TEST(test_defaults),
+          TEST(test_edges))
