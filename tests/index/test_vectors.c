@@ -182,6 +182,44 @@ static void test_hnsw_recall(void)
     free(ids);
 }
 
+static int contains(const rg_vec_hit *h, size_t n, int64_t id);
+
+/* Converting a flat index to HNSW keeps every live vector and its id. */
+static void test_convert(void)
+{
+    enum { N = 3000, DIM = 32, Q = 50, K = 10 };
+    float *x = random_unit(N, DIM), *q = random_unit(Q, DIM);
+    int64_t *ids = make_ids(N);
+    rg_vectors *v = filled(&rg_vectors_faiss, "Flat", x, ids, N, DIM, 0);
+    rg_vectors *b = filled(&rg_vectors_brute, NULL, x, ids, N, DIM, 0);
+    REQUIRE(v && b);
+    rg_error err = {0};
+    size_t gone = 0;
+    CHECK_INT(rg_vectors_remove(v, 10, ids, &gone, &err), RG_OK);
+    CHECK_INT(rg_vectors_remove(b, 10, ids, &gone, &err), RG_OK);
+    rg_vectors *before = v;
+    CHECK_INT(rg_vectors_convert(&v, "HNSW32", &err), RG_OK);
+    CHECK(v != before);
+    CHECK_STR(rg_vectors_factory(v), "IDMap2,HNSW32");
+    CHECK_INT(rg_vectors_count(v), N - 10);
+    CHECK_INT(rg_vectors_set_ef_search(v, 128, &err), RG_OK);
+    double r = recall_at(v, b, q, Q, DIM, K);
+    fprintf(stderr, "  converted HNSW32 recall@10 = %.3f\n", r);
+    CHECK(r >= 0.95);
+    /* removed ids stay removed */
+    rg_vec_hit hits[K];
+    size_t n = search(v, x, K, NULL, NULL, hits);
+    CHECK(n == K && !contains(hits, n, ids[0]));
+    /* the brute-force backend converts too (to itself) */
+    CHECK_INT(rg_vectors_convert(&b, NULL, &err), RG_OK);
+    CHECK_INT(rg_vectors_count(b), N - 10);
+    rg_vectors_close(v);
+    rg_vectors_close(b);
+    free(x);
+    free(q);
+    free(ids);
+}
+
 /* ---- removal ---- */
 
 static int contains(const rg_vec_hit *h, size_t n, int64_t id)
@@ -772,7 +810,7 @@ static void test_cleanup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_bad_arguments), TEST(test_flat_matches_brute),
-          TEST(test_hnsw_recall), TEST(test_remove_brute), TEST(test_remove_flat),
+          TEST(test_hnsw_recall), TEST(test_convert), TEST(test_remove_brute), TEST(test_remove_flat),
           TEST(test_remove_hnsw), TEST(test_filter_flat), TEST(test_filter_hnsw),
           TEST(test_round_trip), TEST(test_atomic_save), TEST(test_damaged_files),
           TEST(test_header_mismatch), TEST(test_compaction), TEST(test_ivf_training),
