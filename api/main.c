@@ -20,6 +20,7 @@ static const command commands[] = {
     {"ingest", cmd_ingest, "add files and folders to the index"},
     {"rm", cmd_rm, "remove documents from the index"},
     {"search", cmd_search, "search the index"},
+    {"ask", cmd_ask, "answer a question from the documents, with citations"},
     {"reindex", cmd_reindex, "embed a collection again (e.g. with another model)"},
     {"stats", cmd_stats, "collections, documents, chunks and vectors"},
     {"eval", cmd_eval, "measure retrieval quality on a BEIR-layout dataset"},

