@@ -149,3 +149,41 @@ rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, 
     }
     return st;
 }
+
+int cli_date(const char *opt, const char *s, int64_t *out)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 && m <= 12 && d >= 1 &&
+        d <= 31 && y >= 1970) {
+        /* days from the civil date (proleptic Gregorian), no time zone involved */
+        int yy = y - (m <= 2);
+        int era = yy / 400, yoe = yy - era * 400;
+        int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        *out = ((int64_t)era * 146097 + doe - 719468) * 86400;
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!errno && end != s && !*end && v > 0) {
+        *out = v;
+        return 1;
+    }
+    cli_fail("%s takes a date YYYY-MM-DD or Unix seconds, not '%s'", opt, s);
+    return 0;
+}
+
+int cli_pair(const char *opt, char *s, const char **key, const char **value)
+{
+    char *eq = strchr(s, '=');
+    if (!eq || eq == s) {
+        cli_fail("%s takes key=value, not '%s'", opt, s);
+        return 0;
+    }
+    *eq = '\0';
+    *key = s;
+    *value = eq + 1;
+    return 1;
+}

@@ -55,6 +55,15 @@ rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8, i
 rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, int required,
                          int threads, rg_encoder **enc, rg_dense **dense, rg_error *err);
 
+/*
+ * Parses a date "YYYY-MM-DD" (UTC midnight) or a Unix time in seconds into
+ * *out; prints an error naming opt and returns 0 if it is neither.
+ */
+int cli_date(const char *opt, const char *s, int64_t *out);
+
+/* Splits "key=value" in place: returns 0 (after an error) without '='. */
+int cli_pair(const char *opt, char *s, const char **key, const char **value);
+
 /* Wall-clock seconds from a monotonic clock. */
 double cli_now(void);
 

@@ -48,12 +48,14 @@ static int ingest_usage(void)
 {
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
          "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
-         "                   PATH...\n\n"
+         "                   [--meta KEY=VALUE]... PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
          "changed ones replaced. Supported: .txt .md .markdown .html .htm\n"
          "Chunks are embedded with the collection's model when one is imported\n"
          "('ragd model import'); --lexical-only skips embedding for this run (the\n"
-         "vectors are filled in by the next run or search that has the model).");
+         "vectors are filled in by the next run or search that has the model).\n"
+         "--meta sets metadata on the documents added or changed by this run ('ragd\n"
+         "search --where' filters on it); each also records its file's modification time.");
     return 0;
 }
 
@@ -66,6 +68,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     size_t n_paths = 0;
     int rc, lexical_only = 0;
     const char *model = NULL;
+    const char *mkeys[RG_INGEST_MAX_META], *mvals[RG_INGEST_MAX_META];
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) return ingest_usage();
@@ -92,6 +95,12 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
             if (rc < 0) return 2;
             model = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--meta", &v))) {
+            if (rc < 0) return 2;
+            if (o.n_meta == RG_INGEST_MAX_META)
+                return cli_fail("at most %d --meta options", RG_INGEST_MAX_META), 2;
+            if (!cli_pair("--meta", (char *)v, &mkeys[o.n_meta], &mvals[o.n_meta])) return 2;
+            o.n_meta++;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_fail("unknown option '%s' for ingest", argv[i]);
             return 2;
@@ -111,6 +120,8 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     }
     o.include = include;
     o.exclude = exclude;
+    o.meta_keys = mkeys;
+    o.meta_values = mvals;
     progress p = {.tty = !cli->quiet && !cli->json && isatty(2), .json = cli->json};
     o.on_file = on_file;
     o.ctx = &p;

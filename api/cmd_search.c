@@ -2,6 +2,7 @@
  * cmd_search.c — `ragd search`: ranked chunks with titles, sources and
  * highlighted snippets, as text or JSON.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +24,10 @@
 static int search_usage(void)
 {
     puts("usage: ragd search [-k N] [--collection NAME] [--mode hybrid|lexical|dense]\n"
-         "                   [--model NAME] [--json] QUERY...\n\n"
+         "                   [--model NAME] [--doc ID]... [--where KEY=VALUE]...\n"
+         "                   [--since DATE] [--until DATE] [--json] QUERY...\n\n"
+         "Filters (documents, metadata, modification dates; --until is exclusive) apply\n"
+         "to both legs before ranking.\n"
          "Prints the best matching chunks, best first. -k defaults to 5. The mode\n"
          "defaults to hybrid when an embedding model is imported, else lexical.");
     return 0;
@@ -71,6 +75,9 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
 {
     size_t k = 5;
     const char *collection = NULL, *model = NULL, *mode_name = NULL;
+    int64_t doc_ids[64];
+    const char *mkeys[RG_FILTER_MAX_META], *mvals[RG_FILTER_MAX_META];
+    rg_search_filter filter = {.meta_keys = mkeys, .meta_values = mvals};
     char query[RG_QUERY_MAX_BYTES + 1];
     size_t qlen = 0;
     int rc, json = cli->json;
@@ -94,6 +101,24 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
             if (rc < 0) return 2;
             model = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--doc", &v))) {
+            size_t id;
+            if (rc < 0 || !cli_size("--doc", v, 1, (size_t)INT64_MAX, &id)) return 2;
+            if (filter.n_doc_ids == sizeof doc_ids / sizeof doc_ids[0])
+                return cli_fail("at most %zu --doc options", filter.n_doc_ids), 2;
+            doc_ids[filter.n_doc_ids++] = (int64_t)id;
+            filter.doc_ids = doc_ids;
+        } else if ((rc = cli_opt(argc, argv, &i, "--where", &v))) {
+            if (rc < 0) return 2;
+            if (filter.n_meta == RG_FILTER_MAX_META)
+                return cli_fail("at most %d --where options", RG_FILTER_MAX_META), 2;
+            if (!cli_pair("--where", (char *)v, &mkeys[filter.n_meta], &mvals[filter.n_meta]))
+                return 2;
+            filter.n_meta++;
+        } else if ((rc = cli_opt(argc, argv, &i, "--since", &v))) {
+            if (rc < 0 || !cli_date("--since", v, &filter.modified_from)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--until", &v))) {
+            if (rc < 0 || !cli_date("--until", v, &filter.modified_to)) return 2;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
@@ -127,6 +152,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     rg_search_request req = rg_search_default_request(query);
     req.k = k;
     req.collection = collection;
+    req.filter = &filter;
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
         (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, 1, &enc, &dense, &err)) ||

@@ -20,18 +20,99 @@ struct rg_search {
     rg_vec_hit *vhits;
     rg_lex_hit *lhits;
     size_t list_cap;      /* entries in each list buffer */
+    unsigned char *allowed; /* by chunk id: passes the query's filter */
 };
 
 typedef struct coll_filter {
     const rg_search *q;
-    int64_t coll;
+    int64_t coll;     /* 0: any collection */
+    int use_allowed;  /* the request has a document filter */
 } coll_filter;
 
-static int in_collection(void *ctx, int64_t chunk_id)
+static int chunk_passes(void *ctx, int64_t chunk_id)
 {
     const coll_filter *f = ctx;
-    return chunk_id >= 0 && chunk_id <= f->q->max_chunk_id &&
-           f->q->chunk_coll[chunk_id] == f->coll;
+    if (chunk_id < 0 || chunk_id > f->q->max_chunk_id) return 0;
+    if (f->coll && f->q->chunk_coll[chunk_id] != f->coll) return 0;
+    return !f->use_allowed || f->q->allowed[chunk_id];
+}
+
+static int filter_empty(const rg_search_filter *f)
+{
+    return !f || (!f->doc_ids && !f->n_meta && !f->modified_from && !f->modified_to);
+}
+
+static int key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > RG_FILTER_KEY_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+              (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '.' || k[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/*
+ * Marks q->allowed for every chunk of a document that passes f. One SQL
+ * statement with bound parameters; keys are checked against a strict
+ * alphabet and quoted in the JSON path, so they cannot change its meaning.
+ */
+static rg_status mark_allowed(rg_search *q, const rg_search_filter *f, rg_error *err)
+{
+    if (f->n_doc_ids > RG_FILTER_MAX_DOCS || f->n_meta > RG_FILTER_MAX_META)
+        return rg_fail(err, RG_ELIMIT, "at most %d document ids and %d metadata conditions",
+                       RG_FILTER_MAX_DOCS, RG_FILTER_MAX_META);
+    rg_buf sql;
+    rg_buf_init(&sql, 4096);
+    rg_status st = rg_buf_puts(&sql, "SELECT c.id FROM chunks c JOIN documents d ON d.id = "
+                                     "c.document_id WHERE 1");
+    if (!st && f->doc_ids)
+        st = rg_buf_puts(&sql, " AND d.id IN (SELECT value FROM json_each(?1))");
+    for (size_t i = 0; !st && i < f->n_meta; i++) {
+        if (!key_valid(f->meta_keys[i])) {
+            rg_buf_free(&sql);
+            return rg_fail(err, RG_EINVAL, "metadata key '%.64s' is not valid", f->meta_keys[i]);
+        }
+        st = rg_buf_printf(&sql, " AND json_extract(d.metadata, '$.\"%s\"') = ?%zu",
+                           f->meta_keys[i], i + 4);
+    }
+    const char *modified = "coalesce(json_extract(d.metadata, '$.modified'), d.updated_at)";
+    if (!st && f->modified_from) st = rg_buf_printf(&sql, " AND %s >= ?2", modified);
+    if (!st && f->modified_to) st = rg_buf_printf(&sql, " AND %s < ?3", modified);
+    if (st) {
+        rg_buf_free(&sql);
+        return rg_fail(err, RG_ENOMEM, "out of memory building a filter");
+    }
+    sqlite3 *db = rg_store_db(q->store);
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2(db, rg_buf_str(&sql), -1, &stmt, NULL);
+    rg_buf_free(&sql);
+    if (rc != SQLITE_OK) return rg_fail(err, RG_EDB, "filter: %s", sqlite3_errmsg(db));
+    rg_buf ids;
+    rg_buf_init(&ids, (size_t)RG_FILTER_MAX_DOCS * 24 + 2);
+    st = rg_buf_putc(&ids, '[');
+    for (size_t i = 0; !st && f->doc_ids && i < f->n_doc_ids; i++)
+        st = rg_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)f->doc_ids[i]);
+    if (!st) st = rg_buf_putc(&ids, ']');
+    if (st) {
+        sqlite3_finalize(stmt);
+        rg_buf_free(&ids);
+        return rg_fail(err, RG_ENOMEM, "out of memory building a filter");
+    }
+    if (f->doc_ids) sqlite3_bind_text(stmt, 1, rg_buf_str(&ids), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, f->modified_from);
+    sqlite3_bind_int64(stmt, 3, f->modified_to);
+    for (size_t i = 0; i < f->n_meta; i++)
+        sqlite3_bind_text(stmt, (int)(i + 4), f->meta_values[i], -1, SQLITE_STATIC);
+    memset(q->allowed, 0, (size_t)q->max_chunk_id + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(stmt, 0);
+        if (id >= 0 && id <= q->max_chunk_id) q->allowed[id] = 1;
+    }
+    sqlite3_finalize(stmt);
+    rg_buf_free(&ids);
+    return rc == SQLITE_DONE ? RG_OK : rg_fail(err, RG_EDB, "filter: %s", sqlite3_errmsg(db));
 }
 
 static double ms_since(const struct timespec *t0)
@@ -74,7 +155,8 @@ static rg_status load_collections(rg_search *q, rg_error *err)
     q->max_chunk_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     q->chunk_coll = rg_calloc((size_t)q->max_chunk_id + 1, sizeof *q->chunk_coll);
-    if (!q->chunk_coll) return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
+    q->allowed = rg_calloc((size_t)q->max_chunk_id + 1, 1);
+    if (!q->chunk_coll || !q->allowed) return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
     rc = sqlite3_prepare_v2(db,
                             "SELECT c.id, d.collection_id FROM chunks c JOIN documents d "
                             "ON d.id = c.document_id",
@@ -140,6 +222,7 @@ void rg_search_close(rg_search *q)
     if (!q) return;
     rg_lexical_close(q->lex);
     rg_free(q->chunk_coll);
+    rg_free(q->allowed);
     rg_free(q->colls);
     rg_free(q->qvec);
     rg_free(q->lex_list), rg_free(q->dense_list), rg_free(q->merged), rg_free(q->vhits);
@@ -155,28 +238,28 @@ int rg_search_stale(rg_search *q)
     return seq != q->seq;
 }
 
-static rg_status lexical_leg(rg_search *q, const char *query, size_t k, int64_t coll,
+static rg_status lexical_leg(rg_search *q, const char *query, size_t k, coll_filter *f,
                              rg_ranked *out, size_t *n, rg_error *err)
 {
-    coll_filter f = {q, coll};
     rg_lex_hit *lh = q->lhits;
-    rg_status st = rg_lexical_search(q->lex, query, k, coll ? in_collection : NULL, &f, lh, n, err);
+    int any = f->coll || f->use_allowed;
+    rg_status st = rg_lexical_search(q->lex, query, k, any ? chunk_passes : NULL, f, lh, n, err);
     for (size_t i = 0; !st && i < *n; i++) out[i] = (rg_ranked){lh[i].chunk_id, lh[i].score};
     return st;
 }
 
 /* Dense hits of one collection, or of every collection merged by score. */
-static rg_status dense_leg(rg_search *q, size_t k, int64_t coll, rg_ranked *out, size_t *n,
+static rg_status dense_leg(rg_search *q, size_t k, coll_filter *f, rg_ranked *out, size_t *n,
                            rg_error *err)
 {
     *n = 0;
     for (size_t c = 0; c < q->n_colls; c++) {
-        if (coll && q->colls[c].id != coll) continue;
+        if (f->coll && q->colls[c].id != f->coll) continue;
         rg_status st = rg_dense_attach(q->dense, q->colls[c].id, err);
         if (st) return st;
         size_t m = 0;
-        if ((st = rg_dense_search(q->dense, q->colls[c].id, q->qvec, k, NULL, NULL, q->vhits, &m,
-                                  err)))
+        if ((st = rg_dense_search(q->dense, q->colls[c].id, q->qvec, k,
+                                  f->use_allowed ? chunk_passes : NULL, f, q->vhits, &m, err)))
             return st;
         /* Insert into the best-first list of at most k entries. */
         for (size_t i = 0; i < m; i++) {
@@ -204,10 +287,12 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
         return rg_fail(err, RG_EINVAL,
                        "%s search needs an embedding model (import one with 'ragd model import')",
                        rg_search_mode_name(req->mode));
-    int64_t coll = 0;
+    coll_filter filt = {q, 0, !filter_empty(req->filter)};
     rg_status st;
-    if (req->collection && (st = rg_store_collection(q->store, req->collection, 0, &coll, err)))
+    if (req->collection &&
+        (st = rg_store_collection(q->store, req->collection, 0, &filt.coll, err)))
         return st;
+    if (filt.use_allowed && (st = mark_allowed(q, req->filter, err))) return st;
     size_t depth = req->mode == RG_SEARCH_HYBRID
                        ? (req->depth ? req->depth : RG_SEARCH_LEG_DEPTH)
                        : req->k;
@@ -218,7 +303,7 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
     struct timespec t0;
     if (req->mode != RG_SEARCH_DENSE) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((st = lexical_leg(q, req->query, depth, coll, q->lex_list, &n_lex, err))) return st;
+        if ((st = lexical_leg(q, req->query, depth, &filt, q->lex_list, &n_lex, err))) return st;
         tm.lexical_ms = ms_since(&t0);
     }
     rg_search_mode mode = req->mode;
@@ -231,7 +316,7 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
         if ((st = rg_dense_embed_query(q->dense, req->query, q->qvec, err))) return st;
         tm.embed_ms = ms_since(&t0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((st = dense_leg(q, depth, coll, q->dense_list, &n_dense, err))) return st;
+        if ((st = dense_leg(q, depth, &filt, q->dense_list, &n_dense, err))) return st;
         tm.dense_ms = ms_since(&t0);
     }
     const rg_ranked *final = req->mode == RG_SEARCH_DENSE ? q->dense_list : q->lex_list;

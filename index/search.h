@@ -44,6 +44,26 @@ typedef enum rg_search_mode {
 int rg_search_mode_parse(const char *name, rg_search_mode *mode);
 const char *rg_search_mode_name(rg_search_mode mode);
 
+/* Limits on one query's filters. */
+#define RG_FILTER_MAX_DOCS 10000
+#define RG_FILTER_MAX_META 32
+#define RG_FILTER_KEY_MAX 64
+
+/*
+ * Restricts a query to some documents; every condition must hold. Applied
+ * to both legs before ranking, so a filtered query still returns k results
+ * when k matching chunks exist.
+ */
+typedef struct rg_search_filter {
+    const int64_t *doc_ids;  /* documents allowed, or NULL for any */
+    size_t n_doc_ids;
+    const char *const *meta_keys;   /* metadata key = value pairs (string values) */
+    const char *const *meta_values;
+    size_t n_meta;
+    int64_t modified_from; /* documents modified at or after (Unix seconds); 0: no bound */
+    int64_t modified_to;   /* ... and before; 0: no bound */
+} rg_search_filter;
+
 /* Candidates each leg contributes to fusion, unless the request says more. */
 #define RG_SEARCH_LEG_DEPTH 100
 
@@ -54,6 +74,7 @@ typedef struct rg_search_request {
     rg_search_mode mode;
     rg_fusion_options fusion;
     size_t depth;           /* per-leg candidates for hybrid; 0: max(k, RG_SEARCH_LEG_DEPTH) */
+    const rg_search_filter *filter; /* NULL: no filter */
 } rg_search_request;
 
 /* A request with the defaults: hybrid, weighted fusion (fusion.h), k = 10. */

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
 #include "ingest/loader.h"
@@ -287,12 +289,38 @@ out:
     return st;
 }
 
+int rg_meta_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > RG_META_KEY_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = key[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The metadata JSON of one file: the run's pairs plus "modified". Caller frees. */
+static char *file_metadata(const rg_ingest_options *o, int64_t mtime)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return NULL;
+    for (size_t i = 0; i < o->n_meta; i++)
+        cJSON_AddStringToObject(m, o->meta_keys[i], o->meta_values[i]);
+    cJSON_AddNumberToObject(m, "modified", (double)mtime);
+    char *json = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    return json;
+}
+
 /* Ingests one file; returns the event, err filled on failure. */
 static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f,
                                    const rg_ingest_options *o, rg_ingest_stats *stats,
                                    rg_error *err)
 {
-    char *data = NULL;
+    char *data = NULL, *meta = NULL;
     size_t len = 0;
     rg_document doc;
     int have_doc = 0;
@@ -310,7 +338,11 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
     if (rg_load_buffer(f->path, data, len, &doc, err)) goto out;
     have_doc = 1;
     size_t n = 0;
-    if (rg_ingest_document(s, o->dense, coll, f->path, &doc, hash, (int64_t)len, NULL, &o->chunk,
+    if (!(meta = file_metadata(o, f->mtime))) {
+        rg_fail(err, RG_ENOMEM, "%s: out of memory", f->path);
+        goto out;
+    }
+    if (rg_ingest_document(s, o->dense, coll, f->path, &doc, hash, (int64_t)len, meta, &o->chunk,
                            &n, err))
         goto out;
     stats->chunks += n;
@@ -318,6 +350,7 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
 out:
     if (have_doc) rg_document_free(&doc);
     rg_free(data);
+    cJSON_free(meta);
     rg_error note_err;
     rg_store_manifest_note(s, coll, f->path, f->size, f->mtime,
                            ev == RG_INGEST_FAILED ? NULL : hash,
@@ -358,6 +391,14 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
     if (o.n_include > RG_INGEST_MAX_GLOBS || o.n_exclude > RG_INGEST_MAX_GLOBS)
         return rg_fail(err, RG_ELIMIT, "at most %d include and %d exclude globs",
                        RG_INGEST_MAX_GLOBS, RG_INGEST_MAX_GLOBS);
+    if (o.n_meta > RG_INGEST_MAX_META)
+        return rg_fail(err, RG_ELIMIT, "at most %d metadata pairs", RG_INGEST_MAX_META);
+    for (size_t i = 0; i < o.n_meta; i++)
+        if (!rg_meta_key_valid(o.meta_keys[i]) || strcmp(o.meta_keys[i], "modified") == 0)
+            return rg_fail(err, RG_EINVAL,
+                           "metadata key '%s': 1-%d characters of A-Z a-z 0-9 _ . - "
+                           "('modified' is set by ragd)",
+                           o.meta_keys[i], RG_META_KEY_MAX);
     double t0 = now_seconds();
     int64_t coll;
     rg_status st =

@@ -23,6 +23,12 @@
 #include "ingest/chunker.h"
 #include "ingest/document.h"
 
+/* At most this many metadata pairs per run, and the longest key. */
+#define RG_INGEST_MAX_META 32
+#define RG_META_KEY_MAX 64
+/* 1 if key is a valid metadata key. */
+int rg_meta_key_valid(const char *key);
+
 /* At most this many include or exclude globs each. */
 #define RG_INGEST_MAX_GLOBS 64
 /* Directories deeper than this below a given path are not entered. */
@@ -71,6 +77,14 @@ typedef struct rg_ingest_options {
      * is saved at the end of the run (and every RG_INGEST_SAVE_SECONDS).
      */
     rg_dense *dense;
+    /*
+     * Metadata given to every document of the run: n_meta key/value pairs
+     * (keys of RG_META_KEY_MAX bytes of [A-Za-z0-9_.-]). Each document also
+     * gets "modified" (the file's mtime, Unix seconds), which date filters use.
+     */
+    const char *const *meta_keys;
+    const char *const *meta_values;
+    size_t n_meta;
     rg_ingest_fn on_file;     /* may be NULL */
     void *ctx;
 } rg_ingest_options;

@@ -71,14 +71,38 @@ p, st = run_json(["stats"], data=data)
 coll = st["collections"][0]
 t.check(coll["vectors"] == coll["chunks"], "no orphan vectors after rm", str(st))
 
+# filters (metadata, document ids, dates) apply to both legs before ranking
+run(["ingest", "--collection", "f", "--meta", "dept=hr", os.path.join(corpus, "hr")], data=data)
+run(["ingest", "--collection", "f", "--meta", "dept=it", os.path.join(corpus, "it")], data=data)
+for mode in ("lexical", "dense", "hybrid"):
+    p, r = run_json(["search", "--collection", "f", "--mode", mode, "-k", "4", "--where",
+                     "dept=it", "annual leave days parental leave"], data=data)
+    srcs = [h["source"] for h in r["results"]] if r else []
+    t.check(len(srcs) == 4 and all("/corpus/it/" in x for x in srcs),
+            f"--where keeps {mode} results in the IT documents and still returns k", str(srcs))
+    p, r = run_json(["search", "--collection", "f", "--mode", mode, "--since", "2999-01-01",
+                     "leave"], data=data)
+    t.check(r is not None and r["results"] == [], f"--since in the future leaves no {mode} result",
+            p.stderr)
+p, r = run_json(["search", "--collection", "f", "-k", "3", "leave"], data=data)
+doc = r["results"][0]["document_id"] if r and r["results"] else -1
+p, r = run_json(["search", "--collection", "f", "-k", "5", "--doc", str(doc), "security"],
+                data=data)
+t.check(r and r["results"] and all(h["document_id"] == doc for h in r["results"]),
+        "--doc restricts results to that document", p.stderr)
+p = run(["search", "--where", "bad key=1", "x"], data=data)
+t.check(p.returncode != 0 and "not valid" in p.stderr, "a bad metadata key is refused", p.stderr)
+
 # a collection is bound to one model
 p = run(["model", "import", "--name", "other", MODEL], data=data)
 t.check(p.returncode == 0, "import the model under a second name", p.stderr)
 p = run(["ingest", "--model", "other", target], data=data)
 t.check(p.returncode == 1 and "reindex" in p.stderr, "another model is refused, naming reindex",
         p.stderr)
+p, st = run_json(["stats"], data=data)
+all_chunks = sum(c["chunks"] for c in st["collections"]) if st else -1
 p, r = run_json(["reindex", "--model", "other"], data=data)
-t.check(p.returncode == 0 and r and r["vectors"] == coll["chunks"], "reindex re-embeds",
+t.check(p.returncode == 0 and r and r["vectors"] == all_chunks, "reindex re-embeds every chunk",
         p.stderr + p.stdout)
 p, r = run_json(["search", "--model", "other", "--mode", "dense", "-k", "3", "VPN"], data=data)
 t.check(p.returncode == 0 and r and len(r["results"]) == 3, "search with the new binding",
