@@ -141,7 +141,10 @@ rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, 
     rg_status st = cli_open_encoder(cli, model_arg, 0, threads, enc, name, err);
     if (st == RG_ENOTFOUND && !required && !model_arg) return RG_OK;
     if (st) return st;
-    rg_dense_options o = {.model_name = name, .encoder = *enc};
+    rg_dense_options o = {.model_name = name,
+                          .encoder = *enc,
+                          .query_prefix = rg_encoder_query_prompt(*enc),
+                          .passage_prefix = rg_encoder_passage_prompt(*enc)};
     st = rg_dense_open(s, cli->data_dir, &o, dense, err);
     if (st) {
         rg_encoder_close(*enc);

@@ -758,7 +758,11 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         goto out;
     }
     if (enc && tmpl.mode != RG_SEARCH_LEXICAL) {
-        rg_dense_options dopt = {.model_name = model_name, .encoder = enc, .query_encoder = qenc};
+        rg_dense_options dopt = {.model_name = model_name,
+                                 .encoder = enc,
+                                 .query_encoder = qenc,
+                                 .query_prefix = rg_encoder_query_prompt(enc),
+                                 .passage_prefix = rg_encoder_passage_prompt(enc)};
         if (rg_dense_open(s, c.data_dir, &dopt, &dense, &err) ||
             rg_dense_attach(dense, cc.coll, &err)) {
             status = cli_fail_err(&err);

@@ -26,6 +26,8 @@ struct rg_encoder {
     rg_pooling pooling;
     int normalize;
     char languages[ENC_LANGUAGES_MAX]; /* from README.md front matter, "" if unknown */
+    char query_prompt[ENC_PROMPT_MAX];   /* from config_sentence_transformers.json */
+    char passage_prompt[ENC_PROMPT_MAX];
 };
 
 rg_encoder_options rg_encoder_default_options(void)
@@ -93,7 +95,6 @@ out:
     return rc;
 }
 
-/* max_seq_length from sentence_bert_config.json, 0 when absent. */
 /*
  * The languages a model card declares in its README.md front matter
  * ("language: en", or a "language:" list), joined with commas. Unknown ("")
@@ -142,6 +143,39 @@ const char *rg_encoder_languages(const rg_encoder *e)
     return e->languages;
 }
 
+/*
+ * The prompts sentence-transformers puts before queries and passages
+ * ("prompts" in config_sentence_transformers.json; e5 models use "query: "
+ * and "passage: "). "document" is accepted for the passage prompt too.
+ */
+static void read_prompts(rg_encoder *e, const char *dir)
+{
+    cJSON *j = NULL;
+    e->query_prompt[0] = e->passage_prompt[0] = '\0';
+    if (rg_json_file_read(dir, "config_sentence_transformers.json", ENC_SMALL_JSON_MAX, &j, NULL))
+        return;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prompts");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(p, "query");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "passage");
+    if (!cJSON_IsString(d)) d = cJSON_GetObjectItemCaseSensitive(p, "document");
+    if (cJSON_IsString(q) && strlen(q->valuestring) < sizeof e->query_prompt)
+        memcpy(e->query_prompt, q->valuestring, strlen(q->valuestring) + 1);
+    if (cJSON_IsString(d) && strlen(d->valuestring) < sizeof e->passage_prompt)
+        memcpy(e->passage_prompt, d->valuestring, strlen(d->valuestring) + 1);
+    cJSON_Delete(j);
+}
+
+const char *rg_encoder_query_prompt(const rg_encoder *e)
+{
+    return e->query_prompt;
+}
+
+const char *rg_encoder_passage_prompt(const rg_encoder *e)
+{
+    return e->passage_prompt;
+}
+
+/* max_seq_length from sentence_bert_config.json, 0 when absent. */
 static size_t read_max_seq(const char *dir)
 {
     cJSON *j = NULL;
@@ -178,6 +212,7 @@ rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_en
     size_t cap = (size_t)(c->max_positions - c->position_offset);
     e->dim = c->hidden;
     read_languages(e, dir);
+    read_prompts(e, dir);
     e->max_length = e->opts.max_length ? e->opts.max_length : read_max_seq(dir);
     if (!e->max_length)
         e->max_length = rg_tokenizer_max_length(e->tok);

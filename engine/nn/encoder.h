@@ -26,6 +26,8 @@
 /* Longest language list kept from a model card, and lines of it read. */
 #define ENC_LANGUAGES_MAX 1024
 #define ENC_CARD_LINES_MAX 400
+/* Longest query or passage prompt kept. */
+#define ENC_PROMPT_MAX 64
 /* Most texts one rg_encoder_embed call accepts. */
 #define RG_ENCODER_MAX_TEXTS 1000000
 
@@ -73,6 +75,13 @@ int rg_encoder_normalizes(const rg_encoder *enc);
  * ("en", "multilingual,af,am,..."); "" when unknown. Lives as long as enc.
  */
 const char *rg_encoder_languages(const rg_encoder *enc);
+/*
+ * The text the model wants before queries and before passages (e5:
+ * "query: " / "passage: "), from config_sentence_transformers.json's
+ * "prompts"; "" when none. rg_encoder_embed does not add them: callers do.
+ */
+const char *rg_encoder_query_prompt(const rg_encoder *enc);
+const char *rg_encoder_passage_prompt(const rg_encoder *enc);
 /* Borrowed; lives as long as enc (for token counting by the chunker). */
 const rg_tokenizer *rg_encoder_tokenizer(const rg_encoder *enc);
 

@@ -8,6 +8,9 @@
 #include "test_nn_fixture.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "engine/nn/bert.h"
 #include "engine/nn/encoder.h"
@@ -90,11 +93,61 @@ static void test_config(void)
     rg_bert_close(b);
 }
 
+/*
+ * Model metadata read from the folder: prompts (config_sentence_transformers
+ * .json) and languages (the README front matter). The fixture has neither,
+ * so a copy of it by symbolic links gets both.
+ */
+static void test_metadata(void)
+{
+    rg_encoder *enc = NULL;
+    rg_error err;
+    REQUIRE(rg_encoder_open(RAGD_FIXTURE_DIR, NULL, &enc, &err) == RG_OK);
+    CHECK_STR(rg_encoder_query_prompt(enc), "");
+    CHECK_STR(rg_encoder_passage_prompt(enc), "");
+    CHECK_STR(rg_encoder_languages(enc), "");
+    rg_encoder_close(enc);
+
+    char dir[] = "/tmp/ragd-xlmr-meta-XXXXXX", path[512], target[512];
+    REQUIRE(mkdtemp(dir) != NULL);
+    const char *files[] = {"config.json", "tokenizer.json", "model.safetensors", "modules.json",
+                           "sentence_bert_config.json", "1_Pooling"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        snprintf(target, sizeof target, "%s/%s", RAGD_FIXTURE_DIR, files[i]);
+        CHECK(symlink(target, path) == 0);
+    }
+    snprintf(path, sizeof path, "%s/config_sentence_transformers.json", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs("{\"prompts\": {\"query\": \"query: \", \"passage\": \"passage: \"}}", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs("---\nlanguage:\n- multilingual\n- zh\n- en\nlicense: mit\n---\n# card\n", f);
+    fclose(f);
+    REQUIRE(rg_encoder_open(dir, NULL, &enc, &err) == RG_OK);
+    CHECK_STR(rg_encoder_query_prompt(enc), "query: ");
+    CHECK_STR(rg_encoder_passage_prompt(enc), "passage: ");
+    CHECK_STR(rg_encoder_languages(enc), "multilingual,zh,en");
+    rg_encoder_close(enc);
+    const char *all[] = {"config.json", "tokenizer.json", "model.safetensors", "modules.json",
+                         "sentence_bert_config.json", "1_Pooling",
+                         "config_sentence_transformers.json", "README.md"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, all[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     (void)fix_model_dir; /* the shared header's helper for the MiniLM tests */
     fix_load(&fx);
-    static const test_case cases[] = {TEST(test_config), TEST(test_parity_reference),
+    static const test_case cases[] = {TEST(test_config), TEST(test_metadata),
+                                      TEST(test_parity_reference),
                                       TEST(test_parity_best), TEST(test_parity_small_batches)};
     int rc = test_run(cases, sizeof cases / sizeof cases[0]);
     fix_free(&fx);
