@@ -119,7 +119,7 @@ typedef struct rg_http_request {
     rg_http_data_fn on_data;    /* NULL: the body is discarded */
     void *ctx;                  /* passed to on_data */
     const char *body;           /* non-NULL: POSTs body[0..body_len) (borrowed) */
-    size_t body_len;
+    size_t body_len;            /* bytes of body */
     long stall_s;               /* 0: RG_HTTP_STALL_S; < 0: none (a slow LLM stream) */
     rg_buf *error_body;         /* may be NULL: gets a non-2xx body, cut at its max */
 } rg_http_request;

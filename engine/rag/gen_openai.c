@@ -62,14 +62,17 @@ static int sleep_ms(int64_t ms, const volatile int *cancel)
     return cancel && *cancel;
 }
 
-/* Retry-After in milliseconds when it is a number of seconds; -1 otherwise. */
+/*
+ * Retry-After in milliseconds: -1 when it asks for longer than ragd waits,
+ * 0 when it is not a number of seconds (an HTTP date: the back-off decides).
+ */
 static int64_t retry_after_ms(const char *v)
 {
     char *end;
     errno = 0;
     long s = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || s < 0 || s > RG_LLM_MAX_RETRY_AFTER_MS) return -1;
-    return (int64_t)s * 1000;
+    if (!v[0] || *end || errno || s < 0) return 0;
+    return s > RG_LLM_MAX_RETRY_AFTER_MS / 1000 ? -1 : (int64_t)s * 1000;
 }
 
 void rg_llm_error_message(const char *body, size_t n, char *out, size_t cap)
