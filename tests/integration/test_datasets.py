@@ -55,6 +55,10 @@ for name in ("scifact", "cranfield", "cisi", "vaswani", "cmrc2018"):
     if dense:
         run(["model", "import", MODEL], data=data)
     modes = ("lexical", "dense", "hybrid") if dense else ("lexical",)
+    if name == "cmrc2018" and not LONG:
+        # Its gate is on hybrid; the English model's dense leg alone (nDCG@10
+        # about 0.21) costs a query embedding per each of 4,219 questions.
+        modes = ("lexical", "hybrid") if dense else modes
     for mode in modes:
         evaluate(name, mode, data)
     shutil.rmtree(data, ignore_errors=True)
