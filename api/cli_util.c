@@ -190,3 +190,17 @@ int cli_pair(const char *opt, char *s, const char **key, const char **value)
     *value = eq + 1;
     return 1;
 }
+
+int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const char *what)
+{
+    size_t n = strlen(word);
+    if (*len + n + 2 > cap) {
+        cli_fail("%s is longer than %zu bytes", what, cap - 1);
+        return 0;
+    }
+    if (*len) buf[(*len)++] = ' ';
+    memcpy(buf + *len, word, n);
+    *len += n;
+    buf[*len] = '\0';
+    return 1;
+}

@@ -64,6 +64,13 @@ int cli_date(const char *opt, const char *s, int64_t *out);
 /* Splits "key=value" in place: returns 0 (after an error) without '='. */
 int cli_pair(const char *opt, char *s, const char **key, const char **value);
 
+/*
+ * Appends word to the text in buf (cap bytes, *len used), separated by a
+ * space: how a query or question given as several arguments is joined.
+ * Prints an error naming what and returns 0 when it would not fit.
+ */
+int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const char *what);
+
 /* Wall-clock seconds from a monotonic clock. */
 double cli_now(void);
 

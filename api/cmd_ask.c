@@ -228,14 +228,8 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
         } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
             cli_fail("unknown option '%s' for ask", argv[i]);
             return 2;
-        } else {
-            size_t n = strlen(argv[i]);
-            if (qlen + n + 1 > RG_QUERY_MAX_BYTES)
-                return cli_fail("question is longer than %d bytes", RG_QUERY_MAX_BYTES);
-            if (qlen) question[qlen++] = ' ';
-            memcpy(question + qlen, argv[i], n);
-            qlen += n;
-            question[qlen] = '\0';
+        } else if (!cli_join_word(question, sizeof question, &qlen, argv[i], "the question")) {
+            return 1;
         }
     }
     if (!qlen) {

@@ -124,14 +124,8 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
             cli_fail("unknown option '%s' for search", argv[i]);
             return 2;
-        } else {
-            size_t n = strlen(argv[i]);
-            if (qlen + n + 1 > RG_QUERY_MAX_BYTES)
-                return cli_fail("query is longer than %d bytes", RG_QUERY_MAX_BYTES);
-            if (qlen) query[qlen++] = ' ';
-            memcpy(query + qlen, argv[i], n);
-            qlen += n;
-            query[qlen] = '\0';
+        } else if (!cli_join_word(query, sizeof query, &qlen, argv[i], "the query")) {
+            return 1;
         }
     }
     if (!qlen) {
