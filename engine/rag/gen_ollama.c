@@ -25,21 +25,9 @@ typedef struct ollama {
     int cancelled;
 } ollama;
 
-/* A status no transfer produces: on_data's way to say "the caller cancelled". */
-#define CANCEL_STATUS RG_EINTERNAL
-
 static rg_status deliver(ollama *g, const char *s, size_t n, rg_error *err)
 {
-    if (!n) return RG_OK;
-    if (g->req->cancel && *g->req->cancel) return g->cancelled = 1, CANCEL_STATUS;
-    rg_status st = rg_buf_append(g->out, s, n);
-    if (st == RG_ELIMIT)
-        return rg_fail(err, st, "the generated answer is longer than %zu bytes", g->out->max);
-    if (st) return rg_fail(err, st, "out of memory");
-    g->delivered += n;
-    if (g->req->on_token && g->req->on_token(g->req->token_ctx, s, n))
-        return g->cancelled = 1, CANCEL_STATUS;
-    return RG_OK;
+    return rg_llm_deliver(g->req, g->out, &g->delivered, &g->cancelled, s, n, err);
 }
 
 static size_t count_of(const cJSON *j, const char *name)

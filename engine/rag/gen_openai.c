@@ -189,21 +189,24 @@ typedef struct openai {
     int cancelled;
 } openai;
 
-/* A status no transfer produces: on_data's way to say "the caller cancelled". */
-#define CANCEL_STATUS RG_EINTERNAL
+rg_status rg_llm_deliver(const rg_gen_request *req, rg_buf *out, size_t *delivered, int *cancelled,
+                         const char *s, size_t n, rg_error *err)
+{
+    if (!n) return RG_OK;
+    if (req->cancel && *req->cancel) return *cancelled = 1, RG_LLM_CANCELLED;
+    rg_status st = rg_buf_append(out, s, n);
+    if (st == RG_ELIMIT)
+        return rg_fail(err, st, "the generated answer is longer than %zu bytes", out->max);
+    if (st) return rg_fail(err, st, "out of memory");
+    *delivered += n;
+    if (req->on_token && req->on_token(req->token_ctx, s, n))
+        return *cancelled = 1, RG_LLM_CANCELLED;
+    return RG_OK;
+}
 
 static rg_status deliver(openai *g, const char *s, size_t n, rg_error *err)
 {
-    if (!n) return RG_OK;
-    if (g->req->cancel && *g->req->cancel) return g->cancelled = 1, CANCEL_STATUS;
-    rg_status st = rg_buf_append(g->out, s, n);
-    if (st == RG_ELIMIT)
-        return rg_fail(err, st, "the generated answer is longer than %zu bytes", g->out->max);
-    if (st) return rg_fail(err, st, "out of memory");
-    g->delivered += n;
-    if (g->req->on_token && g->req->on_token(g->req->token_ctx, s, n))
-        return g->cancelled = 1, CANCEL_STATUS;
-    return RG_OK;
+    return rg_llm_deliver(g->req, g->out, &g->delivered, &g->cancelled, s, n, err);
 }
 
 static void read_usage(openai *g, const cJSON *j)

@@ -114,6 +114,21 @@ rg_status rg_llm_http_open(rg_llm_options *o, const char *base_url, rg_http **ou
 rg_status rg_llm_copy_strings(const rg_llm_options *o, char **base_url, char **model,
                               char **api_key, rg_error *err);
 
+/*
+ * A status no transfer produces: a stream callback's way to say "the caller
+ * cancelled" (rg_status has no code of its own for it).
+ */
+#define RG_LLM_CANCELLED RG_EINTERNAL
+
+/*
+ * Passes a piece of generated text on: appended to out (within its limit),
+ * *delivered advanced, then given to req->on_token. Returns RG_LLM_CANCELLED
+ * with *cancelled set when req->cancel is raised or on_token asks to stop;
+ * RG_ELIMIT / RG_ENOMEM with a message when out cannot take it.
+ */
+rg_status rg_llm_deliver(const rg_gen_request *req, rg_buf *out, size_t *delivered, int *cancelled,
+                         const char *s, size_t n, rg_error *err);
+
 /* The server's message of an error body: JSON error.message, error, or the text itself. */
 void rg_llm_error_message(const char *body, size_t n, char *out, size_t cap);
 
