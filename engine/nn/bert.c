@@ -314,6 +314,28 @@ static int pack_qkv(layer *L, int int8)
     return rc;
 }
 
+/* The packed form a forward pass uses for l (see layer_forward). */
+static rg_packed *used_form(linear *l, int int8)
+{
+    return int8 && l->pq.q ? &l->pq : &l->pf;
+}
+
+/* Links each product to the one the forward pass runs next (gemm.h). */
+static void chain_products(rg_bert *b, int int8)
+{
+    rg_packed *prev = NULL;
+    for (int i = 0; i < b->cfg.layers; i++) {
+        layer *L = &b->layers[i];
+        rg_packed *seq[] = {used_form(&L->qkv, int8), used_form(&L->o, int8),
+                            used_form(&L->up, int8), used_form(&L->down, int8)};
+        for (size_t k = 0; k < 4; k++) {
+            if (prev) rg_packed_chain(prev, seq[k]);
+            prev = seq[k];
+        }
+    }
+    if (prev) rg_packed_chain(prev, NULL);
+}
+
 static int pack_linear(linear *l, int int8)
 {
     if (int8)
@@ -341,6 +363,7 @@ rg_status rg_bert_pack(rg_bert *b, int int8, rg_error *err)
         for (size_t k = 0; k < 6; k++)
             drop_pages(ls[k]);
     }
+    chain_products(b, int8);
     if (int8)
         b->quantized = 1;
     b->packed[int8 != 0] = 1;

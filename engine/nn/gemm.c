@@ -45,6 +45,25 @@ void rg_packed_free(rg_packed *p)
     memset(p, 0, sizeof *p);
 }
 
+void rg_packed_chain(rg_packed *p, const rg_packed *next)
+{
+    p->next = next;
+}
+
+const void *rg_packed_first_block(const rg_packed *p, size_t *bytes)
+{
+    *bytes = 0;
+    if (p->f) {
+        *bytes = (size_t)NB * (size_t)p->k * sizeof(float);
+        return p->f;
+    }
+    if (p->q) {
+        *bytes = (size_t)NB * (size_t)p->kp;
+        return p->q;
+    }
+    return NULL;
+}
+
 static int pack_common(rg_packed *p, const float *bias, int n, int k, int kp)
 {
     memset(p, 0, sizeof *p);

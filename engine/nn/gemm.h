@@ -33,6 +33,11 @@ typedef struct rg_packed {
     float *bias;  /* [blocks * NB], zero-padded */
     float *scale; /* int8: [blocks * NB] per-output scale */
     int32_t *sum; /* int8: [blocks * NB] sum of each quantised row */
+    /* Optional, borrowed: the product that usually runs after this one
+     * (the next linear layer). The last block's strips prefetch its first
+     * block, so a query's chain of products does not wait on memory at
+     * each start. Set with rg_packed_chain; cleared by rg_packed_free. */
+    const struct rg_packed *next;
 } rg_packed;
 
 /* Epilogue applied to each output after the bias. */
@@ -58,6 +63,13 @@ int rg_packed_fast_s8(void);
 int rg_pack_f32(rg_packed *p, const float *w, const float *bias, int n, int k);
 int rg_pack_s8(rg_packed *p, const float *w, const float *bias, int n, int k);
 void rg_packed_free(rg_packed *p);
+
+/* Declares that `next` (NULL: none) usually runs after p; a hint only. */
+void rg_packed_chain(rg_packed *p, const rg_packed *next);
+
+/* The first column block of p (fp32 or int8 form) and its size in bytes;
+ * NULL when p is empty. */
+const void *rg_packed_first_block(const rg_packed *p, size_t *bytes);
 
 /* ---- Products ---- */
 
