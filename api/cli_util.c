@@ -82,7 +82,7 @@ static int folder_has_config(const char *dir)
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8, int threads,
+rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int precision, int threads,
                            rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],
                            rg_error *err)
 {
@@ -128,7 +128,8 @@ rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int int8, i
         }
     }
     rg_encoder_options o = rg_encoder_default_options();
-    o.int8 = int8;
+    o.int8 = (precision & CLI_ENC_INT8) != 0;
+    o.query_int8 = !(precision & CLI_ENC_FP32_QUERY);
     o.threads = threads;
     return rg_encoder_open(dir, &o, enc, err);
 }

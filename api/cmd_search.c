@@ -149,7 +149,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     req.filter = &filter;
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
-        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, 1, &enc, &dense, &err)) ||
+        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, 0, &enc, &dense, &err)) ||
         rg_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;
@@ -165,7 +165,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
         req.mode = dense ? RG_SEARCH_HYBRID : RG_SEARCH_LEXICAL;
     size_t n = 0;
     double t0 = cli_now();
-    rg_search_timings tm;
+    rg_search_stats tm;
     if (rg_search_run(q, &req, hits, &n, &tm, &err)) {
         status = cli_fail_err(&err);
         goto done;

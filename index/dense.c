@@ -400,7 +400,7 @@ rg_status rg_dense_embed_query(rg_dense *d, const char *query, float *out, rg_er
     if (rg_buf_puts(&text, d->query_prefix) || rg_buf_append(&text, query, qn))
         return rg_fail(err, RG_ENOMEM, "out of memory embedding a query");
     const char *t = rg_buf_str(&text);
-    rg_status st = rg_encoder_embed(d->qenc, &t, &text.len, 1, out, err);
+    rg_status st = rg_encoder_embed_query(d->qenc, t, text.len, out, err);
     rg_buf_free(&text);
     if (st || !cacheable) return st;
     if (!slot->vec && !(slot->vec = rg_malloc(dim * sizeof *slot->vec))) return RG_OK;

@@ -11,6 +11,7 @@
 
 #include "engine/base/mem.h"
 #include "engine/nn/bert.h"
+#include "engine/nn/gemm.h"
 #include "engine/nn/json_file.h"
 
 /* Largest sentence-transformers JSON file read (modules.json and the like). */
@@ -28,11 +29,12 @@ struct rg_encoder {
     char languages[ENC_LANGUAGES_MAX]; /* from README.md front matter, "" if unknown */
     char query_prompt[ENC_PROMPT_MAX];   /* from config_sentence_transformers.json */
     char passage_prompt[ENC_PROMPT_MAX];
+    int query_packed; /* int8 weights packed for rg_encoder_embed_query */
 };
 
 rg_encoder_options rg_encoder_default_options(void)
 {
-    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0};
+    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0, 1};
     return o;
 }
 
@@ -366,4 +368,29 @@ out:
     rg_free(order);
     rg_free(blens);
     return rc;
+}
+
+rg_status rg_encoder_embed_query(rg_encoder *e, const char *text, size_t len, float *out,
+                                 rg_error *err)
+{
+    int32_t ids[RG_ENCODER_QUERY_TOKENS_MAX];
+    size_t L = e->max_length < RG_ENCODER_QUERY_TOKENS_MAX ? e->max_length
+                                                            : RG_ENCODER_QUERY_TOKENS_MAX, k;
+    if (e->max_length > RG_ENCODER_QUERY_TOKENS_MAX) /* a model with longer inputs: general path */
+        return rg_encoder_embed(e, &text, &len, 1, out, err);
+    rg_status rc = rg_tokenizer_encode(e->tok, text, len, L, ids, L, &k, err);
+    if (rc) return rc;
+    int int8 = e->opts.int8;
+    if (!int8 && e->opts.query_int8 && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8()) {
+        if (!e->query_packed && (rc = rg_bert_pack(e->bert, 1, err))) return rc;
+        e->query_packed = 1;
+        int8 = 1;
+    }
+    rg_kernels_set_threads(k >= RG_ENCODER_QUERY_SPLIT_TOKENS ? e->opts.threads : 1);
+    int klen = (int)k;
+    const float *h;
+    rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, int8, ids, &klen, 1, &h, err);
+    if (rc) return rc;
+    pool(e, h, klen, out);
+    return RG_OK;
 }

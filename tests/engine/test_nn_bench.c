@@ -2,7 +2,8 @@
  * nn_bench — encoder speed, the ragd side of tests/bench/encoder/run.sh.
  * Not a test (it only measures). Prints one JSON object:
  *   load time, RSS after load, single-query latency (p50 and min, one text
- *   per call), throughput on a file of texts (one per line), RSS at the end;
+ *   per call through rg_encoder_embed, and through rg_encoder_embed_query,
+ *   the path search takes), throughput on a file of texts (one per line), RSS at the end;
  *   beside each wall time the process CPU time (*_cpu), steadier on a
  *   shared machine.
  *
@@ -13,6 +14,9 @@
  *   --query-reps N (default 200)             --texts FILE    throughput input
  *   --reps N      passes over FILE; texts/s is the median pass (default 3)
  *   --batch-tokens N  tokens per forward batch (encoder option)
+ *   --out FILE    write the embeddings of FILE's texts there, float32,
+ *                 one row of dim floats per text (for the retrieval
+ *                 bench's Python peers, which then index the same vectors)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,7 @@
 
 #include "engine/nn/encoder.h"
 
-#define BENCH_MAX_TEXTS 100000
+#define BENCH_MAX_TEXTS 2000000
 #define BENCH_MAX_LINE  (1u << 20)
 #define BENCH_MAX_REPS  10000
 
@@ -93,7 +97,7 @@ int main(int argc, char **argv)
     o.threads = 1;
     const char *q =
         "how do transformers use attention to model long range dependencies in text data";
-    const char *texts_path = NULL;
+    const char *texts_path = NULL, *out_path = NULL;
     int qreps = 200, reps = 3;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -116,6 +120,8 @@ int main(int argc, char **argv)
             texts_path = v;
         else if (!strcmp(a, "--reps") && ++i)
             reps = atoi(v);
+        else if (!strcmp(a, "--out") && ++i)
+            out_path = v;
         else if (!strcmp(a, "--batch-tokens") && ++i)
             o.batch_tokens = (size_t)atol(v);
         else {
@@ -156,11 +162,25 @@ int main(int argc, char **argv)
     }
     qsort(lat, (size_t)qreps, sizeof lat[0], cmp_double);
     qsort(lat_cpu, (size_t)qreps, sizeof lat_cpu[0], cmp_double);
+    /* The query path search uses (rg_encoder_embed_query: int8 weights where
+     * the CPU has VNNI unless --int8 already made everything int8). */
+    double *qlat = malloc(sizeof(double) * (size_t)qreps);
+    size_t qlen = strlen(q);
+    for (int i = 0; i < 20; i++)
+        rg_encoder_embed_query(enc, q, qlen, v, &err);
+    for (int i = 0; i < qreps; i++) {
+        double a = now();
+        rg_encoder_embed_query(enc, q, qlen, v, &err);
+        qlat[i] = (now() - a) * 1e3;
+    }
+    qsort(qlat, (size_t)qreps, sizeof qlat[0], cmp_double);
     printf("{\"backend\": \"%s\", \"int8\": %d, \"int8_down\": %d, \"threads\": %d, "
            "\"load_ms\": %.1f, \"rss_load_mb\": %.1f, \"query_tokens\": %zu, "
            "\"query_p50_ms\": %.3f, \"query_min_ms\": %.3f, \"query_cpu_p50_ms\": %.3f",
            rg_gemm_name(o.backend ? o.backend : rg_gemm_best()), o.int8, o.int8_down, o.threads,
            load_ms, rss_load, qtok, lat[qreps / 2], lat[0], lat_cpu[qreps / 2]);
+    printf(", \"query_api_p50_ms\": %.3f, \"query_api_min_ms\": %.3f", qlat[qreps / 2], qlat[0]);
+    free(qlat);
     free(lat);
     free(lat_cpu);
     int rc = 0;
@@ -182,6 +202,16 @@ int main(int argc, char **argv)
                 csecs[r] = cpu() - c;
             }
             if (rc) fprintf(stderr, "nn_bench: %s\n", rg_error_message(&err));
+            if (!rc && out_path) {
+                FILE *f = fopen(out_path, "wb");
+                size_t want = (size_t)D * (size_t)n;
+                int ok = f && fwrite(out, sizeof(float), want, f) == want;
+                if (f && fclose(f) != 0) ok = 0;
+                if (!ok) {
+                    fprintf(stderr, "nn_bench: cannot write %s\n", out_path);
+                    rc = 1;
+                }
+            }
             qsort(secs, (size_t)reps, sizeof secs[0], cmp_double);
             qsort(csecs, (size_t)reps, sizeof csecs[0], cmp_double);
             printf(", \"texts\": %ld, \"secs_median\": %.4f, \"secs_min\": %.4f, "

@@ -140,6 +140,48 @@ static void test_parity_int8(void)
     free(out);
 }
 
+/* Every fixture text as a query, one call each (rg_encoder_embed_query):
+ * short ones on one thread, long ones (the fixture has texts past 256
+ * tokens) on all of them. */
+static float *embed_queries(const rg_encoder_options *o)
+{
+    rg_encoder *enc = NULL;
+    rg_error err;
+    if (rg_encoder_open(model_dir, o, &enc, &err) != RG_OK) {
+        fprintf(stderr, "open: %s\n", rg_error_message(&err));
+        return NULL;
+    }
+    float *out = malloc(sizeof(float) * fx.n * fx.dim);
+    for (uint32_t i = 0; i < fx.n; i++)
+        CHECK_INT(rg_encoder_embed_query(enc, fx.text[i], fx.len[i], out + (size_t)i * fx.dim, &err),
+                  RG_OK);
+    rg_encoder_close(enc);
+    return out;
+}
+
+static void test_query_fp32(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    o.threads = 2;
+    o.query_int8 = 0;
+    float *out = embed_queries(&o);
+    REQUIRE(out);
+    compare(out, "fp32 queries vs sentence-transformers", 0.9999, 1e-4);
+    free(out);
+}
+
+/* The default: int8 weights for queries where VNNI runs them (else fp32). */
+static void test_query_default(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    CHECK_INT(o.query_int8, 1);
+    o.threads = 2;
+    float *out = embed_queries(&o);
+    REQUIRE(out);
+    compare(out, "default queries vs sentence-transformers", 0.995, 1.0);
+    free(out);
+}
+
 /* FFN-down in int8 too (rg_encoder_options.int8_down): faster, less exact. */
 static void test_parity_int8_down(void)
 {
@@ -209,7 +251,8 @@ int main(void)
     uint32_t all = fx.n;
     if (getenv("RAGD_SANITIZED") && fx.n > 48) fx.n = 48;
     static const test_case model_cases[] = {TEST(test_parity_fp32), TEST(test_parity_int8),
-                                            TEST(test_parity_int8_down),
+                                            TEST(test_parity_int8_down), TEST(test_query_fp32),
+                                            TEST(test_query_default),
                                             TEST(test_bad_model_folder)};
     rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
     fx.n = all;
