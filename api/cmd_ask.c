@@ -28,14 +28,16 @@
 static int ask_usage(void)
 {
     puts("usage: ragd ask [-k N] [--collection NAME] [--mode hybrid|lexical|dense]\n"
-         "                [--model NAME] [--min-score X] [--remove-unsupported] [--json]\n"
+         "                [--model NAME] [--min-similarity X] [--min-coverage X]\n"
+         "                [--remove-unsupported] [--json]\n"
          "                [--llm URL --llm-model NAME [--llm-kind openai|ollama]\n"
          "                 [--llm-timeout SECONDS] [--allow-private] [--stream]]\n"
          "                QUESTION...\n\n"
          "Answers from the indexed documents with cited sentences. Without an LLM the\n"
          "answer is extracted from the documents. -k (default 5) chunks are retrieved;\n"
-         "the answer is refused when the best score is below --min-score (its meaning\n"
-         "depends on the mode: cosine for dense, BM25 for lexical, RRF for hybrid).\n\n"
+         "the answer is refused when the best passage is not relevant enough: its\n"
+         "cosine similarity below --min-similarity when the dense leg ran, else the\n"
+         "share of the question's terms it holds (idf-weighted) below --min-coverage.\n\n"
          "--llm URL is the server's base URL: an OpenAI-compatible API (e.g.\n"
          "http://127.0.0.1:8080/v1; key from $OPENAI_API_KEY) or, with --llm-kind\n"
          "ollama, an Ollama server (http://127.0.0.1:11434). Loopback servers are\n"
@@ -159,12 +161,12 @@ static int print_token(void *ctx, const char *piece, size_t n)
     return 0;
 }
 
-static int parse_score(const char *v, double *out)
+static int parse_score(const char *opt, const char *v, double *out)
 {
     char *end;
     double d = strtod(v, &end);
     if (!v[0] || *end || !isfinite(d)) {
-        cli_fail("--min-score takes a number, not '%s'", v);
+        cli_fail("%s takes a number, not '%s'", opt, v);
         return 0;
     }
     *out = d;
@@ -198,8 +200,10 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
             if (rc < 0) return 2;
             model = v;
-        } else if ((rc = cli_opt(argc, argv, &i, "--min-score", &v))) {
-            if (rc < 0 || !parse_score(v, &ao.min_score)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--min-similarity", &v))) {
+            if (rc < 0 || !parse_score("--min-similarity", v, &ao.min_similarity)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--min-coverage", &v))) {
+            if (rc < 0 || !parse_score("--min-coverage", v, &ao.min_coverage)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--llm", &v))) {
             if (rc < 0) return 2;
             lf.url = v;
@@ -254,7 +258,7 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
     int status = 0;
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
-        cli_open_dense(cli, s, model, need_dense, 1, &enc, &dense, &err) ||
+        cli_open_dense(cli, s, model, need_dense, 0, &enc, &dense, &err) ||
         rg_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;

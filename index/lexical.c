@@ -46,6 +46,7 @@ struct rg_lexical {
     size_t slot_mask;  /* slots has slot_mask + 1 entries, a power of two */
     float *acc;        /* [n_docs] scores; 0 = untouched (every impact is > 0) */
     uint32_t *touched; /* [n_docs] chunks with a non-zero acc */
+    float k1;          /* BM25 k1: an impact approaches k1 + 1 as tf grows */
     /* query scratch: the distinct query terms */
     uint32_t qterm[RG_QUERY_MAX_TERMS];
     size_t n_qterm;
@@ -309,6 +310,7 @@ rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical
     scan s = {0};
     rg_status st = rg_fts5_tokenizer_open(db, o.tokenize, &lx->tok, err);
     if (st == RG_OK) st = scan_vocab(lx, db, o.fts_table, &s, err);
+    lx->k1 = o.k1;
     if (st == RG_OK) st = build_postings(lx, &s, o.k1, o.b, err);
     if (st == RG_OK) st = build_hash(lx, err);
     rg_free(s.raw_doc);
@@ -389,6 +391,11 @@ static void sift_up(rg_lex_hit *h, size_t i)
 
 /* Accumulates the scores of the query terms into acc; returns the number
  * of chunks touched. */
+static double idf_of(double n, double df)
+{
+    return log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
 static size_t accumulate(rg_lexical *lx)
 {
     size_t nt = 0;
@@ -397,7 +404,7 @@ static size_t accumulate(rg_lexical *lx)
         uint32_t t = lx->qterm[q];
         const lex_post *p = lx->post + lx->post_off[t];
         size_t df = lx->post_off[t + 1] - lx->post_off[t];
-        float idf = (float)log(1.0 + (n - (double)df + 0.5) / ((double)df + 0.5));
+        float idf = (float)idf_of(n, (double)df);
         for (size_t i = 0; i < df; i++) {
             uint32_t d = p[i].doc;
             if (lx->acc[d] == 0.0f) lx->touched[nt++] = d;
@@ -405,6 +412,43 @@ static size_t accumulate(rg_lexical *lx)
         }
     }
     return nt;
+}
+
+/* Distinct query terms, indexed or not: the indexed ones' df, others df 0. */
+typedef struct ideal_ctx {
+    rg_lexical *lx;
+    double sum;
+} ideal_ctx;
+
+static int add_ideal_term(void *vctx, const char *tok, size_t n, size_t start, size_t end,
+                          int colocated)
+{
+    (void)start;
+    (void)end;
+    (void)colocated;
+    ideal_ctx *c = vctx;
+    rg_lexical *lx = c->lx;
+    if (n > RG_TOKEN_MAX_BYTES) n = rg_utf8_floor(tok, RG_TOKEN_MAX_BYTES);
+    for (size_t i = 0; i < lx->n_qterm; i++)
+        if (lx->qlen[i] == n && memcmp(lx->qtext[i], tok, n) == 0) return 0;
+    memcpy(lx->qtext[lx->n_qterm], tok, n);
+    lx->qlen[lx->n_qterm++] = n;
+    long t = term_find(lx, tok, n);
+    double df = t < 0 ? 0.0 : (double)(lx->post_off[t + 1] - lx->post_off[t]);
+    c->sum += idf_of((double)lx->n_docs, df) * (lx->k1 + 1.0);
+    return lx->n_qterm == RG_QUERY_MAX_TERMS;
+}
+
+double rg_lexical_ideal(rg_lexical *lx, const char *query)
+{
+    if (!lx || !query || strlen(query) > RG_QUERY_MAX_BYTES) return NAN;
+    ideal_ctx c = {lx, 0.0};
+    pthread_mutex_lock(&lx->mu);
+    lx->n_qterm = 0;
+    rg_status st = rg_fts5_tokenizer_run(lx->tok, query, strlen(query), 1, add_ideal_term, &c, NULL);
+    lx->n_qterm = 0;
+    pthread_mutex_unlock(&lx->mu);
+    return st == RG_OK ? c.sum : NAN;
 }
 
 rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,

@@ -130,6 +130,16 @@ rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chun
                             void *filter_ctx, rg_lex_hit *hits, size_t *n_hits, rg_error *err);
 
 /*
+ * The BM25 score a chunk holding every distinct term of query many times
+ * would approach: the sum over those terms of idf * (k1 + 1), terms the
+ * index lacks counted at the highest idf. A hit's score divided by it is
+ * the idf-weighted share of the query the hit covers, in [0, 1): unlike a
+ * raw BM25 score, comparable across queries and corpora. NAN for a query
+ * longer than RG_QUERY_MAX_BYTES or one the tokenizer rejects.
+ */
+double rg_lexical_ideal(rg_lexical *lx, const char *query);
+
+/*
  * Appends to out a snippet of text[0..len): the window of about max_tokens
  * tokens holding the most query terms, with each matching token wrapped in
  * open and close (e.g. "\x1b[1m" and "\x1b[0m", or "<b>" and "</b>"), and

@@ -1,5 +1,6 @@
 #include "index/search.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -276,9 +277,9 @@ static rg_status dense_leg(rg_search *q, size_t k, coll_filter *f, rg_ranked *ou
 }
 
 rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
-                        size_t *n_hits, rg_search_timings *timings, rg_error *err)
+                        size_t *n_hits, rg_search_stats *timings, rg_error *err)
 {
-    rg_search_timings tm = {0, 0, 0, 0, 0};
+    rg_search_stats tm = {.dense_top = NAN, .lexical_top = NAN, .lexical_ideal = NAN};
     *n_hits = 0;
     if (!req->query || !req->query[0]) return rg_fail(err, RG_EINVAL, "empty query");
     if (req->k == 0 || req->k > RG_SEARCH_MAX_K)
@@ -304,6 +305,8 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
     if (req->mode != RG_SEARCH_DENSE) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((st = lexical_leg(q, req->query, depth, &filt, q->lex_list, &n_lex, err))) return st;
+        if (n_lex) tm.lexical_top = q->lex_list[0].score;
+        tm.lexical_ideal = rg_lexical_ideal(q->lex, req->query);
         tm.lexical_ms = ms_since(&t0);
     }
     rg_search_mode mode = req->mode;
@@ -317,6 +320,7 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
         tm.embed_ms = ms_since(&t0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((st = dense_leg(q, depth, &filt, q->dense_list, &n_dense, err))) return st;
+        if (n_dense) tm.dense_top = q->dense_list[0].score;
         tm.dense_ms = ms_since(&t0);
     }
     const rg_ranked *final = req->mode == RG_SEARCH_DENSE ? q->dense_list : q->lex_list;

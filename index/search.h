@@ -80,14 +80,24 @@ typedef struct rg_search_request {
 /* A request with the defaults: hybrid, weighted fusion (fusion.h), k = 10. */
 rg_search_request rg_search_default_request(const char *query);
 
-/* Where a query's time went, in milliseconds. */
-typedef struct rg_search_timings {
+/*
+ * What a query did: where its time went (milliseconds), and the best raw
+ * score each leg found among the chunks the filters allow (NAN when the
+ * leg did not run or matched nothing). Fused scores rank but have no
+ * absolute meaning; these do, and answers use them to refuse (answer.h).
+ */
+typedef struct rg_search_stats {
     int dense_skipped; /* hybrid ran lexical only: the model does not cover the query's script */
     double embed_ms;
     double dense_ms;
     double lexical_ms;
     double fuse_ms;
-} rg_search_timings;
+    double dense_top;     /* cosine similarity of the dense leg's best chunk */
+    double lexical_top;   /* BM25 of the lexical leg's best chunk */
+    double lexical_ideal; /* BM25 a chunk holding every query term would approach
+                             (rg_lexical_ideal); lexical_top / lexical_ideal is the
+                             idf-weighted share of the query the best chunk covers */
+} rg_search_stats;
 
 typedef struct rg_search_hit {
     int64_t chunk_id;
@@ -100,7 +110,7 @@ typedef struct rg_search_hit {
  * query RG_EINVAL; dense or hybrid without an encoder RG_EINVAL.
  */
 rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
-                        size_t *n_hits, rg_search_timings *timings, rg_error *err);
+                        size_t *n_hits, rg_search_stats *timings, rg_error *err);
 
 /*
  * Appends a highlighted snippet of text for query to out (see

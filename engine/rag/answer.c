@@ -19,19 +19,10 @@ rg_answer_options rg_answer_default_options(void)
 {
     return (rg_answer_options){.k = RG_ANSWER_DEFAULT_K,
                                .mode = RG_SEARCH_HYBRID,
-                               .min_score = NAN,
+                               .min_similarity = NAN,
+                               .min_coverage = NAN,
                                .prompt = rg_prompt_default_options(),
                                .cite = rg_cite_default_options()};
-}
-
-double rg_answer_default_min_score(rg_search_mode mode)
-{
-    switch (mode) {
-    case RG_SEARCH_DENSE: return 0.25; /* below it MiniLM pairs are mostly unrelated */
-    case RG_SEARCH_LEXICAL: return 0;  /* BM25 has no absolute scale: refuse only no match */
-    case RG_SEARCH_HYBRID: return 0;   /* RRF is rank-based: refuse only no match */
-    }
-    return 0;
 }
 
 static double now_ms(void)
@@ -81,6 +72,21 @@ static rg_status fetch(rg_store *s, const rg_search_hit *hits, size_t n, retriev
     return RG_OK;
 }
 
+/* The relevance signal of a retrieval (answer.h): similarity when the
+ * dense leg ran and found something, else lexical coverage. */
+static void relevance(const rg_search_stats *st, rg_answer *out)
+{
+    out->relevance = NAN;
+    out->relevance_signal[0] = '\0';
+    if (!isnan(st->dense_top)) {
+        copy_name(out->relevance_signal, sizeof out->relevance_signal, "similarity");
+        out->relevance = st->dense_top;
+    } else if (!isnan(st->lexical_ideal) && st->lexical_ideal > 0) {
+        copy_name(out->relevance_signal, sizeof out->relevance_signal, "coverage");
+        out->relevance = isnan(st->lexical_top) ? 0.0 : st->lexical_top / st->lexical_ideal;
+    }
+}
+
 /* Runs gen, or the fallback when gen fails; *used says which answered. */
 static rg_status generate(rg_generator *gen, const rg_answer_options *o, const rg_gen_request *req,
                           rg_buf *text, rg_gen_result *res, rg_generator **used, rg_error *err)
@@ -107,17 +113,21 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
     copy_name(out->mode, sizeof out->mode, rg_search_mode_name(o->mode));
     copy_name(out->generator, sizeof out->generator, rg_generator_name(gen));
     copy_name(out->model, sizeof out->model, rg_generator_model(gen));
-    rg_status st = rg_search_run(q, &req, hits, &n, NULL, err);
+    rg_search_stats stats;
+    rg_status st = rg_search_run(q, &req, hits, &n, &stats, err);
     if (!st) st = fetch(s, hits, n, r, err);
     out->timings.retrieve_ms = (t = now_ms()) - t0;
     if (st) return st;
-    double min_score = isnan(o->min_score) ? rg_answer_default_min_score(o->mode) : o->min_score;
     out->best_score = n ? hits[0].score : 0;
+    relevance(&stats, out);
     if (n == 0) return refuse(out, question, "no passage matches the question");
-    if (hits[0].score < min_score) {
+    double min = strcmp(out->relevance_signal, "similarity") == 0
+                     ? (isnan(o->min_similarity) ? RG_ANSWER_MIN_SIMILARITY : o->min_similarity)
+                     : (isnan(o->min_coverage) ? RG_ANSWER_MIN_COVERAGE : o->min_coverage);
+    if (!isnan(out->relevance) && out->relevance < min) {
         char why[RG_ANSWER_REASON_MAX];
-        snprintf(why, sizeof why, "best %s score %.4f is below the threshold %.4f",
-                 rg_search_mode_name(o->mode), hits[0].score, min_score);
+        snprintf(why, sizeof why, "the best passage's %s %.4f is below the threshold %.4f",
+                 out->relevance_signal, out->relevance, min);
         return refuse(out, question, why);
     }
     rg_prompt prompt;
@@ -152,6 +162,8 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
             /* keep what the pipeline already filled in, take the checked text */
             checked.fallback = out->fallback;
             checked.best_score = out->best_score;
+            checked.relevance = out->relevance;
+            memcpy(checked.relevance_signal, out->relevance_signal, sizeof checked.relevance_signal);
             checked.timings = out->timings;
             memcpy(checked.generator, out->generator, sizeof checked.generator);
             memcpy(checked.model, out->model, sizeof checked.model);

@@ -3,24 +3,23 @@
  * check citations, and hand back one rg_answer.
  *
  * Refusal comes first and costs no generation: when retrieval finds
- * nothing, or its best score is below min_score, the answer is "the
- * documents do not contain the answer" in the question's language. What a
- * score means depends on the retrieval mode, so the threshold does too:
- *   dense    cosine similarity of query and chunk embeddings, in [-1, 1];
- *            unrelated text scores about 0-0.2 with MiniLM-class models.
- *   lexical  BM25 of the chunk: unbounded, grows with the number and
- *            rarity of matched terms; comparable only within one corpus.
- *   hybrid   reciprocal rank fusion, sum of w / (60 + rank) over the legs:
- *            at most about 2/61 = 0.033 (first in both legs), 1/61 = 0.016
- *            when one leg alone ranks it first. Rank-based, so it says
- *            nothing about absolute relevance; its default only refuses
- *            when nothing matched.
- * rg_answer_default_min_score gives the per-mode defaults; calibrating them
- * on development data is the job of `ragd eval --answers`.
+ * nothing, or finds nothing relevant enough, the answer is "the documents
+ * do not contain the answer" in the question's language. Fused scores only
+ * rank, so relevance is judged on an absolute signal from the legs
+ * (rg_search_stats):
+ *   similarity  the dense leg's best cosine, when the dense leg ran;
+ *   coverage    otherwise (lexical mode, or a query in a script the model
+ *               does not know): the idf-weighted share of the question's
+ *               terms the best lexical chunk holds, in [0, 1).
+ * The default thresholds were calibrated with `ragd eval --answers
+ * --holdout` on the development datasets (README, Answers): questions whose
+ * documents were held out of the collection against questions whose
+ * documents were in it.
  *
  * The JSON form (rg_answer_to_json, citations.h): answer, ai_generated,
  * generator, model, fallback, refused, refusal_reason, supported_share,
- * removed_sentences, mode, best_score, citations[] (number, document_id,
+ * removed_sentences, mode, best_score, relevance {signal, value},
+ * citations[] (number, document_id,
  * title, source, chunk_id, byte_start, byte_end, passage, score),
  * sentences[] (start, end, support, reason), timings_ms (retrieve, prompt,
  * generate, check, total).
@@ -39,12 +38,16 @@
 
 /* Chunks retrieved for an answer unless the options say otherwise. */
 #define RG_ANSWER_DEFAULT_K 5
+/* Default refusal thresholds (see above). */
+#define RG_ANSWER_MIN_SIMILARITY 0.25
+#define RG_ANSWER_MIN_COVERAGE   0.08
 
 typedef struct rg_answer_options {
     size_t k;                   /* chunks retrieved, 1..RG_ANSWER_SOURCES_MAX (5) */
     const char *collection;     /* NULL: all */
     rg_search_mode mode;        /* hybrid */
-    double min_score;           /* refusal threshold; NAN: rg_answer_default_min_score(mode) */
+    double min_similarity;      /* refuse below this dense cosine; NAN: RG_ANSWER_MIN_SIMILARITY */
+    double min_coverage;        /* refuse below this lexical coverage; NAN: RG_ANSWER_MIN_COVERAGE */
     rg_prompt_options prompt;
     rg_cite_options cite;
     rg_generator *fallback;     /* borrowed, may be NULL: used when the generator fails */
@@ -55,8 +58,6 @@ typedef struct rg_answer_options {
 
 rg_answer_options rg_answer_default_options(void);
 
-/* Default refusal threshold of a retrieval mode (see the table above). */
-double rg_answer_default_min_score(rg_search_mode mode);
 
 /*
  * Answers question from the store s through the searcher q and generator

@@ -10,6 +10,7 @@
 #include "engine/rag/citations.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "engine/base/buf.h"
@@ -469,6 +470,13 @@ rg_status rg_answer_to_json(const rg_answer *a, cJSON **out, rg_error *err)
     need(&ok, cJSON_AddNumberToObject(o, "removed_sentences", (double)a->removed));
     need(&ok, cJSON_AddStringToObject(o, "mode", a->mode));
     need(&ok, cJSON_AddNumberToObject(o, "best_score", a->best_score));
+    cJSON *rel = cJSON_AddObjectToObject(o, "relevance");
+    need(&ok, rel);
+    if (rel) {
+        need(&ok, cJSON_AddStringToObject(rel, "signal", a->relevance_signal));
+        if (isnan(a->relevance)) need(&ok, cJSON_AddNullToObject(rel, "value"));
+        else need(&ok, cJSON_AddNumberToObject(rel, "value", a->relevance));
+    }
     cJSON *cites = cJSON_AddArrayToObject(o, "citations");
     need(&ok, cites);
     for (size_t i = 0; ok && i < a->n_citations; i++)

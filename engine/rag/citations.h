@@ -120,6 +120,8 @@ typedef struct rg_answer {
     char model[RG_ANSWER_NAME_MAX];
     char mode[RG_ANSWER_NAME_MAX];          /* retrieval mode */
     double best_score;                      /* retrieval score of the best chunk */
+    char relevance_signal[RG_ANSWER_NAME_MAX]; /* "similarity", "coverage" or "" (answer.h) */
+    double relevance;                       /* its value (what refusal compared), NAN if none */
     rg_answer_timings timings;
 } rg_answer;
 

@@ -69,8 +69,27 @@ for absent in ("what is the capital of France", "how do I bake sourdough bread")
             and "do not contain" in a["answer"], "refused: " + absent, p.stdout + p.stderr)
 p, a = run_json(["ask", "--mode", "dense", queries[0]["query"]], data=data)
 t.check(a and not a["refused"], "an answerable question passes the dense threshold", p.stdout)
-p, a = run_json(["ask", "--mode", "dense", "--min-score", "0.99", queries[0]["query"]], data=data)
-t.check(a and a["refused"] and "threshold" in a["refusal_reason"], "--min-score raises the bar",
+p, a = run_json(["ask", "--mode", "dense", "--min-similarity", "0.99", queries[0]["query"]], data=data)
+t.check(a and a["refused"] and "threshold" in a["refusal_reason"], "--min-similarity raises the bar",
+        p.stdout)
+
+# the default mode (hybrid) judges relevance on the dense leg's similarity
+p, a = run_json(["ask", "what is the capital of France"], data=data)
+t.check(a and a["refused"] and a["relevance"]["signal"] == "similarity"
+        and a["relevance"]["value"] < 0.25, "hybrid refuses on similarity", p.stdout)
+# a Chinese question: the English model's dense leg is skipped, so relevance
+# is the share of the question's terms the best chunk holds
+p, a = run_json(["ask", "年資滿3年特休有幾天"], data=data)
+t.check(a and not a["refused"] and a["relevance"]["signal"] == "coverage"
+        and 0 < a["relevance"]["value"] < 1, "coverage lets an answerable Chinese question through",
+        p.stdout)
+p, a = run_json(["ask", "火星表面的平均溫度是多少"], data=data)
+t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
+        and a["answer"].startswith("文件中沒有"), "coverage refuses a Chinese question the corpus cannot answer",
+        p.stdout)
+p, a = run_json(["ask", "--mode", "lexical", "--min-coverage", "0.99", "which UDP port does the VPN connect on"],
+                data=data)
+t.check(a and a["refused"] and "coverage" in a["refusal_reason"], "--min-coverage raises the bar",
         p.stdout)
 
 # the text form is labelled and lists its sources
