@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
 #include "engine/nn/encoder.h"
+#include "engine/rag/answer.h"
+#include "engine/rag/extractive.h"
 #include "index/dense.h"
 #include "index/fusion.h"
 #include "index/metrics.h"
@@ -39,6 +43,8 @@
 typedef struct query {
     char *id;
     char *text;
+    char **answers; /* gold answer strings (answers.jsonl), or NULL */
+    size_t n_answers;
 } query;
 
 typedef struct qrel {
@@ -56,7 +62,11 @@ typedef struct dataset {
 
 static void dataset_free(dataset *d)
 {
-    for (size_t i = 0; i < d->n_queries; i++) rg_free(d->queries[i].id), rg_free(d->queries[i].text);
+    for (size_t i = 0; i < d->n_queries; i++) {
+        query *q = &d->queries[i];
+        for (size_t j = 0; j < q->n_answers; j++) rg_free(q->answers[j]);
+        rg_free(q->answers), rg_free(q->id), rg_free(q->text);
+    }
     for (size_t i = 0; i < d->n_qrels; i++) rg_free(d->qrels[i].qid), rg_free(d->qrels[i].doc);
     rg_free(d->queries);
     rg_free(d->qrels);
@@ -123,9 +133,19 @@ typedef struct corpus_ctx {
     const char *path;
     rg_chunk_options chunk;
     rg_dense *dense; /* NULL: lexical only */
-    size_t docs, chunks, added;
+    size_t docs, chunks, added, held_out;
+    int holdout; /* leave out the documents held_out_doc() names */
     rg_doc_builder *b;
 } corpus_ctx;
+
+/* --holdout: the documents left out of the collection, about half, chosen
+ * by a hash of the id (FNV-1a) so every run leaves out the same ones. */
+static int held_out_doc(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 16777619u;
+    return (h >> 7) & 1;
+}
 
 static rg_status corpus_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
 {
@@ -135,6 +155,10 @@ static rg_status corpus_line(void *vctx, char *line, size_t n, size_t lineno, rg
     rg_status st = RG_OK;
     if (!o || !json_id(o, id, sizeof id)) {
         st = rg_fail(err, RG_EPARSE, "%s:%zu: not a JSON object with an id", c->path, lineno);
+        goto out;
+    }
+    if (c->holdout && held_out_doc(id)) {
+        c->held_out++;
         goto out;
     }
     const char *title = json_str(o, "title"), *text = json_str(o, "text");
@@ -186,6 +210,7 @@ static rg_status query_line(void *vctx, char *line, size_t n, size_t lineno, rg_
         st = rg_fail(err, RG_ENOMEM, "out of memory reading queries");
     } else {
         query *q = &d->queries[d->n_queries];
+        memset(q, 0, sizeof *q);
         q->id = rg_strdup(id);
         q->text = rg_strdup(text);
         if (!q->id || !q->text) {
@@ -351,7 +376,7 @@ typedef struct eval_result {
     double ndcg10, recall10, recall100, mrr10, p50, p99, ingest_s;
     size_t judged, docs, chunks;
     rg_search_mode mode;
-    rg_search_timings stages; /* mean per query */
+    rg_search_stats stages; /* mean per query */
 } eval_result;
 
 /* Turns chunk hits into a document ranking: a document ranks at its best chunk. */
@@ -418,7 +443,7 @@ static rg_status run_queries(rg_search *q, doc_map *m, const dataset *d,
         rg_search_request req = *tmpl;
         req.query = d->queries[i].text;
         req.k = EVAL_CHUNKS;
-        rg_search_timings tm;
+        rg_search_stats tm;
         double t0 = cli_now();
         st = rg_search_run(q, &req, hits, &n, &tm, err);
         if (st == RG_EINVAL && !req.query[0]) st = RG_OK, n = 0; /* nothing to search */
@@ -448,6 +473,253 @@ static rg_status run_queries(rg_search *q, doc_map *m, const dataset *d,
     rg_free(hits);
     rg_free(list);
     return st;
+}
+
+/* ---- Answers (--answers) ---- */
+
+/* Gold answers kept per question, and the longest one (bytes). */
+#define EVAL_ANSWERS_MAX    16
+#define EVAL_ANSWER_BYTES   1024
+/* Thresholds the refusal trade-off table prints, per signal. */
+static const double similarity_grid[] = {0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50};
+static const double coverage_grid[] = {0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30};
+
+/* answers.jsonl: {"id": query id, "answers": [strings]}; ids not among the queries are ignored. */
+static rg_status answer_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
+{
+    dataset *d = vctx;
+    cJSON *o = cJSON_ParseWithLength(line, n);
+    char id[512];
+    const cJSON *arr = o ? cJSON_GetObjectItemCaseSensitive(o, "answers") : NULL;
+    rg_status st = RG_OK;
+    if (!o || !json_id(o, id, sizeof id) || !cJSON_IsArray(arr)) {
+        st = rg_fail(err, RG_EPARSE, "answers.jsonl:%zu: not a JSON object with id and answers",
+                     lineno);
+        goto out;
+    }
+    query *q = NULL;
+    for (size_t i = 0; i < d->n_queries && !q; i++)
+        if (strcmp(d->queries[i].id, id) == 0) q = &d->queries[i];
+    if (!q || q->answers) goto out;
+    size_t na = (size_t)cJSON_GetArraySize(arr);
+    if (na > EVAL_ANSWERS_MAX) na = EVAL_ANSWERS_MAX;
+    if (!na) goto out;
+    if (!(q->answers = rg_calloc(na, sizeof *q->answers))) {
+        st = rg_fail(err, RG_ENOMEM, "out of memory reading answers");
+        goto out;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (q->n_answers == na) break;
+        if (!cJSON_IsString(it) || !it->valuestring[0] ||
+            strlen(it->valuestring) > EVAL_ANSWER_BYTES)
+            continue;
+        if (!(q->answers[q->n_answers] = rg_strdup(it->valuestring))) {
+            st = rg_fail(err, RG_ENOMEM, "out of memory reading answers");
+            goto out;
+        }
+        q->n_answers++;
+    }
+out:
+    cJSON_Delete(o);
+    return st;
+}
+
+static int has_gold(const query *q, const char *text)
+{
+    for (size_t i = 0; text && i < q->n_answers; i++)
+        if (strstr(text, q->answers[i])) return 1;
+    return 0;
+}
+
+typedef struct answer_record {
+    int answerable; /* a judged document is in the collection */
+    int refused;
+    int signal;     /* 0 none, 1 similarity, 2 coverage */
+    double relevance;
+} answer_record;
+
+typedef struct answer_result {
+    size_t asked, answerable, unanswerable, with_gold;
+    size_t gold_hits;                 /* answerable answers holding a gold string */
+    size_t citations, citations_gold; /* citations; those whose chunk holds a gold string */
+    size_t refused_answerable, refused_unanswerable;
+    size_t cap;                       /* records rec has room for */
+    double p50_retrieve, p50_generate, p50_overhead, p99_overhead;
+    answer_record *rec;
+} answer_result;
+
+/* Does the cited chunk hold a gold answer? */
+static rg_status citation_gold(rg_store *s, const query *qu, const rg_citation *c, int *gold,
+                               rg_error *err)
+{
+    rg_chunk_view v;
+    rg_status st = rg_store_chunk_get(s, c->chunk_id, &v, err);
+    if (st) return st;
+    *gold = has_gold(qu, v.text);
+    rg_chunk_view_free(&v);
+    return RG_OK;
+}
+
+/*
+ * Answers d's judged questions (or, with foreign set, all of d's questions,
+ * asked of a collection made from another dataset: all unanswerable),
+ * appending to r->rec (room for r->cap records). Times are kept from the
+ * dataset's own questions.
+ */
+static rg_status run_answers(rg_search *q, rg_store *s, rg_generator *gen, const dataset *d,
+                             const rg_answer_options *ao, int holdout, int foreign, size_t limit,
+                             answer_result *r, rg_error *err)
+{
+    size_t cap = d->n_queries ? d->n_queries : 1, asked = 0, first = r->asked;
+    double *ret = rg_calloc(cap, sizeof *ret), *gen_ms = rg_calloc(cap, sizeof *gen_ms),
+           *over = rg_calloc(cap, sizeof *over);
+    rg_status st = RG_OK;
+    if (!ret || !gen_ms || !over || !r->rec) st = rg_fail(err, RG_ENOMEM, "out of memory");
+    for (size_t i = 0; !st && i < d->n_queries && (!limit || asked < limit) && r->asked < r->cap;
+         i++) {
+        const query *qu = &d->queries[i];
+        size_t nj = 0;
+        const qrel *qr = foreign ? NULL : qrels_of(d, qu->id, &nj);
+        if (!nj && !foreign) continue;
+        int answerable = !holdout && !foreign;
+        for (size_t j = 0; j < nj && !answerable; j++)
+            if (qr[j].grade > 0 && !held_out_doc(qr[j].doc)) answerable = 1;
+        rg_answer ans = {0};
+        if ((st = rg_answer_question(q, s, gen, qu->text, ao, &ans, err))) break;
+        answer_record *rec = &r->rec[r->asked];
+        *rec = (answer_record){answerable, ans.refused,
+                               !strcmp(ans.relevance_signal, "similarity")  ? 1
+                               : !strcmp(ans.relevance_signal, "coverage") ? 2
+                                                                            : 0,
+                               ans.relevance};
+        ret[asked] = ans.timings.retrieve_ms;
+        gen_ms[asked] = ans.timings.generate_ms;
+        over[asked] = ans.timings.total_ms - ans.timings.retrieve_ms - ans.timings.generate_ms;
+        r->asked++;
+        asked++;
+        if (answerable) {
+            r->answerable++;
+            r->refused_answerable += (size_t)ans.refused;
+            if (qu->n_answers) {
+                r->with_gold++;
+                r->gold_hits += (size_t)(!ans.refused && has_gold(qu, ans.text));
+                for (size_t c = 0; !st && c < ans.n_citations; c++) {
+                    int g = 0;
+                    st = citation_gold(s, qu, &ans.citations[c], &g, err);
+                    r->citations++;
+                    r->citations_gold += (size_t)g;
+                }
+            }
+        } else {
+            r->unanswerable++;
+            r->refused_unanswerable += (size_t)ans.refused;
+        }
+        rg_answer_free(&ans);
+    }
+    if (!st && asked && !foreign) {
+        r->p50_retrieve = rg_quantile(ret, asked, 0.5);
+        r->p50_generate = rg_quantile(gen_ms, asked, 0.5);
+        r->p50_overhead = rg_quantile(over, asked, 0.5);
+        r->p99_overhead = rg_quantile(over, asked, 0.99);
+    }
+    (void)first;
+    rg_free(ret);
+    rg_free(gen_ms);
+    rg_free(over);
+    return st;
+}
+
+static double share(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : NAN;
+}
+
+/* Refusal rates had the threshold of signal `sig` been t (refusals for
+ * other reasons, such as no match, counted as they happened). */
+static void tradeoff_at(const answer_result *r, int sig, double t, double *ref_u, double *ref_a)
+{
+    size_t u = 0, ru = 0, a = 0, ra = 0;
+    for (size_t i = 0; i < r->asked; i++) {
+        const answer_record *x = &r->rec[i];
+        if (x->signal != sig) continue;
+        int refused = isnan(x->relevance) ? x->refused : x->relevance < t;
+        if (x->answerable) a++, ra += (size_t)refused;
+        else u++, ru += (size_t)refused;
+    }
+    *ref_u = share(ru, u);
+    *ref_a = share(ra, a);
+}
+
+static void print_answers(const rg_cli *cli, const char *dir, int holdout, const answer_result *r)
+{
+    static const char *names[] = {"", "similarity", "coverage"};
+    const double *grids[] = {NULL, similarity_grid, coverage_grid};
+    const size_t sizes[] = {0, sizeof similarity_grid / sizeof similarity_grid[0],
+                            sizeof coverage_grid / sizeof coverage_grid[0]};
+    size_t per_sig[3] = {0, 0, 0};
+    for (size_t i = 0; i < r->asked; i++) per_sig[r->rec[i].signal]++;
+    if (cli->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "dataset", dir);
+        cJSON_AddBoolToObject(o, "holdout", holdout);
+        cJSON_AddNumberToObject(o, "questions", (double)r->asked);
+        cJSON_AddNumberToObject(o, "answerable", (double)r->answerable);
+        cJSON_AddNumberToObject(o, "unanswerable", (double)r->unanswerable);
+        cJSON_AddNumberToObject(o, "with_gold", (double)r->with_gold);
+        cJSON_AddNumberToObject(o, "gold_share", share(r->gold_hits, r->with_gold));
+        cJSON_AddNumberToObject(o, "citation_precision", share(r->citations_gold, r->citations));
+        cJSON_AddNumberToObject(o, "refused_unanswerable", share(r->refused_unanswerable, r->unanswerable));
+        cJSON_AddNumberToObject(o, "refused_answerable", share(r->refused_answerable, r->answerable));
+        cJSON_AddNumberToObject(o, "retrieve_p50_ms", r->p50_retrieve);
+        cJSON_AddNumberToObject(o, "generate_p50_ms", r->p50_generate);
+        cJSON_AddNumberToObject(o, "overhead_p50_ms", r->p50_overhead);
+        cJSON_AddNumberToObject(o, "overhead_p99_ms", r->p99_overhead);
+        cJSON *tr = cJSON_AddArrayToObject(o, "tradeoff");
+        for (int sig = 1; sig <= 2; sig++)
+            for (size_t g = 0; per_sig[sig] && g < sizes[sig]; g++) {
+                double u, a;
+                tradeoff_at(r, sig, grids[sig][g], &u, &a);
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "signal", names[sig]);
+                cJSON_AddNumberToObject(p, "threshold", grids[sig][g]);
+                cJSON_AddNumberToObject(p, "refused_unanswerable", u);
+                cJSON_AddNumberToObject(p, "refused_answerable", a);
+                cJSON_AddItemToArray(tr, p);
+            }
+        char *txt = cJSON_PrintUnformatted(o);
+        if (txt) puts(txt);
+        cJSON_free(txt);
+        cJSON_Delete(o);
+        return;
+    }
+    printf("questions   %zu (%zu answerable, %zu unanswerable%s)\n", r->asked, r->answerable,
+           r->unanswerable, holdout ? ": their documents were held out" : "");
+    if (r->with_gold) {
+        printf("gold        %.4f of %zu answerable questions have a gold answer in the answer\n",
+               share(r->gold_hits, r->with_gold), r->with_gold);
+        printf("citations   precision %.4f (%zu of %zu cite a chunk holding a gold answer)\n",
+               share(r->citations_gold, r->citations), r->citations_gold, r->citations);
+    }
+    if (r->unanswerable)
+        printf("refused     %.4f of unanswerable, %.4f of answerable\n",
+               share(r->refused_unanswerable, r->unanswerable),
+               share(r->refused_answerable, r->answerable));
+    else
+        printf("refused     %.4f of answerable\n", share(r->refused_answerable, r->answerable));
+    printf("time        retrieve p50 %.2f ms, generate p50 %.2f ms, overhead p50 %.2f ms "
+           "p99 %.2f ms\n", r->p50_retrieve, r->p50_generate, r->p50_overhead, r->p99_overhead);
+    for (int sig = 1; sig <= 2; sig++) {
+        if (!per_sig[sig] || !r->unanswerable) continue;
+        printf("trade-off   %s (%zu questions): threshold, refused unanswerable, refused "
+               "answerable\n", names[sig], per_sig[sig]);
+        for (size_t g = 0; g < sizes[sig]; g++) {
+            double u, a;
+            tradeoff_at(r, sig, grids[sig][g], &u, &a);
+            printf("            %.2f  %.4f  %.4f\n", grids[sig][g], u, a);
+        }
+    }
 }
 
 /* One fusion setting of the sweep. */
@@ -568,14 +840,26 @@ static int eval_usage(void)
 {
     puts("usage: ragd [--data DIR] eval --dataset DIR [--mode hybrid|lexical|dense]\n"
          "                 [--model NAME|DIR] [--fusion rrf|weighted] [--rrf-k K] [--alpha A]\n"
-         "                 [--sweep] [--int8] [--run FILE] [--json] [--chunk-tokens N]\n"
-         "                 [--overlap N]\n\n"
+         "                 [--sweep] [--int8] [--fp32-query] [--run FILE] [--json]\n"
+         "                 [--chunk-tokens N] [--overlap N]\n"
+         "       ragd eval --dataset DIR --answers [--holdout] [--unanswerable DIR2]\n"
+         "                 [--limit N] [...]\n\n"
          "Ingests DIR/corpus.jsonl (into a throw-away data directory unless --data is\n"
          "given), runs the judged queries of DIR/queries.jsonl and prints nDCG@10,\n"
          "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.\n"
          "The mode defaults to hybrid when an embedding model is imported, else lexical.\n"
          "--sweep reports nDCG@10 for a grid of fusion settings instead. --int8 embeds\n"
-         "with the int8 encoder (use a fresh data directory: vectors are not re-made).");
+         "with the int8 encoder (use a fresh data directory: vectors are not re-made).\n"
+         "Queries are embedded with int8 weights where the CPU has VNNI (faster, same\n"
+         "nDCG); --fp32-query embeds them in fp32 like the passages.\n\n"
+         "--answers answers the judged queries with the extractive generator instead\n"
+         "and prints the share of answers holding a gold answer string (answers.jsonl),\n"
+         "citation precision (cited chunks holding one), refusal rates and ragd's own\n"
+         "time per answer. --holdout leaves about half the documents out (by a hash\n"
+         "of their ids): questions whose judged documents are all out are unanswerable,\n"
+         "and a table shows the refusal trade-off at several thresholds.\n"
+         "--unanswerable DIR2 also asks DIR2's questions (another dataset: its\n"
+         "answers cannot be in DIR's collection).");
     return 0;
 }
 
@@ -610,6 +894,10 @@ typedef struct eval_args {
     const char *dir, *run_path, *model, *mode;
     int sweep;
     int int8;
+    int fp32_query;
+    int answers, holdout; /* --answers, --holdout */
+    const char *unanswerable; /* --unanswerable DIR: ask its questions too */
+    size_t limit;         /* --limit: questions answered (0: all) */
     rg_chunk_options chunk;
     rg_fusion_options fusion;
 } eval_args;
@@ -637,6 +925,17 @@ static int eval_parse(int argc, char **argv, eval_args *a)
             a->sweep = 1;
         } else if (strcmp(argv[i], "--int8") == 0) {
             a->int8 = 1;
+        } else if (strcmp(argv[i], "--fp32-query") == 0) {
+            a->fp32_query = 1;
+        } else if (strcmp(argv[i], "--answers") == 0) {
+            a->answers = 1;
+        } else if (strcmp(argv[i], "--holdout") == 0) {
+            a->holdout = 1;
+        } else if ((rc = cli_opt(argc, argv, &i, "--unanswerable", &v))) {
+            if (rc < 0) return 2;
+            a->unanswerable = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--limit", &v))) {
+            if (rc < 0 || !cli_size("--limit", v, 1, 10000000, &a->limit)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--dataset", &v))) {
             if (rc < 0) return 2;
             a->dir = v;
@@ -676,9 +975,53 @@ static int eval_parse(int argc, char **argv, eval_args *a)
     if (!a->dir) return cli_fail("eval needs --dataset DIR"), 2;
     if (a->chunk.overlap_tokens >= a->chunk.target_tokens)
         return cli_fail("--overlap must be smaller than --chunk-tokens"), 2;
+    if ((a->holdout || a->limit || a->unanswerable) && !a->answers)
+        return cli_fail("--holdout, --unanswerable and --limit go with --answers"), 2;
+    if (a->answers && (a->sweep || a->run_path))
+        return cli_fail("--answers evaluates answers: no --sweep or --run with it"), 2;
     if (a->sweep && a->mode && strcmp(a->mode, "hybrid") != 0)
         return cli_fail("--sweep tunes fusion: it needs hybrid mode"), 2;
     return -1;
+}
+
+/* --answers: every judged query answered by the extractive generator. */
+static int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, rg_dense *dense,
+                        rg_search *q, rg_store *s, const dataset *d, rg_search_mode mode,
+                        const corpus_ctx *cc, rg_error *err)
+{
+    rg_extractive_options xo = rg_extractive_default_options();
+    xo.encoder = enc;
+    xo.dense = dense;
+    xo.model = dense ? rg_dense_model(dense) : "";
+    rg_generator gen = {0};
+    if (rg_extractive_open(&xo, &gen, err)) return cli_fail_err(err);
+    rg_answer_options ao = rg_answer_default_options();
+    ao.mode = mode;
+    answer_result r = {0};
+    if (!cli->quiet && !cli->json)
+        fprintf(stderr, "answering (%zu documents in the collection, %zu held out) ...\n",
+                cc->docs, cc->held_out);
+    int status = 0;
+    dataset other = {0};
+    r.cap = d->n_queries;
+    if (a->unanswerable) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/queries.jsonl", a->unanswerable);
+        if (each_line(path, query_line, &other, err)) status = cli_fail_err(err);
+        r.cap += a->limit && a->limit < other.n_queries ? a->limit : other.n_queries;
+    }
+    if (!status && !(r.rec = rg_calloc(r.cap ? r.cap : 1, sizeof *r.rec)))
+        status = cli_fail("out of memory");
+    if (!status && (run_answers(q, s, &gen, d, &ao, a->holdout, 0, a->limit, &r, err) ||
+                    (a->unanswerable &&
+                     run_answers(q, s, &gen, &other, &ao, 0, 1, a->limit, &r, err))))
+        status = cli_fail_err(err);
+    else if (!status && !r.asked) status = cli_fail("%s: no query has judgments in qrels.tsv", a->dir);
+    else if (!status) print_answers(cli, a->dir, a->holdout, &r);
+    dataset_free(&other);
+    rg_free(r.rec);
+    rg_generator_close(&gen);
+    return status;
 }
 
 int cmd_eval(const rg_cli *cli, int argc, char **argv)
@@ -693,6 +1036,11 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", a.dir);
     snprintf(queries, sizeof queries, "%s/queries.jsonl", a.dir);
     snprintf(qrels, sizeof qrels, "%s/qrels.tsv", a.dir);
+    char answers[PATH_MAX];
+    snprintf(answers, sizeof answers, "%s/answers.jsonl", a.dir);
+    if (a.answers && !a.holdout && !a.unanswerable && stat(answers, &sb) != 0)
+        return cli_fail("%s: no answers.jsonl (use --holdout or --unanswerable to measure "
+                        "refusals alone)", a.dir);
 
     rg_error err;
     rg_error_clear(&err);
@@ -702,10 +1050,12 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     char model_name[CLI_MODEL_NAME_MAX + 1] = "";
     int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
     if (!(a.mode && !need_dense)) {
-        rg_status r = cli_open_encoder(cli, a.model, a.int8, 0, &enc, model_name, &err);
+        int precision = (a.int8 ? CLI_ENC_INT8 : 0) | (a.fp32_query ? CLI_ENC_FP32_QUERY : 0);
+        rg_status r = cli_open_encoder(cli, a.model, precision, 0, &enc, model_name, &err);
         if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
-        /* Queries run one at a time, as a user's do: one thread each. */
-        if (enc && cli_open_encoder(cli, a.model, a.int8, 1, &qenc, model_name, &err)) {
+        /* Queries run one at a time, as a user's do (rg_encoder_embed_query
+         * puts a short one on one thread, a long one on all). */
+        if (enc && cli_open_encoder(cli, a.model, precision, 0, &qenc, model_name, &err)) {
             rg_encoder_close(enc);
             return cli_fail_err(&err);
         }
@@ -741,9 +1091,10 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     int status = 0;
     char coll_name[RG_COLLECTION_NAME_MAX + 8];
     collection_name(a.dir, coll_name, sizeof coll_name);
+    if (a.holdout) strncat(coll_name, "-holdout", sizeof coll_name - strlen(coll_name) - 1);
     tmpl.collection = coll_name;
     corpus_ctx cc = {.path = corpus, .chunk = rg_ingest_chunk_options(a.chunk, enc),
-                     .b = rg_doc_builder_new()};
+                     .b = rg_doc_builder_new(), .holdout = a.holdout};
     if (!cc.b) {
         status = cli_fail("out of memory");
         goto out;
@@ -753,6 +1104,10 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         goto out;
     }
     qsort(d.qrels, d.n_qrels, sizeof *d.qrels, qrel_cmp);
+    if (a.answers && stat(answers, &sb) == 0 && each_line(answers, answer_line, &d, &err)) {
+        status = cli_fail_err(&err);
+        goto out;
+    }
     if (cli_open_store(&c, 1, &s, &err) || rg_store_collection(s, coll_name, 1, &cc.coll, &err)) {
         status = cli_fail_err(&err);
         goto out;
@@ -786,6 +1141,10 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         goto out;
     }
     r.chunks = (size_t)counts.chunks;
+    if (a.answers) {
+        status = eval_answers(cli, &a, enc, dense, q, s, &d, tmpl.mode, &cc, &err);
+        goto out;
+    }
     if (a.sweep) {
         if (sweep(q, dense, &m, &d, &tmpl, cli->json, &err)) status = cli_fail_err(&err);
         goto out;

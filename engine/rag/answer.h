@@ -39,7 +39,7 @@
 /* Chunks retrieved for an answer unless the options say otherwise. */
 #define RG_ANSWER_DEFAULT_K 5
 /* Default refusal thresholds (see above). */
-#define RG_ANSWER_MIN_SIMILARITY 0.25
+#define RG_ANSWER_MIN_SIMILARITY 0.35
 #define RG_ANSWER_MIN_COVERAGE   0.08
 
 typedef struct rg_answer_options {

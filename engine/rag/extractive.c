@@ -13,11 +13,12 @@
 #include "engine/rag/prompt.h"
 #include "engine/rag/text.h"
 
-/* Weights of the score: meaning (cosine) and words (overlap), and a small
- * preference for better-ranked sources that breaks near ties. */
+/* Weights of the score: meaning (cosine) and words (overlap), and a
+ * preference for better-ranked sources (rank_prior; retrieval ranks the
+ * right chunk first more often than sentence scores pick it). */
 #define W_COSINE 0.6
 #define W_OVERLAP 0.4
-#define W_RANK 0.05
+#define W_RANK 1.0
 /* Sentences shorter than this (bytes) carry no answer ("Yes.", a lone heading word). */
 #define MIN_SENTENCE_BYTES 12
 #define NAME "extractive"
@@ -47,9 +48,12 @@ rg_extractive_options rg_extractive_default_options(void)
                                    .min_score = 0.12};
 }
 
+/* Multiplies a sentence's score: a better-ranked source's sentence wins
+ * near ties, but a sentence with nothing of the question never wins on
+ * rank alone. */
 static double rank_prior(size_t source)
 {
-    return W_RANK / (double)(1 + source);
+    return 1.0 + W_RANK / (double)(1 + source);
 }
 
 /* Share of the question's terms in the sentence; its context (the title, a
@@ -171,7 +175,7 @@ static rg_status collect(const extractive *x, const rg_gen_request *req, const r
             double ov = overlap_score(q, &st_terms, &ctx);
             if (intro_here || first_row) ov *= INTRO_FACTOR;
             if (quantity && has_digit(p, len)) ov += QUANTITY_BONUS;
-            cl->v[cl->n++] = (candidate){s, spans[i], ov, 0, ov + rank_prior(s)};
+            cl->v[cl->n++] = (candidate){s, spans[i], ov, 0, ov * rank_prior(s)};
         }
         rg_free(spans);
     }
@@ -208,11 +212,11 @@ static rg_status embed_best(const extractive *x, const rg_gen_request *req, cand
             dot += (double)a[d] * b[d], na += (double)a[d] * a[d], nb += (double)b[d] * b[d];
         candidate *c = &cl->v[i];
         c->cosine = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0;
-        c->score = W_COSINE * c->cosine + W_OVERLAP * c->overlap + rank_prior(c->source);
+        c->score = (W_COSINE * c->cosine + W_OVERLAP * c->overlap) * rank_prior(c->source);
     }
     /* candidates never embedded compete on terms alone, scaled the same way */
     for (size_t i = n; !st && i < cl->n; i++)
-        cl->v[i].score = W_OVERLAP * cl->v[i].overlap + rank_prior(cl->v[i].source);
+        cl->v[i].score = W_OVERLAP * cl->v[i].overlap * rank_prior(cl->v[i].source);
     rg_free(texts);
     rg_free(lens);
     rg_free(vec);
@@ -312,6 +316,9 @@ static rg_status ex_generate(void *self, const rg_gen_request *req, rg_buf *out,
     for (size_t i = 0; i < cl.n && n_kept < x->opt.max_sentences; i++) {
         const candidate *c = &cl.v[i];
         if (c->score < x->opt.keep_ratio * cl.v[0].score) break;
+        /* one source per answer: a second source's sentence is more often a
+         * near miss than the rest of the answer, and each citation must hold */
+        if (n_kept && c->source != kept[0]->source) continue;
         int dup = 0;
         for (size_t j = 0; j < n_kept; j++)
             dup |= same_text(req, kept[j], c);
