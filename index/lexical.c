@@ -414,41 +414,26 @@ static size_t accumulate(rg_lexical *lx)
     return nt;
 }
 
-/* Distinct query terms, indexed or not: the indexed ones' df, others df 0. */
-typedef struct ideal_ctx {
-    rg_lexical *lx;
-    double sum;
-} ideal_ctx;
-
-static int add_ideal_term(void *vctx, const char *tok, size_t n, size_t start, size_t end,
-                          int colocated)
-{
-    (void)start;
-    (void)end;
-    (void)colocated;
-    ideal_ctx *c = vctx;
-    rg_lexical *lx = c->lx;
-    if (n > RG_TOKEN_MAX_BYTES) n = rg_utf8_floor(tok, RG_TOKEN_MAX_BYTES);
-    for (size_t i = 0; i < lx->n_qterm; i++)
-        if (lx->qlen[i] == n && memcmp(lx->qtext[i], tok, n) == 0) return 0;
-    memcpy(lx->qtext[lx->n_qterm], tok, n);
-    lx->qlen[lx->n_qterm++] = n;
-    long t = term_find(lx, tok, n);
-    double df = t < 0 ? 0.0 : (double)(lx->post_off[t + 1] - lx->post_off[t]);
-    c->sum += idf_of((double)lx->n_docs, df) * (lx->k1 + 1.0);
-    return lx->n_qterm == RG_QUERY_MAX_TERMS;
-}
+static int collect_term_text(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                             int colocated);
 
 double rg_lexical_ideal(rg_lexical *lx, const char *query)
 {
     if (!lx || !query || strlen(query) > RG_QUERY_MAX_BYTES) return NAN;
-    ideal_ctx c = {lx, 0.0};
+    double sum = 0.0;
     pthread_mutex_lock(&lx->mu);
     lx->n_qterm = 0;
-    rg_status st = rg_fts5_tokenizer_run(lx->tok, query, strlen(query), 1, add_ideal_term, &c, NULL);
+    rg_status st =
+        rg_fts5_tokenizer_run(lx->tok, query, strlen(query), 1, collect_term_text, lx, NULL);
+    /* distinct query terms, indexed or not (df 0: the highest idf) */
+    for (size_t i = 0; st == RG_OK && i < lx->n_qterm; i++) {
+        long t = term_find(lx, lx->qtext[i], lx->qlen[i]);
+        double df = t < 0 ? 0.0 : (double)(lx->post_off[t + 1] - lx->post_off[t]);
+        sum += idf_of((double)lx->n_docs, df) * (lx->k1 + 1.0);
+    }
     lx->n_qterm = 0;
     pthread_mutex_unlock(&lx->mu);
-    return st == RG_OK ? c.sum : NAN;
+    return st == RG_OK ? sum : NAN;
 }
 
 rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,

@@ -90,7 +90,7 @@ static void compare(const float *got, const char *what, double min_cos_req, doub
     CHECK(max_diff <= max_diff_req);
 }
 
-static float *embed_all(const rg_encoder_options *o, double *secs)
+static rg_encoder *open_model(const rg_encoder_options *o)
 {
     rg_encoder *enc = NULL;
     rg_error err;
@@ -98,6 +98,14 @@ static float *embed_all(const rg_encoder_options *o, double *secs)
         fprintf(stderr, "open: %s\n", rg_error_message(&err));
         return NULL;
     }
+    return enc;
+}
+
+static float *embed_all(const rg_encoder_options *o, double *secs)
+{
+    rg_encoder *enc = open_model(o);
+    rg_error err;
+    if (!enc) return NULL;
     float *out = malloc(sizeof(float) * fx.n * fx.dim);
     size_t *lens = malloc(sizeof(size_t) * fx.n);
     for (uint32_t i = 0; i < fx.n; i++)
@@ -145,12 +153,9 @@ static void test_parity_int8(void)
  * tokens) on all of them. */
 static float *embed_queries(const rg_encoder_options *o)
 {
-    rg_encoder *enc = NULL;
+    rg_encoder *enc = open_model(o);
     rg_error err;
-    if (rg_encoder_open(model_dir, o, &enc, &err) != RG_OK) {
-        fprintf(stderr, "open: %s\n", rg_error_message(&err));
-        return NULL;
-    }
+    if (!enc) return NULL;
     float *out = malloc(sizeof(float) * fx.n * fx.dim);
     for (uint32_t i = 0; i < fx.n; i++)
         CHECK_INT(rg_encoder_embed_query(enc, fx.text[i], fx.len[i], out + (size_t)i * fx.dim, &err),

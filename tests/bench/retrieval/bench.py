@@ -78,19 +78,23 @@ def passages_of(text, words):
     return out
 
 
+def dataset_records(datasets_dir, filename):
+    """The JSON records of `filename` in each of DATASETS that has it."""
+    for name in DATASETS:
+        path = os.path.join(datasets_dir, name, filename)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    yield json.loads(line)
+
+
 def build_corpus(datasets_dir, target, words, work):
     """Writes work/docs/NNNN/NNNNNNN.txt and work/passages.txt (one per line)."""
     base = []
-    for name in DATASETS:
-        path = os.path.join(datasets_dir, name, "corpus.jsonl")
-        if not os.path.exists(path):
-            continue
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                d = json.loads(line)
-                text = (d.get("title", "") + ". " + d.get("text", "")).strip(". ")
-                if text:
-                    base.extend(passages_of(text, words))
+    for d in dataset_records(datasets_dir, "corpus.jsonl"):
+        text = (d.get("title", "") + ". " + d.get("text", "")).strip(". ")
+        if text:
+            base.extend(passages_of(text, words))
     if not base:
         raise SystemExit("bench: no dataset corpora under " + datasets_dir)
     done_mark = os.path.join(work, "corpus.done")
@@ -129,16 +133,11 @@ def build_corpus(datasets_dir, target, words, work):
 
 def load_queries(datasets_dir):
     seen, out = set(), []
-    for name in DATASETS:
-        path = os.path.join(datasets_dir, name, "queries.jsonl")
-        if not os.path.exists(path):
-            continue
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                q = " ".join(json.loads(line)["text"].split())
-                if q and q not in seen:
-                    seen.add(q)
-                    out.append(q)
+    for d in dataset_records(datasets_dir, "queries.jsonl"):
+        q = " ".join(d["text"].split())
+        if q and q not in seen:
+            seen.add(q)
+            out.append(q)
     return out
 
 
