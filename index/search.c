@@ -22,12 +22,22 @@ struct rg_search {
     rg_lex_hit *lhits;
     size_t list_cap;      /* entries in each list buffer */
     unsigned char *allowed; /* by chunk id: passes the query's filter */
+    /* Access lists (rg_reader): documents that have one, in id order, and
+     * their entries; chunk_acl maps a chunk to its document's index + 1
+     * (0: the document has no list). NULL when no document has a list. */
+    int32_t *chunk_acl;
+    size_t n_acl_docs;
+    size_t *acl_start;     /* entries of document i: acl_start[i] .. acl_start[i + 1] */
+    char *acl_kind;        /* 'u' user, 'g' group, per entry */
+    char **acl_name;       /* per entry */
+    unsigned char *acl_ok; /* per document, for the current reader */
 };
 
 typedef struct coll_filter {
     const rg_search *q;
     int64_t coll;     /* 0: any collection */
     int use_allowed;  /* the request has a document filter */
+    int acl;          /* a reader is given and some document has an access list */
 } coll_filter;
 
 static int chunk_passes(void *ctx, int64_t chunk_id)
@@ -35,7 +45,117 @@ static int chunk_passes(void *ctx, int64_t chunk_id)
     const coll_filter *f = ctx;
     if (chunk_id < 0 || chunk_id > f->q->max_chunk_id) return 0;
     if (f->coll && f->q->chunk_coll[chunk_id] != f->coll) return 0;
+    if (f->acl) {
+        int32_t d = f->q->chunk_acl[chunk_id];
+        if (d && !f->q->acl_ok[d - 1]) return 0;
+    }
     return !f->use_allowed || f->q->allowed[chunk_id];
+}
+
+/* Loads the access lists and maps chunks of listed documents to them. */
+static rg_status load_acls(rg_search *q, rg_error *err)
+{
+    sqlite3 *db = rg_store_db(q->store);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT count(DISTINCT document_id) FROM document_acl), "
+                                "(SELECT count(*) FROM document_acl)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rg_fail(err, RG_EDB, "loading access lists: %s", sqlite3_errmsg(db));
+    size_t n_docs = 0, n_entries = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n_docs = (size_t)sqlite3_column_int64(st, 0);
+        n_entries = (size_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (!n_docs) return RG_OK;
+    q->chunk_acl = rg_calloc((size_t)q->max_chunk_id + 1, sizeof *q->chunk_acl);
+    q->acl_start = rg_calloc(n_docs + 1, sizeof *q->acl_start);
+    q->acl_kind = rg_calloc(n_entries, 1);
+    q->acl_name = rg_calloc(n_entries, sizeof *q->acl_name);
+    q->acl_ok = rg_calloc(n_docs, 1);
+    int64_t *doc_ids = rg_calloc(n_docs, sizeof *doc_ids);
+    if (!q->chunk_acl || !q->acl_start || !q->acl_kind || !q->acl_name || !q->acl_ok || !doc_ids) {
+        rg_free(doc_ids);
+        return rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
+    }
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT document_id, kind, principal FROM document_acl "
+                            "ORDER BY document_id",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rg_free(doc_ids);
+        return rg_fail(err, RG_EDB, "loading access lists: %s", sqlite3_errmsg(db));
+    }
+    size_t d = 0, e = 0;
+    rg_status r = RG_OK;
+    while (!r && e < n_entries && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (!d || doc_ids[d - 1] != id) {
+            if (d == n_docs) break; /* changed under us: the searcher is stale anyway */
+            doc_ids[d] = id;
+            q->acl_start[d++] = e;
+        }
+        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        const char *name = (const char *)sqlite3_column_text(st, 2);
+        q->acl_kind[e] = kind && kind[0] == 'u' ? 'u' : 'g';
+        if (!(q->acl_name[e++] = rg_strdup(name ? name : "")))
+            r = rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
+    }
+    sqlite3_finalize(st);
+    q->n_acl_docs = d;
+    q->acl_start[d] = e;
+    if (!r) {
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT c.id, c.document_id FROM chunks c WHERE c.document_id IN "
+                                "(SELECT document_id FROM document_acl)",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            r = rg_fail(err, RG_EDB, "loading access lists: %s", sqlite3_errmsg(db));
+    }
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 1);
+        size_t lo = 0, hi = d; /* binary search of doc in doc_ids[0..d) */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (doc_ids[mid] < doc)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (id >= 0 && id <= q->max_chunk_id && lo < d && doc_ids[lo] == doc)
+            q->chunk_acl[id] = (int32_t)(lo + 1);
+    }
+    if (!r) sqlite3_finalize(st);
+    rg_free(doc_ids);
+    return r;
+}
+
+/* Which listed documents the reader may read (into q->acl_ok). */
+static void mark_readable(rg_search *q, const rg_reader *rd)
+{
+    for (size_t d = 0; d < q->n_acl_docs; d++) {
+        int ok = 0;
+        for (size_t e = q->acl_start[d]; !ok && e < q->acl_start[d + 1]; e++) {
+            if (q->acl_kind[e] == 'u') {
+                ok = rd->user && rd->user[0] && strcmp(rd->user, q->acl_name[e]) == 0;
+            } else {
+                for (size_t g = 0; !ok && g < rd->n_groups; g++)
+                    ok = strcmp(rd->groups[g], q->acl_name[e]) == 0;
+            }
+        }
+        q->acl_ok[d] = (unsigned char)ok;
+    }
+}
+
+int rg_search_readable(rg_search *q, const rg_reader *rd, int64_t chunk_id)
+{
+    if (!rd || !q->chunk_acl || chunk_id < 0 || chunk_id > q->max_chunk_id) return 1;
+    int32_t d = q->chunk_acl[chunk_id];
+    if (!d) return 1;
+    mark_readable(q, rd);
+    return q->acl_ok[d - 1];
 }
 
 static int filter_empty(const rg_search_filter *f)
@@ -206,6 +326,7 @@ rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error
     lo.tokenize = rg_store_tokenize_spec(s);
     if ((st = rg_lexical_open(rg_store_db(s), &lo, &q->lex, err))) goto fail;
     if ((st = load_collections(q, err))) goto fail;
+    if ((st = load_acls(q, err))) goto fail;
     if ((st = lists_reserve(q, RG_SEARCH_LEG_DEPTH * 2, err))) goto fail;
     if (dense && !(q->qvec = rg_malloc((size_t)rg_dense_dim(dense) * sizeof *q->qvec))) {
         st = rg_fail(err, RG_ENOMEM, "out of memory opening search");
@@ -224,6 +345,13 @@ void rg_search_close(rg_search *q)
     rg_lexical_close(q->lex);
     rg_free(q->chunk_coll);
     rg_free(q->allowed);
+    rg_free(q->chunk_acl);
+    for (size_t i = 0; q->acl_name && q->acl_start && i < q->acl_start[q->n_acl_docs]; i++)
+        rg_free(q->acl_name[i]);
+    rg_free(q->acl_name);
+    rg_free(q->acl_kind);
+    rg_free(q->acl_start);
+    rg_free(q->acl_ok);
     rg_free(q->colls);
     rg_free(q->qvec);
     rg_free(q->lex_list), rg_free(q->dense_list), rg_free(q->merged), rg_free(q->vhits);
@@ -243,7 +371,7 @@ static rg_status lexical_leg(rg_search *q, const char *query, size_t k, coll_fil
                              rg_ranked *out, size_t *n, rg_error *err)
 {
     rg_lex_hit *lh = q->lhits;
-    int any = f->coll || f->use_allowed;
+    int any = f->coll || f->use_allowed || f->acl;
     rg_status st = rg_lexical_search(q->lex, query, k, any ? chunk_passes : NULL, f, lh, n, err);
     for (size_t i = 0; !st && i < *n; i++) out[i] = (rg_ranked){lh[i].chunk_id, lh[i].score};
     return st;
@@ -260,7 +388,8 @@ static rg_status dense_leg(rg_search *q, size_t k, coll_filter *f, rg_ranked *ou
         if (st) return st;
         size_t m = 0;
         if ((st = rg_dense_search(q->dense, q->colls[c].id, q->qvec, k,
-                                  f->use_allowed ? chunk_passes : NULL, f, q->vhits, &m, err)))
+                                  f->use_allowed || f->acl ? chunk_passes : NULL, f, q->vhits, &m,
+                                  err)))
             return st;
         /* Insert into the best-first list of at most k entries. */
         for (size_t i = 0; i < m; i++) {
@@ -288,8 +417,11 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
         return rg_fail(err, RG_EINVAL,
                        "%s search needs an embedding model (import one with 'ragd model import')",
                        rg_search_mode_name(req->mode));
-    coll_filter filt = {q, 0, !filter_empty(req->filter)};
+    coll_filter filt = {q, 0, !filter_empty(req->filter), req->reader && q->chunk_acl};
     rg_status st;
+    if (req->reader && req->reader->n_groups > RG_READER_GROUPS_MAX)
+        return rg_fail(err, RG_ELIMIT, "a reader has at most %d groups", RG_READER_GROUPS_MAX);
+    if (filt.acl) mark_readable(q, req->reader);
     if (req->collection &&
         (st = rg_store_collection(q->store, req->collection, 0, &filt.coll, err)))
         return st;

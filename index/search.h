@@ -64,6 +64,23 @@ typedef struct rg_search_filter {
     int64_t modified_to;   /* ... and before; 0: no bound */
 } rg_search_filter;
 
+/* Groups one reader may name. */
+#define RG_READER_GROUPS_MAX 64
+
+/*
+ * Who is asking, for document access lists (store.h: a document's
+ * metadata "acl"). A document with a list is read only by the users it
+ * names and the members of the groups it names; one without a list, by
+ * anyone. Enforced in both legs before ranking, like a filter: a reader
+ * never gets a chunk of a document it may not read, nor has one take a
+ * place among its k results or raise its relevance signals.
+ */
+typedef struct rg_reader {
+    const char *user; /* may be NULL or "" (matches no user entry) */
+    const char *const *groups;
+    size_t n_groups; /* at most RG_READER_GROUPS_MAX */
+} rg_reader;
+
 /* Candidates each leg contributes to fusion, unless the request says more. */
 #define RG_SEARCH_LEG_DEPTH 100
 
@@ -75,6 +92,7 @@ typedef struct rg_search_request {
     rg_fusion_options fusion;
     size_t depth;           /* per-leg candidates for hybrid; 0: max(k, RG_SEARCH_LEG_DEPTH) */
     const rg_search_filter *filter; /* NULL: no filter */
+    const rg_reader *reader;        /* NULL: no access check (local use, or auth off) */
 } rg_search_request;
 
 /* A request with the defaults: hybrid, weighted fusion (fusion.h), k = 10. */
@@ -111,6 +129,9 @@ typedef struct rg_search_hit {
  */
 rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hit *hits,
                         size_t *n_hits, rg_search_stats *timings, rg_error *err);
+
+/* 1 if the reader (NULL: anyone) may read the chunk's document, as of the snapshot. */
+int rg_search_readable(rg_search *q, const rg_reader *rd, int64_t chunk_id);
 
 /*
  * Appends a highlighted snippet of text for query to out (see

@@ -27,6 +27,7 @@ enum {
     ST_SEQ_BUMP,
     ST_SEQ_GET,
     ST_EMBED_TEXT,
+    ST_ACL_INSERT,
     ST_COUNT
 };
 
@@ -60,6 +61,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'change_seq'",
     [ST_EMBED_TEXT] = "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = "
                       "c.document_id WHERE c.id = ?1",
+    [ST_ACL_INSERT] = "INSERT OR IGNORE INTO document_acl(document_id, kind, principal) "
+                      "SELECT ?1, 'user', value FROM json_each(?2, '$.acl.users') "
+                      "WHERE type = 'text' AND value <> '' UNION "
+                      "SELECT ?1, 'group', value FROM json_each(?2, '$.acl.groups') "
+                      "WHERE type = 'text' AND value <> '' UNION "
+                      /* an access list, even an empty one, makes the document private:
+                       * this entry names no one (no reader has an empty name) */
+                      "SELECT ?1, 'user', '' WHERE json_type(?2, '$.acl') = 'object'",
 };
 
 struct rg_store {
@@ -165,6 +174,25 @@ static const char *const migrations[] = {
     "CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN"
     "  DELETE FROM chunks_fts WHERE rowid = old.id;"
     "END;",
+    /* 2: document access lists (who may read a document; none: every reader of
+     * the collection) and the HTTP API's keys (keys.h), stored as hashes. */
+    "CREATE TABLE document_acl("
+    "  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),"
+    "  principal TEXT NOT NULL,"
+    "  PRIMARY KEY(document_id, kind, principal)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX document_acl_principal ON document_acl(kind, principal);"
+    "CREATE TABLE api_keys("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  prefix TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  scopes INTEGER NOT NULL,"
+    "  collections TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(collections)),"
+    "  user TEXT NOT NULL,"
+    "  groups TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(groups)),"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER) STRICT;",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -484,6 +512,12 @@ rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_ch
     sqlite3_bind_text(st, 9, doc->text, (int)doc->text_len, SQLITE_STATIC);
     if ((r = step_done(s, st, "storing a document", err))) goto fail;
     id = sqlite3_last_insert_rowid(s->db);
+    if (doc->metadata_json) {
+        st = use(s, ST_ACL_INSERT);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, doc->metadata_json, -1, SQLITE_STATIC);
+        if ((r = step_done(s, st, "storing a document's access list", err))) goto fail;
+    }
     if ((r = insert_chunks(s, id, doc, chunks, n_chunks, err))) goto fail;
     if ((r = bump_seq(s, err))) goto fail;
     if ((r = exec(s, "COMMIT", "committing a document", err))) goto fail;
@@ -576,6 +610,155 @@ static char *column_dup(sqlite3_stmt *st, int col, size_t *len)
     size_t n = (size_t)sqlite3_column_bytes(st, col);
     if (len) *len = n;
     return rg_strndup(t ? t : "", t ? n : 0);
+}
+
+/* True for a document d the reader in ?8 (user) and ?9 (groups) may read; ?7 = 0 skips it. */
+#define READABLE_SQL                                                                               \
+    "(?7 = 0 OR NOT EXISTS (SELECT 1 FROM document_acl a WHERE a.document_id = d.id) OR "          \
+    "EXISTS (SELECT 1 FROM document_acl a WHERE a.document_id = d.id AND "                         \
+    "((a.kind = 'user' AND ?8 <> '' AND a.principal = ?8) OR "                                     \
+    "(a.kind = 'group' AND a.principal IN (SELECT value FROM json_each(?9))))))"
+
+static void bind_reader(sqlite3_stmt *st, const rg_store_reader *rd)
+{
+    sqlite3_bind_int(st, 7, rd != NULL);
+    sqlite3_bind_text(st, 8, rd && rd->user ? rd->user : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, rd && rd->groups_json ? rd->groups_json : "[]", -1, SQLITE_STATIC);
+}
+
+rg_status rg_store_counts_readable(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
+                                   rg_store_counts *out, rg_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT count(*), coalesce(sum((SELECT count(*) FROM chunks c "
+                                "WHERE c.document_id = d.id)), 0) FROM documents d "
+                                "WHERE d.collection_id = ?1 AND " READABLE_SQL,
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "counting documents");
+    sqlite3_bind_int64(st, 1, collection_id);
+    bind_reader(st, rd);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->collections = 1;
+        out->documents = sqlite3_column_int64(st, 0);
+        out->chunks = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "counting documents");
+}
+
+void rg_doc_row_free(rg_doc_row *r)
+{
+    if (!r) return;
+    rg_free(r->source_uri);
+    rg_free(r->title);
+    rg_free(r->media_type);
+    rg_free(r->metadata);
+    rg_free(r->text);
+    rg_free(r->collection);
+    memset(r, 0, sizeof *r);
+}
+
+void rg_doc_rows_free(rg_doc_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        rg_doc_row_free(&rows[i]);
+    rg_free(rows);
+}
+
+#define DOC_ROW_SQL                                                                                \
+    "SELECT d.id, d.source_uri, d.title, d.media_type, d.metadata, d.size, d.updated_at, "         \
+    "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id), "                                 \
+    "(SELECT name FROM collections k WHERE k.id = d.collection_id)"
+
+static int read_doc_row(sqlite3_stmt *st, rg_doc_row *r, int with_text)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->source_uri = column_dup(st, 1, NULL);
+    r->title = column_dup(st, 2, NULL);
+    r->media_type = column_dup(st, 3, NULL);
+    r->metadata = column_dup(st, 4, NULL);
+    r->size = sqlite3_column_int64(st, 5);
+    r->updated_at = sqlite3_column_int64(st, 6);
+    r->chunks = sqlite3_column_int64(st, 7);
+    r->collection = column_dup(st, 8, NULL);
+    if (with_text) r->text = column_dup(st, 9, NULL);
+    if (!r->source_uri || !r->title || !r->media_type || !r->metadata || !r->collection ||
+        (with_text && !r->text)) {
+        rg_doc_row_free(r);
+        return 0;
+    }
+    return 1;
+}
+
+rg_status rg_store_documents(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
+                             int64_t after_id, size_t limit, rg_doc_row **rows, size_t *n,
+                             rg_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (limit == 0 || limit > RG_STORE_PAGE_MAX)
+        return rg_fail(err, RG_EINVAL, "a page holds 1 to %d documents", RG_STORE_PAGE_MAX);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                DOC_ROW_SQL " FROM documents d WHERE d.collection_id = ?1 AND "
+                                            "d.id > ?2 AND " READABLE_SQL " ORDER BY d.id LIMIT ?3",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing documents");
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_int64(st, 2, after_id);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    bind_reader(st, rd);
+    rg_doc_row *v = rg_calloc(limit, sizeof *v);
+    if (!v) {
+        sqlite3_finalize(st);
+        return rg_fail(err, RG_ENOMEM, "out of memory listing documents");
+    }
+    size_t len = 0;
+    while (len < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!read_doc_row(st, &v[len], 0)) {
+            sqlite3_finalize(st);
+            rg_doc_rows_free(v, len);
+            return rg_fail(err, RG_ENOMEM, "out of memory listing documents");
+        }
+        len++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rg_doc_rows_free(v, len);
+        return db_fail(s, err, rc, "listing documents");
+    }
+    *rows = v;
+    *n = len;
+    return RG_OK;
+}
+
+rg_status rg_store_document_get(rg_store *s, int64_t collection_id, int64_t doc_id,
+                                const rg_store_reader *rd, rg_doc_row *out, rg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                DOC_ROW_SQL ", d.text FROM documents d WHERE (?1 = 0 OR "
+                                            "d.collection_id = ?1) AND d.id = ?2 AND " READABLE_SQL,
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading a document");
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_int64(st, 2, doc_id);
+    bind_reader(st, rd);
+    rc = sqlite3_step(st);
+    rg_status r = RG_OK;
+    if (rc == SQLITE_ROW) {
+        if (!read_doc_row(st, out, 1)) r = rg_fail(err, RG_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        r = rg_fail(err, RG_ENOTFOUND, "no document %lld", (long long)doc_id);
+    } else {
+        r = db_fail(s, err, rc, "reading a document");
+    }
+    sqlite3_finalize(st);
+    return r;
 }
 
 rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *v, rg_error *err)

@@ -24,7 +24,7 @@
 
 #define RG_STORE_DB_FILE "ragd.db"
 /* Schema version this build writes; older databases are migrated. */
-#define RG_STORE_SCHEMA_VERSION 1
+#define RG_STORE_SCHEMA_VERSION 2
 #define RG_COLLECTION_NAME_MAX 64
 #define RG_DEFAULT_COLLECTION "default"
 
@@ -90,7 +90,9 @@ typedef struct rg_doc_meta {
     const char *media_type;
     const char *content_hash; /* SHA-256 hex of the source bytes */
     int64_t size;             /* bytes of the source */
-    const char *metadata_json; /* a JSON object, or NULL for {} */
+    const char *metadata_json; /* a JSON object, or NULL for {}; its "acl": {"users": [...],
+                                  "groups": [...]} becomes the document's access list
+                                  (search.h: rg_reader); an empty list admits no one */
     const char *text;          /* the normalised document text */
     size_t text_len;
 } rg_doc_meta;
@@ -136,6 +138,56 @@ typedef struct rg_store_counts {
 /* Counts for one collection, or for all when collection_id is 0. */
 rg_status rg_store_counts_get(rg_store *s, int64_t collection_id, rg_store_counts *out,
                               rg_error *err);
+
+/*
+ * Who reads, for the document views below: a document with an access list
+ * (rg_doc_meta.metadata_json "acl") is seen only by the user it names or a
+ * member of a group it names. groups_json is a JSON array of group names.
+ * A NULL view means no access check (local use).
+ */
+typedef struct rg_store_reader {
+    const char *user;
+    const char *groups_json;
+} rg_store_reader;
+
+/* rg_store_counts_get for one collection, counting only what rd may read. */
+rg_status rg_store_counts_readable(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
+                                   rg_store_counts *out, rg_error *err);
+
+/* One document as the documents API shows it. Strings owned: rg_doc_row_free. */
+typedef struct rg_doc_row {
+    int64_t id;
+    char *source_uri;
+    char *title;
+    char *media_type;
+    char *metadata;   /* JSON object */
+    char *text;       /* only from rg_store_document_get, else NULL */
+    char *collection; /* the collection's name */
+    int64_t size;
+    int64_t updated_at;
+    int64_t chunks;
+} rg_doc_row;
+
+void rg_doc_row_free(rg_doc_row *r);
+
+/* Longest page rg_store_documents returns. */
+#define RG_STORE_PAGE_MAX 1000
+
+/*
+ * Documents of a collection that rd may read, by id, after after_id, at
+ * most limit (1..RG_STORE_PAGE_MAX). *rows: rg_doc_rows_free.
+ */
+rg_status rg_store_documents(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
+                             int64_t after_id, size_t limit, rg_doc_row **rows, size_t *n,
+                             rg_error *err);
+void rg_doc_rows_free(rg_doc_row *rows, size_t n);
+
+/*
+ * One document of the collection (0: of any) with its text, if rd may read it;
+ * RG_ENOTFOUND otherwise (whether it does not exist or may not be read).
+ */
+rg_status rg_store_document_get(rg_store *s, int64_t collection_id, int64_t doc_id,
+                                const rg_store_reader *rd, rg_doc_row *out, rg_error *err);
 
 /* Chunks for display ---------------------------------------------------- */
 

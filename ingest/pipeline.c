@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "engine/base/log.h"
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
 #include "ingest/loader.h"
@@ -96,10 +97,24 @@ static int name_cmp(const void *a, const void *b)
 
 static rg_status walk_dir(walk *w, const char *dir, int depth, rg_error *err);
 
+/* 1 if path resolves inside root (root NULL: always). */
+static int inside_root(const char *root, const char *path)
+{
+    if (!root) return 1;
+    char real[PATH_MAX];
+    if (!realpath(path, real)) return 0;
+    size_t n = strlen(root);
+    return strncmp(real, root, n) == 0 && (real[n] == '\0' || real[n] == '/' || n == 1);
+}
+
 static rg_status walk_entry(walk *w, const char *path, int depth, rg_error *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) return RG_OK; /* vanished or dangling link: nothing to ingest */
+    if (!inside_root(w->opt->root, path)) {
+        rg_log(RG_LOG_WARN, "%s leads outside %s: skipped", path, w->opt->root);
+        return RG_OK;
+    }
     if (S_ISDIR(sb.st_mode)) {
         if (depth >= RG_INGEST_MAX_DEPTH) return RG_OK;
         return walk_dir(w, path, depth + 1, err);
@@ -376,6 +391,8 @@ static rg_status collect(walk *w, const char *const *paths, size_t n_paths, rg_e
         if (!realpath(paths[i], abs) || stat(abs, &sb) != 0)
             return rg_fail(err, errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: %s", paths[i],
                            strerror(errno));
+        if (!inside_root(w->opt->root, abs))
+            return rg_fail(err, RG_EINVAL, "%s is outside %s", paths[i], w->opt->root);
         rg_status st =
             S_ISDIR(sb.st_mode) ? walk_dir(w, abs, 0, err) : walk_add(w, abs, &sb, 1, err);
         if (st) return st;

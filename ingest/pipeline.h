@@ -87,6 +87,13 @@ typedef struct rg_ingest_options {
     size_t n_meta;
     rg_ingest_fn on_file;     /* may be NULL */
     void *ctx;
+    /*
+     * A real path (no symlinks) or NULL. When set, every path given and every
+     * file and folder found must resolve inside it: a path outside is
+     * RG_EINVAL, and a symlink found in a walk that leads outside is skipped
+     * (with a warning), so a served folder cannot be used to read others.
+     */
+    const char *root;
 } rg_ingest_options;
 
 rg_ingest_options rg_ingest_default_options(void);

@@ -22,7 +22,8 @@
 #include <omp.h>
 #endif
 
-static int n_threads = 1;
+/* Per thread: each thread (an HTTP worker, say) sets its own before a call. */
+static _Thread_local int n_threads = 1;
 static int force_portable;
 
 int rg_kernels_force_portable(int on)
