@@ -1,5 +1,7 @@
 #include "api/cli_util.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -11,6 +13,9 @@
 #include <time.h>
 
 #include "engine/nn/encoder.h"
+#include "engine/rag/rewrite.h"
+#include "engine/rag/gen_ollama.h"
+#include "engine/rag/gen_openai.h"
 #include "index/dense.h"
 
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
@@ -154,7 +159,7 @@ rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, 
     return st;
 }
 
-int cli_date(const char *opt, const char *s, int64_t *out)
+int cli_parse_date(const char *s, int64_t *out)
 {
     int y, m, d;
     char tail;
@@ -175,8 +180,33 @@ int cli_date(const char *opt, const char *s, int64_t *out)
         *out = v;
         return 1;
     }
+    return 0;
+}
+
+int cli_date(const char *opt, const char *s, int64_t *out)
+{
+    if (cli_parse_date(s, out)) return 1;
     cli_fail("%s takes a date YYYY-MM-DD or Unix seconds, not '%s'", opt, s);
     return 0;
+}
+
+cJSON *cli_hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "rank", rank);
+    cJSON_AddNumberToObject(o, "score", score);
+    cJSON_AddNumberToObject(o, "chunk_id", (double)v->chunk_id);
+    cJSON_AddNumberToObject(o, "document_id", (double)v->doc_id);
+    cJSON_AddStringToObject(o, "collection", v->collection);
+    cJSON_AddStringToObject(o, "title", v->title);
+    cJSON_AddStringToObject(o, "section", v->section);
+    cJSON_AddStringToObject(o, "source", v->source_uri);
+    cJSON_AddNumberToObject(o, "byte_start", (double)v->byte_start);
+    cJSON_AddNumberToObject(o, "byte_end", (double)v->byte_end);
+    cJSON_AddStringToObject(o, "snippet", snippet);
+    cJSON_AddStringToObject(o, "text", v->text);
+    return o;
 }
 
 int cli_pair(const char *opt, char *s, const char **key, const char **value)
@@ -204,4 +234,158 @@ int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const ch
     *len += n;
     buf[*len] = '\0';
     return 1;
+}
+
+/* ---- LLM options ---- */
+
+cli_llm cli_llm_defaults(void)
+{
+    return (cli_llm){.kind = "openai"};
+}
+
+int cli_llm_opt(int argc, char **argv, int *i, cli_llm *f)
+{
+    const char *v;
+    int rc;
+    size_t n;
+    if (strcmp(argv[*i], "--allow-private") == 0) {
+        f->allow_private = 1;
+        return 1;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm", &v))) {
+        if (rc > 0) f->url = v;
+        return rc;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm-model", &v))) {
+        if (rc > 0) f->model = v;
+        return rc;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm-kind", &v))) {
+        if (rc < 0) return rc;
+        if (strcmp(v, "openai") != 0 && strcmp(v, "ollama") != 0) {
+            cli_fail("--llm-kind is openai or ollama, not '%s'", v);
+            return -1;
+        }
+        f->kind = v;
+        return 1;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm-timeout", &v))) {
+        if (rc < 0 || !cli_size("--llm-timeout", v, 1, CLI_LLM_TIMEOUT_MAX_S, &n)) return -1;
+        f->timeout_ms = (long)n * 1000;
+        return 1;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm-max-tokens", &v))) {
+        if (rc < 0 || !cli_size("--llm-max-tokens", v, 1, CLI_LLM_MAX_TOKENS_MAX, &f->max_tokens))
+            return -1;
+        return 1;
+    }
+    if ((rc = cli_opt(argc, argv, i, "--llm-context", &v))) {
+        if (rc < 0 || !cli_size("--llm-context", v, 1, CLI_LLM_CONTEXT_MAX, &f->context)) return -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The answer's tokens: --llm-max-tokens, else the generator's default. */
+static size_t answer_tokens(const cli_llm *f)
+{
+    return f->max_tokens ? f->max_tokens : (size_t)rg_llm_default_options().max_tokens;
+}
+
+int cli_llm_check(const cli_llm *f)
+{
+    if (!f->url != !f->model) {
+        cli_fail("--llm and --llm-model go together");
+        return 0;
+    }
+    if ((f->max_tokens || f->context) && !f->url) {
+        cli_fail("--llm-max-tokens and --llm-context go with --llm");
+        return 0;
+    }
+    size_t reserved = answer_tokens(f) + CLI_LLM_TEMPLATE_TOKENS;
+    if (f->context && f->context < reserved + CLI_LLM_PROMPT_MIN) {
+        cli_fail("--llm-context %zu leaves too little for the prompt: the answer takes %zu "
+                 "(--llm-max-tokens), the chat template %d, and the prompt needs %d",
+                 f->context, answer_tokens(f), CLI_LLM_TEMPLATE_TOKENS, CLI_LLM_PROMPT_MIN);
+        return 0;
+    }
+    return 1;
+}
+
+void cli_llm_prompt(const cli_llm *f, rg_prompt_options *p)
+{
+    if (!f->context) return;
+    p->budget_tokens = f->context - answer_tokens(f) - CLI_LLM_TEMPLATE_TOKENS;
+    p->count = rg_prompt_count_upper;
+    p->count_ctx = NULL;
+}
+
+static rg_status rec_generate(void *self, const rg_gen_request *req, rg_buf *out,
+                              rg_gen_result *res, rg_error *err)
+{
+    cli_llm_gen *g = self;
+    rg_status st = rg_generate(&g->inner, req, out, res, &g->last);
+    if (st && err) *err = g->last;
+    return st;
+}
+
+static const char *rec_model(void *self)
+{
+    return rg_generator_model(&((cli_llm_gen *)self)->inner);
+}
+
+static const rg_generator_methods openai_recorder = {RG_GENERATOR_VERSION, "openai", rec_generate,
+                                                     rec_model, NULL};
+static const rg_generator_methods ollama_recorder = {RG_GENERATOR_VERSION, "ollama", rec_generate,
+                                                     rec_model, NULL};
+
+rg_status cli_llm_options(const cli_llm *f, rg_llm_options *lo, rg_error *err)
+{
+    *lo = rg_llm_default_options();
+    lo->base_url = f->url;
+    lo->model = f->model;
+    if (f->timeout_ms > 0) lo->timeout_ms = f->timeout_ms;
+    if (f->max_tokens) lo->max_tokens = (long)f->max_tokens;
+    rg_addr_class c;
+    rg_status st = rg_http_url_host_class(f->url, &c, err);
+    if (st) return st;
+    /* naming a loopback server is asking for it, as `model pull --endpoint` does */
+    if (c == RG_ADDR_LOOPBACK) lo->allow |= RG_HTTP_ALLOW_LOOPBACK;
+    if (f->allow_private) lo->allow |= RG_HTTP_ALLOW_PRIVATE;
+    return RG_OK;
+}
+
+rg_status cli_llm_open_generator(const cli_llm *f, const rg_llm_options *lo, rg_generator *g,
+                                 rg_error *err)
+{
+    return strcmp(f->kind, "ollama") == 0 ? rg_ollama_open(lo, g, err) : rg_openai_open(lo, g, err);
+}
+
+rg_status cli_llm_open(const cli_llm *f, cli_llm_gen *g, rg_error *err)
+{
+    memset(g, 0, sizeof *g);
+    rg_error_clear(&g->last);
+    rg_llm_options lo;
+    rg_status st = cli_llm_options(f, &lo, err);
+    if (!st) st = cli_llm_open_generator(f, &lo, &g->inner, err);
+    if (st) return st;
+    g->gen.methods = strcmp(f->kind, "ollama") == 0 ? &ollama_recorder : &openai_recorder;
+    g->gen.self = g;
+    return RG_OK;
+}
+
+void cli_llm_close(cli_llm_gen *g)
+{
+    rg_generator_close(&g->inner);
+    g->gen.methods = NULL;
+    g->gen.self = NULL;
+}
+
+rg_status cli_llm_open_rewriter(const cli_llm *f, rg_generator *g, rg_error *err)
+{
+    rg_llm_options lo;
+    rg_status st = cli_llm_options(f, &lo, err);
+    if (st) return st;
+    lo = rg_rewrite_llm_options(&lo);
+    return cli_llm_open_generator(f, &lo, g, err);
 }

@@ -1,15 +1,20 @@
 /*
  * cli_util.h — small helpers the subcommands share: option parsing, error
- * lines, number parsing, opening the store.
+ * lines, number parsing, opening the store, the LLM options.
  */
 #ifndef RG_CLI_UTIL_H
 #define RG_CLI_UTIL_H
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "api/cli.h"
 #include "engine/base/status.h"
 #include "engine/nn/encoder.h"
+#include "engine/rag/gen_openai.h"
+#include "engine/rag/generator.h"
+#include "engine/rag/prompt.h"
 #include "index/dense.h"
 #include "index/store.h"
 
@@ -65,6 +70,10 @@ rg_status cli_open_dense(const rg_cli *cli, rg_store *s, const char *model_arg, 
  * *out; prints an error naming opt and returns 0 if it is neither.
  */
 int cli_date(const char *opt, const char *s, int64_t *out);
+/* The same without the error line: 1 on success, 0 otherwise. */
+int cli_parse_date(const char *s, int64_t *out);
+/* One search result as JSON (ragd search --json, POST /v1/search). NULL: out of memory. */
+cJSON *cli_hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet);
 
 /* Splits "key=value" in place: returns 0 (after an error) without '='. */
 int cli_pair(const char *opt, char *s, const char **key, const char **value);
@@ -78,5 +87,95 @@ int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const ch
 
 /* Wall-clock seconds from a monotonic clock. */
 double cli_now(void);
+
+/* ---- LLM options: `ask` and `eval --answers` ---- */
+
+/* Longest --llm-timeout (seconds), largest --llm-max-tokens and --llm-context accepted. */
+#define CLI_LLM_TIMEOUT_MAX_S  3600
+#define CLI_LLM_MAX_TOKENS_MAX 65536
+#define CLI_LLM_CONTEXT_MAX    (1u << 22)
+/* Tokens of the context window kept for the chat template's role markers. */
+#define CLI_LLM_TEMPLATE_TOKENS 64
+/* Fewest prompt tokens --llm-context must leave (the instructions take ~180). */
+#define CLI_LLM_PROMPT_MIN 256
+
+/* Help lines of the options, for a command's usage text. */
+#define CLI_LLM_USAGE                                                                              \
+    "--llm URL is the server's base URL: an OpenAI-compatible API (e.g.\n"                         \
+    "http://127.0.0.1:8080/v1; key from $OPENAI_API_KEY) or, with --llm-kind\n"                    \
+    "ollama, an Ollama server (http://127.0.0.1:11434). Loopback servers are\n"                    \
+    "allowed when the URL names one; private addresses need --allow-private.\n"                    \
+    "When the LLM fails the answer is extracted instead (fallback: true).\n"                       \
+    "--llm-max-tokens caps the answer's tokens (default 512). --llm-context is the\n"              \
+    "model's context window: the prompt then gets what the answer and the chat\n"                  \
+    "template leave of it, counted generously for an unknown tokenizer, and\n"                     \
+    "fewer sources are sent rather than more than fits."
+
+/* What the LLM options asked for. */
+typedef struct cli_llm {
+    const char *url;   /* NULL: no LLM (the extractive generator answers) */
+    const char *model; /* required with url */
+    const char *kind;  /* "openai" (default) or "ollama" */
+    long timeout_ms;   /* 0: the generator's default */
+    size_t max_tokens; /* 0: the generator's default */
+    size_t context;    /* the model's context window; 0: not given */
+    int allow_private;
+} cli_llm;
+
+cli_llm cli_llm_defaults(void);
+
+/*
+ * If argv[*i] is an LLM option (--llm, --llm-model, --llm-kind, --llm-timeout,
+ * --llm-max-tokens, --llm-context, --allow-private), stores it in f,
+ * advances *i past its value and returns 1; returns -1 (after printing an
+ * error) for a bad or missing value, 0 for another argument.
+ */
+int cli_llm_opt(int argc, char **argv, int *i, cli_llm *f);
+
+/* Checks the options together once parsed: 1 when good, else 0 after an error. */
+int cli_llm_check(const cli_llm *f);
+
+/*
+ * Sets the prompt options for f's LLM: with a context window, the budget
+ * is what the answer's tokens and CLI_LLM_TEMPLATE_TOKENS leave, counted
+ * with rg_prompt_count_upper; without one, p is left as it is.
+ */
+void cli_llm_prompt(const cli_llm *f, rg_prompt_options *p);
+
+/*
+ * The generator options f asks for, over rg_llm_default_options: loopback
+ * is allowed when the URL names it, private addresses with --allow-private.
+ * Strings are borrowed from f. Errors: RG_EINVAL (a URL that does not parse).
+ */
+rg_status cli_llm_options(const cli_llm *f, rg_llm_options *lo, rg_error *err);
+
+/* Opens the generator of f->kind with lo. Errors: those of rg_openai_open / rg_ollama_open. */
+rg_status cli_llm_open_generator(const cli_llm *f, const rg_llm_options *lo, rg_generator *g,
+                                 rg_error *err);
+
+/*
+ * The LLM seen through a recorder: the answer pipeline clears the LLM's
+ * error when it falls back, and the user should still learn why. gen is
+ * what to answer with; it points into the struct, which must not move
+ * while open.
+ */
+typedef struct cli_llm_gen {
+    rg_generator gen;   /* the recorder: name and model of the LLM */
+    rg_generator inner; /* the LLM itself */
+    rg_error last;      /* the LLM's last failure; RG_OK when it answered */
+} cli_llm_gen;
+
+/* Opens f's LLM (f->url set) behind a recorder into *g. Errors: as cli_llm_open_generator. */
+rg_status cli_llm_open(const cli_llm *f, cli_llm_gen *g, rg_error *err);
+
+/* Closes g; a zeroed or closed g is fine. */
+void cli_llm_close(cli_llm_gen *g);
+
+/*
+ * Opens f's LLM (f->url set) set up to rewrite follow-up questions
+ * (rg_rewrite_llm_options: short, cold, bounded) into *g, a second instance
+ * beside the answering one. Errors: as cli_llm_open_generator.
+ */
+rg_status cli_llm_open_rewriter(const cli_llm *f, rg_generator *g, rg_error *err);
 
 #endif

@@ -6,7 +6,13 @@
  * OpenAI-compatible or Ollama server writes the answer, which goes through
  * the same citation check; when the server fails, the extractive generator
  * answers instead and the answer says fallback: true.
+ *
+ * With --history the question is a follow-up in a conversation: it is
+ * rewritten into a standalone query before retrieval (rewrite.h), by the
+ * LLM when there is one (a second instance with rewrite options), else by
+ * the plain heuristic.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +24,7 @@
 #include "engine/base/mem.h"
 #include "engine/rag/answer.h"
 #include "engine/rag/extractive.h"
-#include "engine/rag/gen_ollama.h"
-#include "engine/rag/gen_openai.h"
 #include "index/lexical.h"
-
-/* Longest --llm-timeout accepted (seconds). */
-#define LLM_TIMEOUT_MAX_S 3600
 
 static int ask_usage(void)
 {
@@ -31,20 +32,26 @@ static int ask_usage(void)
          "                [--model NAME] [--min-similarity X] [--min-coverage X]\n"
          "                [--remove-unsupported] [--json]\n"
          "                [--llm URL --llm-model NAME [--llm-kind openai|ollama]\n"
-         "                 [--llm-timeout SECONDS] [--allow-private] [--stream]]\n"
-         "                QUESTION...\n\n"
+         "                 [--llm-timeout SECONDS] [--llm-max-tokens N] [--llm-context N]\n"
+         "                 [--allow-private] [--stream]]\n"
+         "                [--history FILE|-] QUESTION...\n\n"
          "Answers from the indexed documents with cited sentences. Without an LLM the\n"
          "answer is extracted from the documents. -k (default 5) chunks are retrieved;\n"
          "the answer is refused when the best passage is not relevant enough: its\n"
          "cosine similarity below --min-similarity when the dense leg ran, else the\n"
-         "share of the question's terms it holds (idf-weighted) below --min-coverage.\n\n"
-         "--llm URL is the server's base URL: an OpenAI-compatible API (e.g.\n"
-         "http://127.0.0.1:8080/v1; key from $OPENAI_API_KEY) or, with --llm-kind\n"
-         "ollama, an Ollama server (http://127.0.0.1:11434). Loopback servers are\n"
-         "allowed when the URL names one; private addresses need --allow-private.\n"
-         "When the LLM fails the answer is extracted instead (fallback: true).\n"
+         "share of the question's terms it holds (idf-weighted) below "
+         "--min-coverage.\n\n" CLI_LLM_USAGE "\n"
          "--stream prints the text as it is generated (with --json: one {\"token\"}\n"
-         "line per piece), then the checked answer.");
+         "line per piece), then the checked answer.\n\n"
+         "--history FILE (\"-\": standard input) makes the question a follow-up in a\n"
+         "conversation: FILE is a JSON array of {\"role\": \"user\"|\"assistant\",\n"
+         "\"content\": \"...\"} messages, oldest first, without the question (system\n"
+         "messages are ignored; at most 64 turns, 32 KiB a turn, 128 KiB in all).\n"
+         "The question is rewritten into a standalone search query first: by the\n"
+         "LLM with --llm (falling back to the plain rewrite when it fails), else by\n"
+         "the plain rewrite, which puts the previous question before a follow-up\n"
+         "that looks dependent (\"what about Taipei?\", \"How long is it?\", \"那台北呢？\").\n"
+         "The answer shows the query (JSON: rewritten_query, rewrite {method, ms}).");
     return 0;
 }
 
@@ -90,54 +97,40 @@ static void print_answer(const rg_answer *a)
 }
 
 /*
- * The LLM generator seen through a recorder: the answer pipeline clears
- * the LLM's error when it falls back, and the user should still learn why.
+ * --history PATH ("-": standard input) into *h. Prints one error line and
+ * returns 0 when it cannot be read, is not JSON or is not a valid history.
  */
-typedef struct llm_recorder {
-    rg_generator inner;
-    rg_error last; /* the LLM's last failure; RG_OK when it answered */
-} llm_recorder;
-
-static rg_status rec_generate(void *self, const rg_gen_request *req, rg_buf *out,
-                              rg_gen_result *res, rg_error *err)
+static int read_history(const char *path, rg_history *h)
 {
-    llm_recorder *r = self;
-    rg_status st = rg_generate(&r->inner, req, out, res, &r->last);
-    if (st && err) *err = r->last;
-    return st;
-}
-
-static const char *rec_model(void *self)
-{
-    return rg_generator_model(&((llm_recorder *)self)->inner);
-}
-
-static const rg_generator_methods openai_recorder = {RG_GENERATOR_VERSION, "openai", rec_generate,
-                                                     rec_model, NULL};
-static const rg_generator_methods ollama_recorder = {RG_GENERATOR_VERSION, "ollama", rec_generate,
-                                                     rec_model, NULL};
-
-typedef struct llm_flags {
-    const char *url, *model, *kind;
-    long timeout_ms;
-    int allow_private;
-} llm_flags;
-
-/* Opens the LLM named by the flags into r->inner. */
-static rg_status open_llm(const llm_flags *f, llm_recorder *r, rg_error *err)
-{
-    rg_llm_options lo = rg_llm_default_options();
-    lo.base_url = f->url;
-    lo.model = f->model;
-    if (f->timeout_ms > 0) lo.timeout_ms = f->timeout_ms;
-    rg_addr_class c;
-    rg_status st = rg_http_url_host_class(f->url, &c, err);
-    if (st) return st;
-    /* naming a loopback server is asking for it, as `model pull --endpoint` does */
-    if (c == RG_ADDR_LOOPBACK) lo.allow |= RG_HTTP_ALLOW_LOOPBACK;
-    if (f->allow_private) lo.allow |= RG_HTTP_ALLOW_PRIVATE;
-    return strcmp(f->kind, "ollama") == 0 ? rg_ollama_open(&lo, &r->inner, err)
-                                          : rg_openai_open(&lo, &r->inner, err);
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_fail("--history %s: %s", path, strerror(errno));
+        return 0;
+    }
+    char *text = rg_malloc(RG_HISTORY_JSON_MAX_BYTES + 1);
+    size_t n = text ? fread(text, 1, RG_HISTORY_JSON_MAX_BYTES + 1, f) : 0;
+    int failed = ferror(f);
+    if (!from_stdin) fclose(f);
+    cJSON *j = NULL;
+    rg_error err;
+    int ok = 0;
+    if (!text)
+        cli_fail("out of memory");
+    else if (failed)
+        cli_fail("--history %s: cannot be read", path);
+    else if (n > RG_HISTORY_JSON_MAX_BYTES)
+        cli_fail("--history %s: larger than %u bytes", path, RG_HISTORY_JSON_MAX_BYTES);
+    else if (!(j = cJSON_ParseWithLength(text, n)))
+        cli_fail("--history %s: not valid JSON (at byte %ld)", path,
+                 cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : 0L);
+    else if (rg_history_from_json(j, h, &err))
+        cli_fail("--history %s: %s", path, rg_error_message(&err));
+    else
+        ok = 1;
+    cJSON_Delete(j);
+    rg_free(text);
+    return ok;
 }
 
 /* --stream: each piece is printed as it arrives (JSON: one object per line). */
@@ -180,7 +173,8 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
     char question[RG_QUERY_MAX_BYTES + 1];
     size_t qlen = 0;
     int rc, json = cli->json, stream = 0;
-    llm_flags lf = {.kind = "openai"};
+    cli_llm lf = cli_llm_defaults();
+    const char *history_path = NULL;
     question[0] = '\0';
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -204,25 +198,11 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
             if (rc < 0 || !parse_score("--min-similarity", v, &ao.min_similarity)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--min-coverage", &v))) {
             if (rc < 0 || !parse_score("--min-coverage", v, &ao.min_coverage)) return 2;
-        } else if ((rc = cli_opt(argc, argv, &i, "--llm", &v))) {
+        } else if ((rc = cli_llm_opt(argc, argv, &i, &lf))) {
             if (rc < 0) return 2;
-            lf.url = v;
-        } else if ((rc = cli_opt(argc, argv, &i, "--llm-model", &v))) {
+        } else if ((rc = cli_opt(argc, argv, &i, "--history", &v))) {
             if (rc < 0) return 2;
-            lf.model = v;
-        } else if ((rc = cli_opt(argc, argv, &i, "--llm-kind", &v))) {
-            if (rc < 0) return 2;
-            if (strcmp(v, "openai") != 0 && strcmp(v, "ollama") != 0) {
-                cli_fail("--llm-kind is openai or ollama, not '%s'", v);
-                return 2;
-            }
-            lf.kind = v;
-        } else if ((rc = cli_opt(argc, argv, &i, "--llm-timeout", &v))) {
-            size_t secs;
-            if (rc < 0 || !cli_size("--llm-timeout", v, 1, LLM_TIMEOUT_MAX_S, &secs)) return 2;
-            lf.timeout_ms = (long)secs * 1000;
-        } else if (strcmp(argv[i], "--allow-private") == 0) {
-            lf.allow_private = 1;
+            history_path = v;
         } else if (strcmp(argv[i], "--stream") == 0) {
             stream = 1;
         } else if (strcmp(argv[i], "--remove-unsupported") == 0) {
@@ -240,10 +220,10 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
         cli_fail("ask needs a question");
         return 2;
     }
-    if (!lf.url != !lf.model) {
-        cli_fail("--llm and --llm-model go together");
-        return 2;
-    }
+    if (!cli_llm_check(&lf)) return 2;
+    cli_llm_prompt(&lf, &ao.prompt);
+    rg_history history = {0};
+    if (history_path && !read_history(history_path, &history)) return 2;
     rg_error err;
     rg_error_clear(&err);
     rg_store *s = NULL;
@@ -251,8 +231,8 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
     rg_encoder *enc = NULL;
     rg_dense *dense = NULL;
     rg_generator gen = {0};
-    llm_recorder rec = {0};
-    rg_generator llm = {0};
+    cli_llm_gen llm = {0};
+    rg_generator rewriter = {0};
     rg_answer ans = {0};
     cJSON *out = NULL;
     int status = 0;
@@ -268,20 +248,22 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
     xo.encoder = enc;
     xo.dense = dense;
     xo.model = dense ? rg_dense_model(dense) : "";
-    if (rg_extractive_open(&xo, &gen, &err) || (lf.url && open_llm(&lf, &rec, &err))) {
+    if (rg_extractive_open(&xo, &gen, &err) || (lf.url && cli_llm_open(&lf, &llm, &err)) ||
+        (lf.url && history_path && cli_llm_open_rewriter(&lf, &rewriter, &err))) {
         status = cli_fail_err(&err);
         goto done;
     }
-    if (lf.url) {
-        llm.methods = strcmp(lf.kind, "ollama") == 0 ? &ollama_recorder : &openai_recorder;
-        llm.self = &rec;
-        ao.fallback = &gen;
-    }
+    if (lf.url) ao.fallback = &gen;
     if (stream) {
         ao.on_token = print_token;
         ao.token_ctx = &json;
     }
-    if (rg_answer_question(q, s, lf.url ? &llm : &gen, question, &ao, &ans, &err)) {
+    if (history_path) {
+        ao.history = history.turns;
+        ao.n_history = history.n;
+        ao.rewriter = lf.url ? &rewriter : NULL;
+    }
+    if (rg_answer_question(q, s, lf.url ? &llm.gen : &gen, question, &ao, &ans, &err)) {
         status = cli_fail_err(&err);
         goto done;
     }
@@ -289,9 +271,19 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
         fprintf(stderr,
                 "ragd: warning: the LLM failed (%s); the answer is extracted from the "
                 "documents\n",
-                rg_error_message(&rec.last));
+                rg_error_message(&llm.last));
+    if (!strcmp(ans.rewrite, "plain-fallback"))
+        fprintf(stderr,
+                "ragd: warning: the LLM could not rewrite the follow-up (%s); "
+                "the plain rewrite was used\n",
+                ans.rewrite_reason);
     if (stream && !json) fputs("\n\n", stdout);
     if (!json) {
+        if (ans.rewritten_query && strcmp(ans.rewritten_query, question) != 0) {
+            printf("Searched for (the follow-up rewritten, %s): ", ans.rewrite);
+            put_flat(ans.rewritten_query);
+            puts("\n");
+        }
         print_answer(&ans);
         goto done;
     }
@@ -300,7 +292,7 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
         goto done;
     }
     cJSON_AddStringToObject(out, "question", question);
-    if (ans.fallback) cJSON_AddStringToObject(out, "fallback_reason", rg_error_message(&rec.last));
+    if (ans.fallback) cJSON_AddStringToObject(out, "fallback_reason", rg_error_message(&llm.last));
     char *text = cJSON_PrintUnformatted(out);
     if (!text) {
         status = cli_fail("out of memory");
@@ -312,7 +304,9 @@ done:
     cJSON_Delete(out);
     rg_answer_free(&ans);
     rg_generator_close(&gen);
-    rg_generator_close(&rec.inner);
+    cli_llm_close(&llm);
+    rg_generator_close(&rewriter);
+    rg_history_free(&history);
     rg_search_close(q);
     if (dense && !status && rg_dense_save(dense, &err)) status = cli_fail_err(&err);
     rg_dense_close(dense);

@@ -542,6 +542,7 @@ typedef struct answer_record {
 
 typedef struct answer_result {
     size_t asked, answerable, unanswerable, with_gold;
+    size_t fallbacks;                 /* answers the extractive generator gave for a failed LLM */
     size_t gold_hits;                 /* answerable answers holding a gold string */
     size_t citations, citations_gold; /* citations; those whose chunk holds a gold string */
     size_t refused_answerable, refused_unanswerable;
@@ -598,6 +599,7 @@ static rg_status run_answers(rg_search *q, rg_store *s, rg_generator *gen, const
         gen_ms[asked] = ans.timings.generate_ms;
         over[asked] = ans.timings.total_ms - ans.timings.retrieve_ms - ans.timings.generate_ms;
         r->asked++;
+        r->fallbacks += (size_t)ans.fallback;
         asked++;
         if (answerable) {
             r->answerable++;
@@ -652,7 +654,8 @@ static void tradeoff_at(const answer_result *r, int sig, double t, double *ref_u
     *ref_a = share(ra, a);
 }
 
-static void print_answers(const rg_cli *cli, const char *dir, int holdout, const answer_result *r)
+static void print_answers(const rg_cli *cli, const char *dir, int holdout, rg_generator *gen,
+                          const answer_result *r)
 {
     static const char *names[] = {"", "similarity", "coverage"};
     const double *grids[] = {NULL, similarity_grid, coverage_grid};
@@ -664,6 +667,9 @@ static void print_answers(const rg_cli *cli, const char *dir, int holdout, const
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "dataset", dir);
         cJSON_AddBoolToObject(o, "holdout", holdout);
+        cJSON_AddStringToObject(o, "generator", rg_generator_name(gen));
+        cJSON_AddStringToObject(o, "model", rg_generator_model(gen));
+        cJSON_AddNumberToObject(o, "fallbacks", (double)r->fallbacks);
         cJSON_AddNumberToObject(o, "questions", (double)r->asked);
         cJSON_AddNumberToObject(o, "answerable", (double)r->answerable);
         cJSON_AddNumberToObject(o, "unanswerable", (double)r->unanswerable);
@@ -694,7 +700,10 @@ static void print_answers(const rg_cli *cli, const char *dir, int holdout, const
         cJSON_Delete(o);
         return;
     }
-    printf("questions   %zu (%zu answerable, %zu unanswerable%s)\n", r->asked, r->answerable,
+    printf("generator   %s%s%s", rg_generator_name(gen), *rg_generator_model(gen) ? " " : "",
+           rg_generator_model(gen));
+    if (r->fallbacks) printf(" (%zu answers extracted instead: the LLM failed)", r->fallbacks);
+    printf("\nquestions   %zu (%zu answerable, %zu unanswerable%s)\n", r->asked, r->answerable,
            r->unanswerable, holdout ? ": their documents were held out" : "");
     if (r->with_gold) {
         printf("gold        %.4f of %zu answerable questions have a gold answer in the answer\n",
@@ -843,7 +852,9 @@ static int eval_usage(void)
          "                 [--sweep] [--int8] [--fp32-query] [--run FILE] [--json]\n"
          "                 [--chunk-tokens N] [--overlap N]\n"
          "       ragd eval --dataset DIR --answers [--holdout] [--unanswerable DIR2]\n"
-         "                 [--limit N] [...]\n\n"
+         "                 [--limit N] [--llm URL --llm-model NAME [--llm-kind K]\n"
+         "                 [--llm-timeout S] [--llm-max-tokens N] [--llm-context N]\n"
+         "                 [--allow-private]] [...]\n\n"
          "Ingests DIR/corpus.jsonl (into a throw-away data directory unless --data is\n"
          "given), runs the judged queries of DIR/queries.jsonl and prints nDCG@10,\n"
          "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.\n"
@@ -852,8 +863,10 @@ static int eval_usage(void)
          "with the int8 encoder (use a fresh data directory: vectors are not re-made).\n"
          "Queries are embedded with int8 weights where the CPU has VNNI (faster, same\n"
          "nDCG); --fp32-query embeds them in fp32 like the passages.\n\n"
-         "--answers answers the judged queries with the extractive generator instead\n"
-         "and prints the share of answers holding a gold answer string (answers.jsonl),\n"
+         "--answers answers the judged queries instead, with the extractive generator\n"
+         "or the LLM that --llm names (the options as in `ragd ask`; answers the\n"
+         "LLM failed to give are extracted and counted as fallbacks), and prints the\n"
+         "share of answers holding a gold answer string (answers.jsonl),\n"
          "citation precision (cited chunks holding one), refusal rates and ragd's own\n"
          "time per answer. --holdout leaves about half the documents out (by a hash\n"
          "of their ids): questions whose judged documents are all out are unanswerable,\n"
@@ -898,6 +911,7 @@ typedef struct eval_args {
     int answers, holdout; /* --answers, --holdout */
     const char *unanswerable; /* --unanswerable DIR: ask its questions too */
     size_t limit;         /* --limit: questions answered (0: all) */
+    cli_llm llm;          /* --llm ...: the answers' generator (url NULL: extractive) */
     rg_chunk_options chunk;
     rg_fusion_options fusion;
 } eval_args;
@@ -931,6 +945,8 @@ static int eval_parse(int argc, char **argv, eval_args *a)
             a->answers = 1;
         } else if (strcmp(argv[i], "--holdout") == 0) {
             a->holdout = 1;
+        } else if ((rc = cli_llm_opt(argc, argv, &i, &a->llm))) {
+            if (rc < 0) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--unanswerable", &v))) {
             if (rc < 0) return 2;
             a->unanswerable = v;
@@ -975,8 +991,9 @@ static int eval_parse(int argc, char **argv, eval_args *a)
     if (!a->dir) return cli_fail("eval needs --dataset DIR"), 2;
     if (a->chunk.overlap_tokens >= a->chunk.target_tokens)
         return cli_fail("--overlap must be smaller than --chunk-tokens"), 2;
-    if ((a->holdout || a->limit || a->unanswerable) && !a->answers)
-        return cli_fail("--holdout, --unanswerable and --limit go with --answers"), 2;
+    if ((a->holdout || a->limit || a->unanswerable || a->llm.url) && !a->answers)
+        return cli_fail("--holdout, --unanswerable, --limit and --llm go with --answers"), 2;
+    if (!cli_llm_check(&a->llm)) return 2;
     if (a->answers && (a->sweep || a->run_path))
         return cli_fail("--answers evaluates answers: no --sweep or --run with it"), 2;
     if (a->sweep && a->mode && strcmp(a->mode, "hybrid") != 0)
@@ -984,7 +1001,8 @@ static int eval_parse(int argc, char **argv, eval_args *a)
     return -1;
 }
 
-/* --answers: every judged query answered by the extractive generator. */
+/* --answers: every judged query answered by the extractive generator, or the LLM with the
+ * extractive generator as its fallback. */
 static int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, rg_dense *dense,
                         rg_search *q, rg_store *s, const dataset *d, rg_search_mode mode,
                         const corpus_ctx *cc, rg_error *err)
@@ -994,9 +1012,17 @@ static int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, 
     xo.dense = dense;
     xo.model = dense ? rg_dense_model(dense) : "";
     rg_generator gen = {0};
+    cli_llm_gen llm = {0};
     if (rg_extractive_open(&xo, &gen, err)) return cli_fail_err(err);
+    if (a->llm.url && cli_llm_open(&a->llm, &llm, err)) {
+        rg_generator_close(&gen);
+        return cli_fail_err(err);
+    }
+    rg_generator *answerer = a->llm.url ? &llm.gen : &gen;
     rg_answer_options ao = rg_answer_default_options();
     ao.mode = mode;
+    if (a->llm.url) ao.fallback = &gen;
+    cli_llm_prompt(&a->llm, &ao.prompt);
     answer_result r = {0};
     if (!cli->quiet && !cli->json)
         fprintf(stderr, "answering (%zu documents in the collection, %zu held out) ...\n",
@@ -1012,21 +1038,31 @@ static int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, 
     }
     if (!status && !(r.rec = rg_calloc(r.cap ? r.cap : 1, sizeof *r.rec)))
         status = cli_fail("out of memory");
-    if (!status && (run_answers(q, s, &gen, d, &ao, a->holdout, 0, a->limit, &r, err) ||
-                    (a->unanswerable &&
-                     run_answers(q, s, &gen, &other, &ao, 0, 1, a->limit, &r, err))))
+    if (!status &&
+        (run_answers(q, s, answerer, d, &ao, a->holdout, 0, a->limit, &r, err) ||
+         (a->unanswerable && run_answers(q, s, answerer, &other, &ao, 0, 1, a->limit, &r, err))))
         status = cli_fail_err(err);
-    else if (!status && !r.asked) status = cli_fail("%s: no query has judgments in qrels.tsv", a->dir);
-    else if (!status) print_answers(cli, a->dir, a->holdout, &r);
+    else if (!status && !r.asked)
+        status = cli_fail("%s: no query has judgments in qrels.tsv", a->dir);
+    else if (!status)
+        print_answers(cli, a->dir, a->holdout, answerer, &r);
+    if (!status && r.fallbacks && !cli->quiet)
+        fprintf(stderr,
+                "ragd: warning: the LLM failed on %zu of %zu questions; their answers were "
+                "extracted (last failure: %s)\n",
+                r.fallbacks, r.asked, rg_error_message(&llm.last));
     dataset_free(&other);
     rg_free(r.rec);
+    cli_llm_close(&llm);
     rg_generator_close(&gen);
     return status;
 }
 
 int cmd_eval(const rg_cli *cli, int argc, char **argv)
 {
-    eval_args a = {.chunk = rg_chunk_default_options(), .fusion = rg_fusion_default_options()};
+    eval_args a = {.chunk = rg_chunk_default_options(),
+                   .fusion = rg_fusion_default_options(),
+                   .llm = cli_llm_defaults()};
     int rc = eval_parse(argc, argv, &a);
     if (rc >= 0) return rc;
     struct stat sb;

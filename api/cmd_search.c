@@ -33,25 +33,6 @@ static int search_usage(void)
     return 0;
 }
 
-static cJSON *hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "rank", rank);
-    cJSON_AddNumberToObject(o, "score", score);
-    cJSON_AddNumberToObject(o, "chunk_id", (double)v->chunk_id);
-    cJSON_AddNumberToObject(o, "document_id", (double)v->doc_id);
-    cJSON_AddStringToObject(o, "collection", v->collection);
-    cJSON_AddStringToObject(o, "title", v->title);
-    cJSON_AddStringToObject(o, "section", v->section);
-    cJSON_AddStringToObject(o, "source", v->source_uri);
-    cJSON_AddNumberToObject(o, "byte_start", (double)v->byte_start);
-    cJSON_AddNumberToObject(o, "byte_end", (double)v->byte_end);
-    cJSON_AddStringToObject(o, "snippet", snippet);
-    cJSON_AddStringToObject(o, "text", v->text);
-    return o;
-}
-
 static void print_hit(const rg_chunk_view *v, int rank, float score, const char *snippet)
 {
     printf("%d. %s", rank, v->title[0] ? v->title : "(untitled)");
@@ -204,7 +185,8 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
             goto done;
         }
         if (json)
-            cJSON_AddItemToArray(results, hit_json(&v, (int)i + 1, hits[i].score, rg_buf_str(&snip)));
+            cJSON_AddItemToArray(results,
+                                 cli_hit_json(&v, (int)i + 1, hits[i].score, rg_buf_str(&snip)));
         else
             print_hit(&v, (int)i + 1, hits[i].score, rg_buf_str(&snip));
         rg_chunk_view_free(&v);

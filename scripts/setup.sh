@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential pkg-config meson ninja-build clang-format
+  cmake                  # scripts/setup-llm.sh builds llama-cpp-python with it
   libsqlite3-dev sqlite3 libcurl4-openssl-dev libcjson-dev libxml2-dev libutf8proc-dev
   libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev
   python3-venv

@@ -5,6 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
+# The small real LLM of tests/integration/test_llm_real.py: when it cannot be
+# installed (no network), that test skips and says why.
+./scripts/setup-llm.sh || echo "test: scripts/setup-llm.sh failed; test_llm_real will skip" >&2
 
 if [ ! -f build-asan/build.ninja ]; then
   meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || exit 1

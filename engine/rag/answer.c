@@ -100,14 +100,20 @@ static rg_status generate(rg_generator *gen, const rg_answer_options *o, const r
     return rg_generate(o->fallback, req, text, res, err);
 }
 
+/*
+ * query is what retrieval searches and the extractive generator matches:
+ * the question, or the standalone rewrite of a follow-up.
+ */
 static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *question,
-                     const rg_answer_options *o, rg_answer *out, retrieved *r, rg_error *err)
+                     const char *query, const rg_answer_options *o, rg_answer *out, retrieved *r,
+                     rg_error *err)
 {
     double t0 = now_ms(), t;
-    rg_search_request req = rg_search_default_request(question);
+    rg_search_request req = rg_search_default_request(query);
     req.k = o->k;
     req.collection = o->collection;
     req.mode = o->mode;
+    req.reader = o->reader;
     rg_search_hit hits[RG_ANSWER_SOURCES_MAX];
     size_t n = 0;
     copy_name(out->mode, sizeof out->mode, rg_search_mode_name(o->mode));
@@ -131,13 +137,17 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
         return refuse(out, question, why);
     }
     rg_prompt prompt;
-    if ((st = rg_prompt_build(question, r->sources, n, &o->prompt, &prompt, err))) return st;
+    rg_prompt_options po = o->prompt;
+    if (o->history) po.standalone = query;
+    if ((st = rg_prompt_build(question, r->sources, n, &po, &prompt, err))) return st;
     out->timings.prompt_ms = now_ms() - t;
+    out->prompt_sources = prompt.n_sources;
+    out->prompt_tokens = prompt.tokens;
     if (prompt.n_sources == 0) {
         rg_prompt_free(&prompt);
         return refuse(out, question, "no passage fits the prompt's token budget");
     }
-    rg_gen_request greq = {question, &prompt,    r->sources,   prompt.n_sources,
+    rg_gen_request greq = {query,       &prompt,      r->sources, prompt.n_sources,
                            o->on_token, o->token_ctx, o->cancel};
     rg_buf text;
     rg_buf_init(&text, GENERATED_MAX);
@@ -165,6 +175,11 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
             checked.relevance = out->relevance;
             memcpy(checked.relevance_signal, out->relevance_signal, sizeof checked.relevance_signal);
             checked.timings = out->timings;
+            checked.prompt_sources = out->prompt_sources;
+            checked.prompt_tokens = out->prompt_tokens;
+            checked.rewritten_query = out->rewritten_query;
+            memcpy(checked.rewrite, out->rewrite, sizeof checked.rewrite);
+            memcpy(checked.rewrite_reason, out->rewrite_reason, sizeof checked.rewrite_reason);
             memcpy(checked.generator, out->generator, sizeof checked.generator);
             memcpy(checked.model, out->model, sizeof checked.model);
             memcpy(checked.mode, out->mode, sizeof checked.mode);
@@ -179,6 +194,24 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
     return st;
 }
 
+/* A follow-up's standalone query into out (rewrite.h); nothing without a conversation. */
+static rg_status rewrite(const char *question, const rg_answer_options *o, rg_answer *out,
+                         rg_error *err)
+{
+    if (!o->history) return RG_OK;
+    rg_rewrite_options ro = rg_rewrite_default_options();
+    ro.llm = o->rewriter;
+    ro.cancel = o->cancel;
+    rg_rewrite rw;
+    rg_status st = rg_rewrite_query(o->history, o->n_history, question, &ro, &rw, err);
+    if (st) return st;
+    out->rewritten_query = rw.query; /* the answer owns it now */
+    copy_name(out->rewrite, sizeof out->rewrite, rg_rewrite_method_name(rw.method));
+    copy_name(out->rewrite_reason, sizeof out->rewrite_reason, rw.reason);
+    out->timings.rewrite_ms = rw.ms;
+    return RG_OK;
+}
+
 rg_status rg_answer_question(rg_search *q, rg_store *s, rg_generator *gen, const char *question,
                              const rg_answer_options *opt, rg_answer *out, rg_error *err)
 {
@@ -190,7 +223,9 @@ rg_status rg_answer_question(rg_search *q, rg_store *s, rg_generator *gen, const
     double t0 = now_ms();
     retrieved *r = rg_calloc(1, sizeof *r);
     if (!r) return rg_fail(err, RG_ENOMEM, "out of memory");
-    rg_status st = run(q, s, gen, question, &o, out, r, err);
+    rg_status st = rewrite(question, &o, out, err);
+    if (!st)
+        st = run(q, s, gen, question, o.history ? out->rewritten_query : question, &o, out, r, err);
     for (size_t i = 0; i < r->n; i++)
         rg_chunk_view_free(&r->views[i]);
     rg_free(r);

@@ -19,10 +19,22 @@
  * The JSON form (rg_answer_to_json, citations.h): answer, ai_generated,
  * generator, model, fallback, refused, refusal_reason, supported_share,
  * removed_sentences, mode, best_score, relevance {signal, value},
- * citations[] (number, document_id,
+ * prompt {sources, tokens} (what the generator was given; 0 when refused
+ * before a prompt was built), citations[] (number, document_id,
  * title, source, chunk_id, byte_start, byte_end, passage, score),
  * sentences[] (start, end, support, reason), timings_ms (retrieve, prompt,
- * generate, check, total).
+ * generate, check, total). With a conversation (options.history set) also
+ * rewritten_query, rewrite {method, ms, fallback_reason when the LLM's
+ * rewrite was not used} and timings_ms.rewrite; without one the JSON is
+ * as it was before conversations existed.
+ *
+ * Conversations: the question is a follow-up to options.history. It is
+ * rewritten into a standalone query first (rewrite.h: by options.rewriter,
+ * else the plain heuristic), and that query is what retrieval searches
+ * and what the extractive generator matches sentences against. An LLM
+ * generator is shown the question as the user wrote it and the standalone
+ * query after it (prompt.h). Refusals stay in the language of the
+ * question as written.
  */
 #ifndef RG_RAG_ANSWER_H
 #define RG_RAG_ANSWER_H
@@ -33,6 +45,7 @@
 #include "engine/rag/citations.h"
 #include "engine/rag/generator.h"
 #include "engine/rag/prompt.h"
+#include "engine/rag/rewrite.h"
 #include "index/search.h"
 #include "index/store.h"
 
@@ -54,17 +67,24 @@ typedef struct rg_answer_options {
     rg_token_fn on_token;       /* streaming, may be NULL (not called for refusals) */
     void *token_ctx;
     const volatile int *cancel; /* may be NULL */
+    const rg_reader *reader;    /* borrowed, may be NULL: whose access lists apply (search.h) */
+    /* The conversation before the question, oldest first (rewrite.h), borrowed.
+       NULL: none, and the answer has no rewrite fields; non-NULL with
+       n_history 0: a conversation just begun (rewrite method "none"). */
+    const rg_turn *history;
+    size_t n_history;
+    rg_generator *rewriter; /* borrowed, may be NULL: the plain rewrite */
 } rg_answer_options;
 
 rg_answer_options rg_answer_default_options(void);
-
 
 /*
  * Answers question from the store s through the searcher q and generator
  * gen (both borrowed). *out (zeroed by the call) is owned by the caller:
  * rg_answer_free. A refusal is a successful answer with refused = 1.
  * Errors: those of rg_search_run and the store, the generator's when
- * there is no fallback, RG_ENOMEM; *out is then empty.
+ * there is no fallback, those of rg_rewrite_query (a history over its
+ * limits), RG_ENOMEM; *out is then empty.
  */
 rg_status rg_answer_question(rg_search *q, rg_store *s, rg_generator *gen, const char *question,
                              const rg_answer_options *opt, rg_answer *out, rg_error *err);

@@ -422,6 +422,7 @@ void rg_answer_free(rg_answer *ans)
     rg_free(ans->citations);
     rg_free(ans->sentences);
     rg_free(ans->text);
+    rg_free(ans->rewritten_query);
     memset(ans, 0, sizeof *ans);
 }
 
@@ -453,6 +454,23 @@ static cJSON *citation_json(const rg_citation *c, int *ok)
     return o;
 }
 
+/* rewritten_query and rewrite {method, ms, fallback_reason} into o; NULL when out of memory. */
+static const void *rewrite_json(const rg_answer *a, cJSON *o)
+{
+    int ok = 1;
+    need(&ok, cJSON_AddStringToObject(o, "rewritten_query",
+                                      a->rewritten_query ? a->rewritten_query : ""));
+    cJSON *r = cJSON_AddObjectToObject(o, "rewrite");
+    need(&ok, r);
+    if (r) {
+        need(&ok, cJSON_AddStringToObject(r, "method", a->rewrite));
+        need(&ok, cJSON_AddNumberToObject(r, "ms", a->timings.rewrite_ms));
+        if (a->rewrite_reason[0])
+            need(&ok, cJSON_AddStringToObject(r, "fallback_reason", a->rewrite_reason));
+    }
+    return ok ? o : NULL;
+}
+
 rg_status rg_answer_to_json(const rg_answer *a, cJSON **out, rg_error *err)
 {
     int ok = 1;
@@ -477,6 +495,13 @@ rg_status rg_answer_to_json(const rg_answer *a, cJSON **out, rg_error *err)
         if (isnan(a->relevance)) need(&ok, cJSON_AddNullToObject(rel, "value"));
         else need(&ok, cJSON_AddNumberToObject(rel, "value", a->relevance));
     }
+    cJSON *pr = cJSON_AddObjectToObject(o, "prompt");
+    need(&ok, pr);
+    if (pr) {
+        need(&ok, cJSON_AddNumberToObject(pr, "sources", (double)a->prompt_sources));
+        need(&ok, cJSON_AddNumberToObject(pr, "tokens", (double)a->prompt_tokens));
+    }
+    if (a->rewrite[0]) need(&ok, rewrite_json(a, o));
     cJSON *cites = cJSON_AddArrayToObject(o, "citations");
     need(&ok, cites);
     for (size_t i = 0; ok && i < a->n_citations; i++)
@@ -502,6 +527,7 @@ rg_status rg_answer_to_json(const rg_answer *a, cJSON **out, rg_error *err)
         need(&ok, cJSON_AddNumberToObject(t, "generate", a->timings.generate_ms));
         need(&ok, cJSON_AddNumberToObject(t, "check", a->timings.check_ms));
         need(&ok, cJSON_AddNumberToObject(t, "total", a->timings.total_ms));
+        if (a->rewrite[0]) need(&ok, cJSON_AddNumberToObject(t, "rewrite", a->timings.rewrite_ms));
     }
     if (!ok) {
         cJSON_Delete(o);

@@ -97,6 +97,7 @@ typedef struct rg_answer_timings {
     double generate_ms;
     double check_ms;
     double total_ms;
+    double rewrite_ms; /* the follow-up's rewrite (rewrite.h), within total; 0 without one */
 } rg_answer_timings;
 
 /*
@@ -122,7 +123,13 @@ typedef struct rg_answer {
     double best_score;                      /* retrieval score of the best chunk */
     char relevance_signal[RG_ANSWER_NAME_MAX]; /* "similarity", "coverage" or "" (answer.h) */
     double relevance;                       /* its value (what refusal compared), NAN if none */
+    size_t prompt_sources;                  /* sources the generator was given */
+    size_t prompt_tokens;                   /* the prompt's counted tokens (prompt.h) */
     rg_answer_timings timings;
+    /* A follow-up in a conversation (rewrite.h); all empty without one. */
+    char *rewritten_query;                 /* owned: the query retrieval was given */
+    char rewrite[RG_ANSWER_NAME_MAX];      /* how: "none", "llm", "plain", "plain-fallback" */
+    char rewrite_reason[RG_ERROR_MSG_MAX]; /* plain-fallback: why the LLM's was not used */
 } rg_answer;
 
 /*

@@ -35,6 +35,18 @@ static size_t count_tokens(const rg_prompt_options *o, const char *s, size_t n)
     return o->count ? o->count(o->count_ctx, s, n) : rg_approx_token_count(NULL, s, n);
 }
 
+size_t rg_prompt_count_upper(void *ctx, const char *s, size_t n)
+{
+    size_t approx = rg_approx_token_count(ctx, s, n), extra = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = rg_utf8_decode(s + i, n - i, &cp);
+        if (k > 1) extra += k - 1;
+        i += k ? k : 1;
+    }
+    return approx + approx / 10 + extra;
+}
+
 /* A title as an attribute value: inert, on one line, without double quotes. */
 static rg_status put_title(rg_buf *b, const char *title)
 {
@@ -74,6 +86,10 @@ rg_status rg_prompt_build(const char *question, const rg_source *sources, size_t
     rg_status st = rg_buf_puts(&tail, "Question: ");
     /* the question is the user's own text, but markers in it are no citations either */
     if (!st) st = rg_text_neutralise(question, strlen(question), &tail);
+    if (!st && o.standalone && o.standalone[0] && strcmp(o.standalone, question) != 0) {
+        st = rg_buf_puts(&tail, "\nThe question follows a conversation; standing alone it asks: ");
+        if (!st) st = rg_text_neutralise(o.standalone, strlen(o.standalone), &tail);
+    }
     if (!st) st = rg_buf_puts(&tail, "\n\nAnswer from the sources above, citing them as [n].\n");
     if (st) goto out;
     size_t used = count_tokens(&o, system_text, sizeof system_text - 1) +

@@ -4,7 +4,11 @@ a trickling SSE stream, malformed and ignorable SSE lines, HTTP 500 then
 success, 429 with Retry-After, an error event, a stream cut mid-answer, a
 server that never finishes (total timeout), and Ollama NDJSON. Every
 failure must end in the extractive fallback (fallback: true), in bounded
-time. The model name of each request picks its scenario."""
+time. The model name of each request picks its scenario. Follow-ups with
+--history: the rewrite request (recognised by its system message) carries
+the conversation and the follow-up, and its reply is the retrieval query;
+a rewrite that fails or stalls falls back to the plain rewrite and the
+answer still comes from the LLM."""
 import json
 import os
 import sys
@@ -18,13 +22,28 @@ from harness import Checks, run, run_json, tempdir  # noqa: E402
 ANSWER = ["The VPN gateway ", "listens on port ", "51820 for WireGuard traffic [1]."]
 ANSWER_TEXT = "".join(ANSWER)
 QUESTION = "Which port does the VPN gateway listen on?"
+# A follow-up whose plain rewrite (the lunch question before it) retrieves the
+# lunch document: only the LLM's rewrite leads retrieval to the VPN document.
+FOLLOW_UP = "Which port does it listen on?"
+LUNCH_TALK = [{"role": "user", "content": "When does the canteen serve lunch?"},
+              {"role": "assistant", "content": "From noon until two in the afternoon [1]."}]
+VPN_TALK = [{"role": "user", "content": "Tell me about the VPN gateway."},
+            {"role": "assistant", "content": "It carries WireGuard traffic [1]."}]
+REWRITE = "Which port does the VPN gateway listen on?"
 # Every ragd call is bounded; the scripted server's stalls are shorter than this.
 CALL_TIMEOUT_S = 30
 
 seen = {}            # scenario -> requests received
 bodies = {}          # scenario -> last request body
 headers_seen = {}    # scenario -> last request headers
+rewrites = {}        # scenario -> last rewrite request body
 lock = threading.Lock()
+
+
+def is_rewrite(req):
+    """A follow-up's rewrite request, told apart by its system message."""
+    msgs = req.get("messages") or [{}]
+    return msgs[0].get("role") == "system" and "standalone search query" in msgs[0].get("content", "")
 
 
 def sse_chunk(text=None, finish=None):
@@ -67,20 +86,40 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n) or b"{}")
         scen = req.get("model", "")
+        rewrite = is_rewrite(req)
         with lock:
-            seen[scen] = seen.get(scen, 0) + 1
-            count = seen[scen]
-            bodies[scen] = req
-            headers_seen[scen] = dict(self.headers)
+            if rewrite:
+                rewrites[scen] = req
+            else:
+                seen[scen] = seen.get(scen, 0) + 1
+                bodies[scen] = req
+                headers_seen[scen] = dict(self.headers)
+            count = seen.get(scen, 0)
         try:
-            self.play(scen, count, self.path)
+            if rewrite:
+                self.play_rewrite(scen, self.path)
+            else:
+                self.play(scen, count, self.path)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def play_rewrite(self, scen, path):
+        if scen == "rewrite_fail":
+            return self.send_body(400, '{"error": {"message": "no rewrite for you"}}')
+        if scen == "rewrite_stall":
+            time.sleep(5)
+        if path == "/api/chat":
+            return self.send_body(200, json.dumps({"model": scen, "done": True, "message": {
+                "role": "assistant", "content": REWRITE}}))
+        text = 'Standalone query: "' + REWRITE + '"\n'
+        self.send_body(200, json.dumps({"choices": [{"message": {"role": "assistant",
+                                                                  "content": text},
+                                                     "finish_reason": "stop"}]}))
 
     def play(self, scen, count, path):
         if path == "/api/chat":
             return self.play_ollama(scen)
-        if scen == "normal":
+        if scen in ("normal", "rewrite", "rewrite_fail", "rewrite_stall"):
             self.start_stream()
             self.write(normal_stream())
         elif scen == "trickle":
@@ -164,9 +203,9 @@ def main():
     base = f"http://127.0.0.1:{srv.server_address[1]}"
     env = {"OPENAI_API_KEY": "test-key"}
 
-    def ask(model, kind="openai", extra=(), url=None):
+    def ask(model, kind="openai", extra=(), url=None, question=QUESTION):
         args = ["ask", "--mode", "lexical", "--llm", url or (base + "/v1"), "--llm-model", model,
-                "--llm-kind", kind] + list(extra) + [QUESTION]
+                "--llm-kind", kind] + list(extra) + [question]
         t0 = time.monotonic()
         p, a = run_json(args, data=data, env=env, timeout=CALL_TIMEOUT_S)
         return p, a, time.monotonic() - t0
@@ -188,6 +227,12 @@ def main():
             "request carries the grounded prompt, streaming", str(b)[:300])
     t.check(headers_seen.get("normal", {}).get("Authorization") == "Bearer test-key",
             "API key from OPENAI_API_KEY is sent")
+    t.check(b.get("max_tokens") == 512, "the answer's tokens default to 512", str(b)[:300])
+    p, a, _ = ask("normal", extra=["--llm-max-tokens", "77", "--llm-context", "8192"])
+    b = bodies.get("normal", {})
+    t.check(p.returncode == 0 and answered_by("normal", a) and b.get("max_tokens") == 77
+            and a["prompt"]["sources"] >= 1, "--llm-max-tokens is sent as max_tokens",
+            str(b)[:300] + p.stderr)
 
     # --stream: text pieces as they arrive, then the checked answer
     p = run(["ask", "--mode", "lexical", "--llm", base + "/v1", "--llm-model", "trickle",
@@ -249,6 +294,56 @@ def main():
     p, a, _ = ask("ollama_error", kind="ollama", url=base)
     t.check(p.returncode == 0 and fell_back(a) and "not found" in a.get("fallback_reason", ""),
             "Ollama error line: fallback with its message", str(a and a.get("fallback_reason")))
+
+    # follow-ups: the LLM rewrites, and its query is what retrieval searches
+    def history(name, turns):
+        path = os.path.join(docs, name + ".history.json")
+        with open(path, "w") as f:
+            json.dump([{"role": "system", "content": "Be brief."}] + turns, f)
+        return path
+
+    lunch, vpn = history("lunch", LUNCH_TALK), history("vpn", VPN_TALK)
+    p, a, _ = ask("rewrite", extra=["--history", lunch], question=FOLLOW_UP)
+    rb = rewrites.get("rewrite", {})
+    msgs = rb.get("messages", [])
+    # (citation markers of earlier answers are made inert, as in the answer prompt)
+    t.check([m["role"] for m in msgs] == ["system", "user"]
+            and all(m["content"].replace("[1]", "(1)") in msgs[1]["content"] for m in LUNCH_TALK)
+            and "<last_user_message>\n" + FOLLOW_UP in msgs[1]["content"]
+            and "Be brief." not in msgs[1]["content"],
+            "the rewrite request carries the conversation and the follow-up", json.dumps(rb)[:600])
+    t.check(rb.get("stream") is False and rb.get("temperature") == 0 and rb.get("max_tokens") == 96,
+            "the rewrite request is short: not streamed, temperature 0, 96 tokens", str(rb)[:300])
+    t.check(p.returncode == 0 and a and a["rewrite"]["method"] == "llm"
+            and a["rewritten_query"] == REWRITE and a["question"] == FOLLOW_UP,
+            "the LLM's cleaned rewrite is the query", str(a and a.get("rewritten_query")) + p.stderr)
+    if a and "rewrite" in a:
+        print(f"LLM rewrite on loopback: {a['rewrite']['ms']:.1f} ms", file=sys.stderr)
+    ab = bodies.get("rewrite", {}).get("messages", [{}, {"content": ""}])[1]["content"]
+    t.check('<source id="1" title="VPN">' in ab and "Question: " + FOLLOW_UP in ab
+            and "standing alone it asks: " + REWRITE in ab,
+            "retrieval searched the rewrite (VPN first); the prompt shows both questions", ab[-400:])
+    t.check(answered_by("rewrite", a), "the follow-up is answered by the LLM with its citation",
+            str(a)[:300])
+    p, a, _ = ask("ollama", kind="ollama", url=base, extra=["--history", lunch], question=FOLLOW_UP)
+    t.check(p.returncode == 0 and a and a["rewrite"]["method"] == "llm"
+            and a["rewritten_query"] == REWRITE and answered_by("ollama", a, "ollama"),
+            "Ollama rewrites too", str(a and a.get("rewrite")) + p.stderr)
+
+    # a failing rewrite: the plain rewrite, and the LLM still answers
+    p, a, _ = ask("rewrite_fail", extra=["--history", vpn], question=FOLLOW_UP)
+    t.check(p.returncode == 0 and a and a["rewrite"]["method"] == "plain-fallback"
+            and "no rewrite for you" in a["rewrite"].get("fallback_reason", "")
+            and a["rewritten_query"] == VPN_TALK[0]["content"] + " " + FOLLOW_UP,
+            "a failed rewrite falls back to the plain rewrite", str(a and a.get("rewrite")))
+    t.check(answered_by("rewrite_fail", a) and "could not rewrite" in p.stderr,
+            "after a failed rewrite the answer still succeeds; stderr says why", p.stderr)
+    p, a, took = ask("rewrite_stall", extra=["--history", vpn, "--llm-timeout", "2"],
+                     question=FOLLOW_UP)
+    t.check(p.returncode == 0 and a and a["rewrite"]["method"] == "plain-fallback"
+            and 1.5 < a["rewrite"]["ms"] / 1000 < 4 and took < 5 and answered_by("rewrite_stall", a),
+            "a stalled rewrite times out within --llm-timeout, then plain; the LLM answers",
+            f"{took:.1f}s {a and a.get('rewrite')}")
 
     # bad invocations
     p = run(["ask", "--llm", base, QUESTION], data=data, timeout=CALL_TIMEOUT_S)

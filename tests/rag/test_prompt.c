@@ -3,6 +3,7 @@
 #include "engine/rag/citations.h"
 #include "engine/rag/prompt.h"
 #include "engine/rag/text.h"
+#include "ingest/chunker.h"
 #include "tests/test.h"
 
 static rg_source src(const char *title, const char *text)
@@ -92,5 +93,33 @@ static void test_refusal_language(void)
     CHECK_STR(rg_prompt_refusal("婚假有幾天"), "文件中沒有這個問題的答案。");
 }
 
+/* The upper count: a tenth over the approximate one, plus the extra bytes of
+ * non-ASCII characters (a CJK character counts as its three bytes). */
+static void test_count_upper(void)
+{
+    const char *en = "The VPN gateway listens on port 51820 for WireGuard traffic, every day.";
+    size_t approx = rg_approx_token_count(NULL, en, strlen(en));
+    CHECK_INT(rg_prompt_count_upper(NULL, en, strlen(en)), approx + approx / 10);
+    const char *zh = "年資滿3年特休有幾天"; /* 9 CJK characters of 3 bytes, 1 digit */
+    approx = rg_approx_token_count(NULL, zh, strlen(zh));
+    CHECK_INT(rg_prompt_count_upper(NULL, zh, strlen(zh)), approx + approx / 10 + 9 * 2);
+    CHECK_INT(rg_prompt_count_upper(NULL, "", 0), 0);
+    /* a broken sequence counts its bytes once, like any other byte */
+    CHECK(rg_prompt_count_upper(NULL, "a\xe5\xb9", 3) >= 1);
+    /* a budget counted with it takes fewer sources of a Chinese text */
+    rg_source s[3] = {src("A", "特休假依年資計算，滿三年者每年十四天。"),
+                      src("B", "婚假八天，喪假依親等三至八天。"), src("C", "陪產假七天。")};
+    rg_prompt_options o = rg_prompt_default_options();
+    rg_prompt approx_p, upper_p;
+    REQUIRE(rg_prompt_build("特休幾天", s, 3, &o, &approx_p, NULL) == RG_OK);
+    o.budget_tokens = approx_p.tokens;
+    o.count = rg_prompt_count_upper;
+    REQUIRE(rg_prompt_build("特休幾天", s, 3, &o, &upper_p, NULL) == RG_OK);
+    CHECK_INT(approx_p.n_sources, 3);
+    CHECK(upper_p.n_sources < 3 && upper_p.tokens <= o.budget_tokens);
+    rg_prompt_free(&approx_p);
+    rg_prompt_free(&upper_p);
+}
+
 TEST_MAIN(TEST(test_numbered_sources), TEST(test_budget_drops_whole_chunks),
-          TEST(test_hostile_source), TEST(test_refusal_language))
+          TEST(test_hostile_source), TEST(test_refusal_language), TEST(test_count_upper))
