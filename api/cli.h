@@ -25,6 +25,8 @@ int cmd_stats(const rg_cli *cli, int argc, char **argv);
 int cmd_search(const rg_cli *cli, int argc, char **argv);
 int cmd_ask(const rg_cli *cli, int argc, char **argv);
 int cmd_eval(const rg_cli *cli, int argc, char **argv);
+int cmd_serve(const rg_cli *cli, int argc, char **argv);
+int cmd_key(const rg_cli *cli, int argc, char **argv);
 int cmd_help(const rg_cli *cli, int argc, char **argv);
 int cmd_embed(const rg_cli *cli, int argc, char **argv);
 int cmd_model(const rg_cli *cli, int argc, char **argv);

@@ -23,6 +23,8 @@ static const command commands[] = {
     {"ask", cmd_ask, "answer a question from the documents, with citations"},
     {"reindex", cmd_reindex, "embed a collection again (e.g. with another model)"},
     {"stats", cmd_stats, "collections, documents, chunks and vectors"},
+    {"key", cmd_key, "create, list and revoke API keys of the HTTP service"},
+    {"serve", cmd_serve, "serve search, answers and OpenAI-compatible chat over HTTP"},
     {"eval", cmd_eval, "measure retrieval quality on a BEIR-layout dataset"},
     {"embed", cmd_embed, "print embeddings of texts as JSON"},
     {"model", cmd_model, "import and list encoder models"},

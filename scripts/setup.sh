@@ -9,11 +9,14 @@ APT_PACKAGES=(
   build-essential pkg-config meson ninja-build clang-format
   cmake                  # scripts/setup-llm.sh builds llama-cpp-python with it
   libsqlite3-dev sqlite3 libcurl4-openssl-dev libcjson-dev libxml2-dev libutf8proc-dev
-  libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev
+  libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev libmicrohttpd-dev
   python3-venv
+  chromium chromium-driver wrk   # the web page's browser test; the HTTP load test
 )
 PY_PACKAGES=(
   ir-measures           # reference metrics for the eval test
+  openai                # the official client, against ragd serve in the tests
+  selenium              # drives Debian's chromium in the web page's test
 )
 # Installed without their dependencies: ragd reads only the model folder, and
 # the package would otherwise pull in PyTorch through sentence-transformers.

