@@ -23,6 +23,8 @@ static int serve_usage(void)
     puts("usage: ragd serve [--listen HOST:PORT] [--workers N] [--io-threads N]\n"
          "                  [--max-body BYTES] [--timeout SECONDS] [--model NAME]\n"
          "                  [--sync-root DIR]... [--no-auth] [--quiet-requests]\n"
+         "                  [--jwt-secret-file FILE | --jwt-public-key PEM]\n"
+         "                  [--jwt-issuer ISS] [--jwt-audience AUD]\n"
          "                  [--llm URL --llm-model NAME [--llm-kind openai|ollama]\n"
          "                   [--llm-timeout S] [--llm-max-tokens N] [--llm-context N]\n"
          "                   [--allow-private]]\n\n"
@@ -37,7 +39,10 @@ static int serve_usage(void)
          "folder on the server, which must lie inside a --sync-root (symlinks that\n"
          "lead out of it are skipped).\n\n"
          "Every /v1 route and /metrics needs an API key (ragd key create) sent as\n"
-         "\"Authorization: Bearer KEY\" or \"X-API-Key: KEY\". --no-auth turns keys off,\n"
+         "\"Authorization: Bearer KEY\" or \"X-API-Key: KEY\". With --jwt-secret-file\n"
+         "(HS256) or --jwt-public-key (RS256) a signed token works as well: \"sub\" is\n"
+         "the user, \"groups\" its groups, \"scope\" e.g. \"read write\", \"exp\" is\n"
+         "required. --no-auth turns keys off,\n"
          "and is accepted only on a loopback address.\n\n"
          "Answers are extracted from the documents unless an LLM is given; each\n"
          "worker then holds its own connection to it, and falls back to extracting\n"
@@ -76,6 +81,7 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
     char host[LISTEN_MAX + 1] = "127.0.0.1";
     serve_app app = {.cli = cli, .llm = cli_llm_defaults()};
     int no_auth = 0, rc;
+    const char *jwt_secret = NULL, *jwt_public = NULL, *jwt_iss = "", *jwt_aud = "";
     for (int i = 1; i < argc; i++) {
         const char *v;
         size_t n;
@@ -107,6 +113,20 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
             if (!realpath(v, app.sync_roots[app.n_sync_roots]))
                 return cli_fail("--sync-root %s: %s", v, strerror(errno)), 2;
             app.n_sync_roots++;
+        } else if ((rc = cli_opt(argc, argv, &i, "--jwt-secret-file", &v))) {
+            if (rc < 0) return 2;
+            jwt_secret = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--jwt-public-key", &v))) {
+            if (rc < 0) return 2;
+            jwt_public = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--jwt-issuer", &v))) {
+            if (rc < 0 || strlen(v) > SERVE_JWT_NAME_MAX)
+                return rc < 0 ? 2 : (cli_fail("--jwt-issuer is too long"), 2);
+            jwt_iss = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--jwt-audience", &v))) {
+            if (rc < 0 || strlen(v) > SERVE_JWT_NAME_MAX)
+                return rc < 0 ? 2 : (cli_fail("--jwt-audience is too long"), 2);
+            jwt_aud = v;
         } else if (strcmp(argv[i], "--no-auth") == 0) {
             no_auth = 1;
         } else if (strcmp(argv[i], "--quiet-requests") == 0) {
@@ -117,6 +137,18 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
         }
     }
     if (!cli_llm_check(&app.llm)) return 2;
+    rg_error err;
+    rg_error_clear(&err);
+    if (jwt_secret || jwt_public) {
+        if (no_auth) return cli_fail("--no-auth and JWT options contradict each other"), 2;
+        if (serve_jwt_load(&app.jwt, jwt_secret, jwt_public, &err)) return cli_fail_err(&err), 2;
+        snprintf(app.jwt.issuer, sizeof app.jwt.issuer, "%s", jwt_iss);
+        snprintf(app.jwt.audience, sizeof app.jwt.audience, "%s", jwt_aud);
+    } else if (jwt_iss[0] || jwt_aud[0]) {
+        return cli_fail("--jwt-issuer and --jwt-audience need --jwt-secret-file or "
+                        "--jwt-public-key"),
+               2;
+    }
     if (no_auth && !host_is_loopback(host))
         return cli_fail("--no-auth is accepted only on a loopback address, not '%s'", host), 2;
     so.host = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
@@ -141,11 +173,10 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
     so.app = &app;
     so.worker_open = serve_worker_open;
     so.worker_close = serve_worker_close;
-    rg_error err;
-    rg_error_clear(&err);
     rg_server *srv;
     if (rg_server_start(&so, &srv, &err)) {
         pthread_mutex_destroy(&app.write_mu);
+        serve_jwt_free(&app.jwt);
         return cli_fail_err(&err);
     }
     app.server = srv;
@@ -163,6 +194,7 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
     fflush(stderr);
     rg_server_stop(srv);
     pthread_mutex_destroy(&app.write_mu);
+    serve_jwt_free(&app.jwt);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopped\"}\n");
     return 0;
 }

@@ -282,6 +282,15 @@ static int authorize(rg_request *req, serve_worker *w, unsigned scope, caller *c
     }
     rg_error err;
     rg_error_clear(&err);
+    if (w->app->jwt.enabled && serve_jwt_looks_like(key)) {
+        if (serve_jwt_verify(&w->app->jwt, key, &c->key, &err)) {
+            rg_reply_header(req, "WWW-Authenticate",
+                            "Bearer realm=\"ragd\", error=\"invalid_token\"");
+            rg_reply_error(req, 401, "unauthorized", "%s", rg_error_message(&err));
+            return 0;
+        }
+        goto authed;
+    }
     rg_status st = rg_key_lookup(w->store, key, &c->key, &err);
     if (st == RG_ENOTFOUND) {
         rg_reply_header(req, "WWW-Authenticate", "Bearer realm=\"ragd\", error=\"invalid_token\"");
@@ -292,6 +301,7 @@ static int authorize(rg_request *req, serve_worker *w, unsigned scope, caller *c
         rg_reply_status(req, &err);
         return 0;
     }
+authed:
     c->authed = 1;
     if (!(c->key.scopes & scope) && !(c->key.scopes & RG_SCOPE_ADMIN)) {
         char need[32];

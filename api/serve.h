@@ -20,11 +20,10 @@
  *
  * Auth: with app.auth, every /v1 route and /metrics needs an API key
  * (index/keys.h) as "Authorization: Bearer KEY" (what OpenAI clients send)
- * or "X-API-Key: KEY": read scope for searching, answering and reading,
- * write for changing documents, admin for /metrics. A key limited to some
- * collections may use only those, and reads documents as its reader
- * (user, groups): documents whose access list leaves it out are never in
- * its results, answers, citations, listings or counts.
+ * or "X-API-Key: KEY", or a JWT (auth_jwt.h) as a bearer token: read scope for searching, answering
+ * and reading, write for changing documents, admin for /metrics. A key limited to some collections
+ * may use only those, and reads documents as its reader (user, groups): documents whose access list
+ * leaves it out are never in its results, answers, citations, listings or counts.
  */
 #ifndef RG_SERVE_H
 #define RG_SERVE_H
@@ -34,6 +33,7 @@
 #include <stdatomic.h>
 
 #include "api/cli.h"
+#include "api/auth_jwt.h"
 #include "api/cli_util.h"
 #include "api/server.h"
 #include "engine/nn/encoder.h"
@@ -68,7 +68,8 @@ typedef struct serve_app {
     const char *model;        /* --model NAME or folder; NULL: the default model */
     rg_server *server;        /* set once started */
     int workers;
-    cli_llm llm; /* --llm ...: answers by an LLM (else extractive) */
+    cli_llm llm;   /* --llm ...: answers by an LLM (else extractive) */
+    serve_jwt jwt; /* --jwt-...: signed tokens accepted beside API keys */
     char sync_roots[SERVE_SYNC_ROOTS_MAX][PATH_MAX]; /* real paths */
     size_t n_sync_roots;
     atomic_ullong answers, refusals, fallbacks, embeddings, searches;

@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential pkg-config meson ninja-build clang-format
   cmake                  # scripts/setup-llm.sh builds llama-cpp-python with it
   libsqlite3-dev sqlite3 libcurl4-openssl-dev libcjson-dev libxml2-dev libutf8proc-dev
-  libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev libmicrohttpd-dev
+  libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev libmicrohttpd-dev libjwt-dev
   python3-venv
   chromium chromium-driver wrk   # the web page's browser test; the HTTP load test
 )

@@ -9,14 +9,19 @@ completions streamed and not, document listings and fetches, collection
 counts — checked against the access lists: a reader never receives a
 chunk, title, snippet, count or citation of a document it may not read,
 and does find the documents it may."""
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import random
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, run, sanitized, tempdir  # noqa: E402
+from harness import SKIP, Checks, one_error_line, run, sanitized, tempdir  # noqa: E402
 from serve_util import Server  # noqa: E402
 
 try:
@@ -319,4 +324,95 @@ t.check(sum(1 for d in docs if d[4] is not None) > 0 and
 
 rc = srv.stop()
 t.check(rc == 0, "the server stops cleanly", str(rc))
+
+
+# ---- JSON Web Tokens (HS256 and RS256) beside API keys ----
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def token(claims, alg="HS256", secret=None, rsa_key=None):
+    head = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64u(json.dumps(claims).encode())
+    signing = f"{head}.{body}".encode()
+    if alg == "HS256":
+        sig = hmac.new(secret, signing, hashlib.sha256).digest()
+    elif alg == "RS256":
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", rsa_key], input=signing,
+                             capture_output=True, check=True).stdout
+    else:
+        sig = b""
+    return f"{head}.{body}.{b64u(sig)}"
+
+
+keys_dir = tempdir("ragd-jwt-")
+secret = b"s3cret-" + b"x" * 40
+secret_file = os.path.join(keys_dir, "hs.secret")
+with open(secret_file, "wb") as f:
+    f.write(secret + b"\n")
+now = int(time.time())
+alice_claims = {"sub": "alice", "groups": ["eng"], "scope": "read", "exp": now + 600,
+                "iss": "idp.example"}
+srv = Server(data, "--jwt-secret-file", secret_file, "--jwt-issuer", "idp.example",
+             no_auth=False)
+query = {"query": TOPICS[0], "k": 50, "mode": "lexical"}
+st, _, by_key, _ = call("POST", "/v1/search", key=READERS["alice"], body=query)
+st2, _, by_jwt, _ = call("POST", "/v1/search", key=token(alice_claims, secret=secret), body=query)
+t.check(st == 200 and st2 == 200 and by_jwt["results"] and
+        [r["chunk_id"] for r in by_jwt["results"]] == [r["chunk_id"] for r in by_key["results"]],
+        "an HS256 token for alice (group eng) sees what alice's key sees", str((st2, by_jwt))[:300])
+st, _, carol_view, _ = call("POST", "/v1/search", body=query,
+                            key=token(dict(alice_claims, sub="carol", groups=[]), secret=secret))
+t.check(st == 200 and len(carol_view["results"]) < len(by_jwt["results"]),
+        "a token's user and groups decide what it reads", str(st))
+bad_tokens = {
+    "expired": token(dict(alice_claims, exp=now - 10), secret=secret),
+    "without exp": token({k: v for k, v in alice_claims.items() if k != "exp"}, secret=secret),
+    "not valid yet": token(dict(alice_claims, nbf=now + 600), secret=secret),
+    "another secret": token(alice_claims, secret=b"y" * 48),
+    "alg none": token(alice_claims, alg="none"),
+    "another issuer": token(dict(alice_claims, iss="evil.example"), secret=secret),
+    "no sub": token({k: v for k, v in alice_claims.items() if k != "sub"}, secret=secret),
+    "tampered": token(alice_claims, secret=secret)[:-3] + "AAA",
+}
+for what, tok in bad_tokens.items():
+    st, h, o, _ = call("POST", "/v1/search", key=tok, body=query)
+    t.check(st == 401 and o["error"]["code"] == "unauthorized", f"a token {what}: 401",
+            str((st, o)))
+st, _, o, _ = call("POST", "/v1/collections/policies/documents", body={"text": "x"},
+                   key=token(alice_claims, secret=secret))
+t.check(st == 403, "a read token cannot write", str((st, o)))
+st, _, o, _ = call("POST", "/v1/collections/policies/documents",
+                   key=token(dict(alice_claims, scope="read write"), secret=secret),
+                   body={"text": "Tokens can write.", "source": "jwt-note.txt"})
+t.check(st == 201, "a token with scope \"read write\" can", str((st, o)))
+st, _, o, _ = call("POST", "/v1/search", key=READERS["bob"], body=query)
+t.check(st == 200, "API keys still work beside tokens", str(st))
+t.check(srv.stop() == 0, "the JWT server stops cleanly")
+
+rsa_key = os.path.join(keys_dir, "rsa.pem")
+rsa_pub = os.path.join(keys_dir, "rsa.pub.pem")
+subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", rsa_key], capture_output=True, check=True)
+subprocess.run(["openssl", "pkey", "-in", rsa_key, "-pubout", "-out", rsa_pub],
+               capture_output=True, check=True)
+srv = Server(data, "--jwt-public-key", rsa_pub, no_auth=False)
+st, _, o, _ = call("POST", "/v1/search", body=query,
+                   key=token(alice_claims, alg="RS256", rsa_key=rsa_key))
+t.check(st == 200 and [r["chunk_id"] for r in o["results"]] ==
+        [r["chunk_id"] for r in by_key["results"]], "an RS256 token verifies with the public key",
+        str((st, o))[:200])
+confused = token(alice_claims, secret=open(rsa_pub, "rb").read())
+st, _, o, _ = call("POST", "/v1/search", body=query, key=confused)
+t.check(st == 401, "an HS256 token keyed with the RSA public key is refused", str((st, o)))
+t.check(srv.stop() == 0, "the RS256 server stops cleanly")
+p = run(["serve", "--listen", "127.0.0.1:0", "--jwt-secret-file", rsa_pub + ".missing"],
+        data=data)
+t.check(p.returncode == 2 and one_error_line(p.stderr), "a missing key file: one error line",
+        p.stderr)
+short = os.path.join(keys_dir, "short")
+with open(short, "w") as f:
+    f.write("tooshort")
+p = run(["serve", "--listen", "127.0.0.1:0", "--jwt-secret-file", short], data=data)
+t.check(p.returncode == 2 and "32 bytes" in p.stderr, "a short HS256 secret is refused", p.stderr)
 t.done()
