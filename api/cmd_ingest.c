@@ -44,18 +44,32 @@ static void on_file(void *ctx, const char *path, rg_ingest_event ev, const rg_er
     fflush(stderr);
 }
 
+/* counts as JSON in out (cap bytes; the JSON of all types fits in 256). */
+static const char *pii_json(const rg_pii_counts *c, char *out, size_t cap)
+{
+    rg_buf b;
+    rg_buf_init(&b, cap - 1);
+    snprintf(out, cap, "%s", rg_pii_counts_json(c, &b) == RG_OK ? rg_buf_str(&b) : "{}");
+    rg_buf_free(&b);
+    return out;
+}
+
 static int ingest_usage(void)
 {
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
          "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
-         "                   [--meta KEY=VALUE]... PATH...\n\n"
+         "                   [--meta KEY=VALUE]... [--pii-mask] PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
          "changed ones replaced. Supported: .txt .md .markdown .html .htm\n"
          "Chunks are embedded with the collection's model when one is imported\n"
          "('ragd model import'); --lexical-only skips embedding for this run (the\n"
          "vectors are filled in by the next run or search that has the model).\n"
          "--meta sets metadata on the documents added or changed by this run ('ragd\n"
-         "search --where' filters on it); each also records its file's modification time.");
+         "search --where' filters on it); each also records its file's modification time.\n"
+         "--pii-mask replaces e-mail addresses, phone numbers, payment cards, IBANs,\n"
+         "Taiwan and mainland national IDs, US SSNs and IP addresses with placeholders\n"
+         "([EMAIL], [CARD], ...) before indexing; each document records its counts\n"
+         "under \"pii\" in its metadata.");
     return 0;
 }
 
@@ -72,6 +86,10 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) return ingest_usage();
+        if (strcmp(argv[i], "--pii-mask") == 0) {
+            o.pii_types = RG_PII_ALL;
+            continue;
+        }
         if (strcmp(argv[i], "--lexical-only") == 0) {
             lexical_only = 1;
             continue;
@@ -138,6 +156,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     o.dense = dense;
     o.chunk = rg_ingest_chunk_options(o.chunk, enc);
     rg_ingest_stats st;
+    char pii[256];
     rg_status r = rg_ingest_paths(s, paths, n_paths, &o, &st, &err);
     rg_dense_close(dense);
     rg_encoder_close(enc);
@@ -146,14 +165,19 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     if (r) return cli_fail_err(&err);
     if (cli->json) {
         printf("{\"files\":%zu,\"added\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"skipped\":%zu,"
-               "\"failed\":%zu,\"chunks\":%zu,\"bytes\":%llu,\"seconds\":%.3f}\n",
+               "\"failed\":%zu,\"chunks\":%zu,\"bytes\":%llu,\"seconds\":%.3f",
                st.files, st.added, st.updated, st.unchanged, st.skipped, st.failed, st.chunks,
                (unsigned long long)st.bytes, st.seconds);
+        if (o.pii_types) printf(",\"pii\":%s", pii_json(&st.pii, pii, sizeof pii));
+        puts("}");
     } else {
         printf("%zu files: %zu added, %zu updated, %zu unchanged, %zu skipped, %zu failed; "
                "%zu chunks, %.1f MB in %.2fs\n",
                st.files, st.added, st.updated, st.unchanged, st.skipped, st.failed, st.chunks,
                (double)st.bytes / 1e6, st.seconds);
+        if (o.pii_types)
+            printf("personal data masked: %zu %s\n", rg_pii_counts_total(&st.pii),
+                   pii_json(&st.pii, pii, sizeof pii));
     }
     return st.failed ? 1 : 0;
 }

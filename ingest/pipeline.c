@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "engine/base/buf.h"
 #include "engine/base/log.h"
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
@@ -317,17 +318,53 @@ int rg_meta_key_valid(const char *key)
     return 1;
 }
 
-/* The metadata JSON of one file: the run's pairs plus "modified". Caller frees. */
-static char *file_metadata(const rg_ingest_options *o, int64_t mtime)
+/*
+ * The metadata JSON of one file: the run's pairs plus "modified", and "pii"
+ * (pii may be NULL) when masking is on. Caller frees.
+ */
+static char *file_metadata(const rg_ingest_options *o, int64_t mtime, const rg_pii_counts *pii)
 {
     cJSON *m = cJSON_CreateObject();
     if (!m) return NULL;
     for (size_t i = 0; i < o->n_meta; i++)
         cJSON_AddStringToObject(m, o->meta_keys[i], o->meta_values[i]);
     cJSON_AddNumberToObject(m, "modified", (double)mtime);
+    cJSON *p = pii ? cJSON_AddObjectToObject(m, "pii") : NULL;
+    for (int t = 0; p && t < RG_PII_TYPE_COUNT; t++)
+        if (pii->n[t])
+            cJSON_AddNumberToObject(p, rg_pii_type_name((rg_pii_type)t), (double)pii->n[t]);
+    if (pii && !p) {
+        cJSON_Delete(m);
+        return NULL;
+    }
     char *json = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
     return json;
+}
+
+/*
+ * Replaces *data (rg_malloc'd, *len bytes) by its masked copy and fills
+ * *counts. The masked text may be longer (pii.h bounds it); the loader's
+ * size limit still applies to it.
+ */
+static rg_status mask_file(const char *path, unsigned types, char **data, size_t *len,
+                           rg_pii_counts *counts, rg_error *err)
+{
+    rg_buf out;
+    rg_buf_init(&out, *len + *len / 6 + 2);
+    memset(counts, 0, sizeof *counts);
+    rg_status st = rg_buf_reserve(&out, *len + 1);
+    if (!st) st = rg_pii_mask(*data, *len, types, &out, counts, err);
+    if (st) {
+        rg_buf_free(&out);
+        return rg_fail(err, st, "%s: masking personal data: %s", path, rg_strerror(st));
+    }
+    rg_free(*data);
+    *len = out.len;
+    *data = rg_buf_steal(&out);
+    if (!*data) *data = rg_calloc(1, 1);
+    if (!*data) return rg_fail(err, RG_ENOMEM, "%s: out of memory", path);
+    return RG_OK;
 }
 
 /* Ingests one file; returns the event, err filled on failure. */
@@ -342,8 +379,10 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
     rg_ingest_event ev = RG_INGEST_FAILED;
     char hash[RG_SHA256_HEX_LEN + 1], old_hash[65];
     int found = 0;
+    rg_pii_counts pii = {{0}};
     if (read_file(f->path, &data, &len, err)) goto out;
     stats->bytes += len;
+    if (o->pii_types && mask_file(f->path, o->pii_types, &data, &len, &pii, err)) goto out;
     rg_sha256_hex(data, len, hash);
     if (rg_store_find_document(s, coll, f->path, &found, NULL, old_hash, err)) goto out;
     if (found && strcmp(hash, old_hash) == 0) {
@@ -353,7 +392,7 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
     if (rg_load_buffer(f->path, data, len, &doc, err)) goto out;
     have_doc = 1;
     size_t n = 0;
-    if (!(meta = file_metadata(o, f->mtime))) {
+    if (!(meta = file_metadata(o, f->mtime, o->pii_types ? &pii : NULL))) {
         rg_fail(err, RG_ENOMEM, "%s: out of memory", f->path);
         goto out;
     }
@@ -361,6 +400,17 @@ static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f
                            &n, err))
         goto out;
     stats->chunks += n;
+    if (o->pii_types) {
+        for (int t = 0; t < RG_PII_TYPE_COUNT; t++) stats->pii.n[t] += pii.n[t];
+        if (rg_pii_counts_total(&pii)) { /* the audit trail: which file, what, never the values */
+            rg_buf cb;
+            rg_buf_init(&cb, RG_PII_TYPE_COUNT * 32);
+            if (rg_pii_counts_json(&pii, &cb) == RG_OK)
+                rg_log(RG_LOG_INFO, "pii: masked %zu in %s %s", rg_pii_counts_total(&pii),
+                       f->path, rg_buf_str(&cb));
+            rg_buf_free(&cb);
+        }
+    }
     ev = found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
 out:
     if (have_doc) rg_document_free(&doc);

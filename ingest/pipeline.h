@@ -22,6 +22,7 @@
 #include "index/store.h"
 #include "ingest/chunker.h"
 #include "ingest/document.h"
+#include "ingest/pii.h"
 
 /* At most this many metadata pairs per run, and the longest key. */
 #define RG_INGEST_MAX_META 32
@@ -58,6 +59,7 @@ typedef struct rg_ingest_stats {
     uint64_t total_bytes; /* bytes of all files to be read (known after the walk) */
     size_t total_files;
     double seconds;
+    rg_pii_counts pii;    /* personal data masked in the files added or updated */
 } rg_ingest_stats;
 
 /* Called after each file; err is set for RG_INGEST_FAILED (and SKIPPED). */
@@ -94,6 +96,16 @@ typedef struct rg_ingest_options {
      * (with a warning), so a served folder cannot be used to read others.
      */
     const char *root;
+    /*
+     * Personal data to mask (a set of RG_PII_BIT types from pii.h; 0, the
+     * default, masks nothing). Each file's bytes are masked before the loader
+     * parses them, so titles, blocks and their offsets all come from the
+     * masked text and no original value reaches the chunks, vectors or
+     * store. The document's content hash is then the hash of the masked
+     * bytes (switching masking on re-ingests files that had matches), and
+     * its metadata gets "pii": the per-type counts, {} when nothing matched.
+     */
+    unsigned pii_types;
 } rg_ingest_options;
 
 rg_ingest_options rg_ingest_default_options(void);
