@@ -14,6 +14,7 @@
 
 #include "api/cli_util.h"
 #include "api/serve.h"
+#include "ingest/pii.h"
 
 /* Longest HOST:PORT. */
 #define LISTEN_MAX 128
@@ -22,7 +23,7 @@ static int serve_usage(void)
 {
     puts("usage: ragd serve [--listen HOST:PORT] [--workers N] [--io-threads N]\n"
          "                  [--max-body BYTES] [--timeout SECONDS] [--model NAME]\n"
-         "                  [--sync-root DIR]... [--no-auth] [--quiet-requests]\n"
+         "                  [--sync-root DIR]... [--pii-mask] [--no-auth] [--quiet-requests]\n"
          "                  [--jwt-secret-file FILE | --jwt-public-key PEM]\n"
          "                  [--jwt-issuer ISS] [--jwt-audience AUD]\n"
          "                  [--llm URL --llm-model NAME [--llm-kind openai|ollama]\n"
@@ -37,7 +38,8 @@ static int serve_usage(void)
          "--quiet-requests. SIGTERM or SIGINT stops it gracefully: requests in\n"
          "flight finish, new ones are refused. POST /v1/collections/C/sync ingests a\n"
          "folder on the server, which must lie inside a --sync-root (symlinks that\n"
-         "lead out of it are skipped).\n\n"
+         "lead out of it are skipped). --pii-mask masks personal data (as ragd\n"
+         "ingest --pii-mask does) in every upload and sync before it is stored.\n\n"
          "Every /v1 route and /metrics needs an API key (ragd key create) sent as\n"
          "\"Authorization: Bearer KEY\" or \"X-API-Key: KEY\". With --jwt-secret-file\n"
          "(HS256) or --jwt-public-key (RS256) a signed token works as well: \"sub\" is\n"
@@ -127,6 +129,8 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
             if (rc < 0 || strlen(v) > SERVE_JWT_NAME_MAX)
                 return rc < 0 ? 2 : (cli_fail("--jwt-audience is too long"), 2);
             jwt_aud = v;
+        } else if (strcmp(argv[i], "--pii-mask") == 0) {
+            app.pii_types = RG_PII_ALL;
         } else if (strcmp(argv[i], "--no-auth") == 0) {
             no_auth = 1;
         } else if (strcmp(argv[i], "--quiet-requests") == 0) {

@@ -1388,6 +1388,9 @@ static void h_doc_put(void *app_, void *ctx, rg_request *req)
     cJSON *body = NULL, *meta = NULL;
     char *meta_text = NULL, *source_buf = NULL;
     rg_document doc = {0};
+    rg_buf masked, pii_json;
+    rg_buf_init(&masked, (size_t)SERVE_UPLOAD_MAX * 2);
+    rg_buf_init(&pii_json, 4096);
     int have_doc = 0, locked = 0;
     int64_t coll;
     const char *coll_name;
@@ -1439,6 +1442,23 @@ static void h_doc_put(void *app_, void *ctx, rg_request *req)
     if (!n) {
         rg_reply_error(req, 400, "invalid_request", "the document is empty");
         goto done;
+    }
+    if (app->pii_types) { /* masked before anything is parsed, hashed or stored */
+        rg_pii_counts pc = {0};
+        if (rg_pii_mask(data, n, app->pii_types, &masked, &pc, &err) ||
+            rg_pii_counts_json(&pc, &pii_json)) {
+            rg_reply_status(req, &err);
+            goto done;
+        }
+        data = masked.data ? masked.data : "";
+        n = masked.len;
+        cJSON *pj = cJSON_Parse(rg_buf_str(&pii_json));
+        if (meta && pj) {
+            cJSON_DeleteItemFromObjectCaseSensitive(meta, "pii");
+            cJSON_AddItemToObject(meta, "pii", pj);
+        } else {
+            cJSON_Delete(pj);
+        }
     }
     char hash[RG_SHA256_HEX_LEN + 1];
     rg_sha256_hex(data, n, hash);
@@ -1511,6 +1531,8 @@ static void h_doc_put(void *app_, void *ctx, rg_request *req)
 done:
     if (locked) pthread_mutex_unlock(&app->write_mu);
     if (have_doc) rg_document_free(&doc);
+    rg_buf_free(&masked);
+    rg_buf_free(&pii_json);
     rg_free(source_buf);
     cJSON_free(meta_text);
     cJSON_Delete(meta);
@@ -1645,6 +1667,7 @@ static void h_sync(void *app_, void *ctx, rg_request *req)
     o.collection = name;
     o.dense = w->dense;
     o.root = root;
+    o.pii_types = app->pii_types;
     o.chunk = rg_ingest_chunk_options(o.chunk, w->enc);
     rg_ingest_stats st;
     const char *paths[1] = {real};

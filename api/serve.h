@@ -64,6 +64,7 @@
 typedef struct serve_app {
     const rg_cli *cli;
     int auth;                 /* API keys required (off only with --no-auth on loopback) */
+    unsigned pii_types;       /* --pii-mask: personal data masked in uploads and syncs */
     pthread_mutex_t write_mu; /* one document write at a time (store and vector files) */
     const char *model;        /* --model NAME or folder; NULL: the default model */
     rg_server *server;        /* set once started */
