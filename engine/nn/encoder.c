@@ -30,6 +30,7 @@ struct rg_encoder {
     char query_prompt[ENC_PROMPT_MAX];   /* from config_sentence_transformers.json */
     char passage_prompt[ENC_PROMPT_MAX];
     int query_packed; /* int8 weights packed for rg_encoder_embed_query */
+    int32_t *qids;    /* token ids of a batch of queries: RG_ENCODER_QUERY_BATCH_MAX * max_length */
 };
 
 rg_encoder_options rg_encoder_default_options(void)
@@ -250,6 +251,7 @@ void rg_encoder_close(rg_encoder *e)
     rg_bert_ctx_free(e->ctx);
     rg_bert_close(e->bert);
     rg_tokenizer_close(e->tok);
+    rg_free(e->qids);
     rg_free(e);
 }
 
@@ -370,27 +372,59 @@ out:
     return rc;
 }
 
-rg_status rg_encoder_embed_query(rg_encoder *e, const char *text, size_t len, float *out,
-                                 rg_error *err)
+rg_status rg_encoder_embed_queries(rg_encoder *e, const char *const *texts, const size_t *lens,
+                                   size_t n, float *out, rg_error *err)
 {
-    int32_t ids[RG_ENCODER_QUERY_TOKENS_MAX];
-    size_t L = e->max_length < RG_ENCODER_QUERY_TOKENS_MAX ? e->max_length
-                                                            : RG_ENCODER_QUERY_TOKENS_MAX, k;
+    if (n == 0) return RG_OK;
+    if (n > RG_ENCODER_QUERY_BATCH_MAX)
+        return rg_fail(err, RG_ELIMIT, "encoder: %zu queries in one call (max %d)", n,
+                       RG_ENCODER_QUERY_BATCH_MAX);
     if (e->max_length > RG_ENCODER_QUERY_TOKENS_MAX) /* a model with longer inputs: general path */
-        return rg_encoder_embed(e, &text, &len, 1, out, err);
-    rg_status rc = rg_tokenizer_encode(e->tok, text, len, L, ids, L, &k, err);
-    if (rc) return rc;
+        return rg_encoder_embed(e, texts, lens, n, out, err);
+    size_t L = e->max_length, cap = e->opts.batch_tokens;
+    if (!e->qids &&
+        !(e->qids = rg_malloc((size_t)RG_ENCODER_QUERY_BATCH_MAX * L * sizeof *e->qids)))
+        return rg_fail(err, RG_ENOMEM, "encoder: out of memory for queries");
+    int qlens[RG_ENCODER_QUERY_BATCH_MAX];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        rg_status rc =
+            rg_tokenizer_encode(e->tok, texts[i], lens[i], L, e->qids + total, L, &k, err);
+        if (rc) return rc;
+        qlens[i] = (int)k;
+        total += k;
+    }
     int int8 = e->opts.int8;
     if (!int8 && e->opts.query_int8 && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8()) {
+        rg_status rc;
         if (!e->query_packed && (rc = rg_bert_pack(e->bert, 1, err))) return rc;
         e->query_packed = 1;
         int8 = 1;
     }
-    rg_kernels_set_threads(k >= RG_ENCODER_QUERY_SPLIT_TOKENS ? e->opts.threads : 1);
-    int klen = (int)k;
-    const float *h;
-    rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, int8, ids, &klen, 1, &h, err);
-    if (rc) return rc;
-    pool(e, h, klen, out);
+    rg_kernels_set_threads(total >= RG_ENCODER_QUERY_SPLIT_TOKENS ? e->opts.threads : 1);
+    /* one forward for as many whole queries as the context holds */
+    size_t i = 0, at = 0;
+    while (i < n) {
+        size_t used = 0, nb = 0;
+        while (i + nb < n && (nb == 0 || used + (size_t)qlens[i + nb] <= cap))
+            used += (size_t)qlens[i + nb++];
+        const float *h;
+        rg_status rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, int8, e->qids + at,
+                                       qlens + i, (int)nb, &h, err);
+        if (rc) return rc;
+        for (size_t b = 0; b < nb; b++) {
+            pool(e, h, qlens[i + b], out + (i + b) * (size_t)e->dim);
+            h += (size_t)qlens[i + b] * e->dim;
+        }
+        at += used;
+        i += nb;
+    }
     return RG_OK;
+}
+
+rg_status rg_encoder_embed_query(rg_encoder *e, const char *text, size_t len, float *out,
+                                 rg_error *err)
+{
+    return rg_encoder_embed_queries(e, &text, &len, 1, out, err);
 }

@@ -24,7 +24,7 @@
 /* Default token budget of one forward batch (sum of sequence lengths). */
 #define RG_ENCODER_BATCH_TOKENS 4096
 /* Longest language list kept from a model card, and lines of it read. */
-#define ENC_LANGUAGES_MAX 1024
+#define ENC_LANGUAGES_MAX  1024
 #define ENC_CARD_LINES_MAX 400
 /* Longest query or passage prompt kept. */
 #define ENC_PROMPT_MAX 64
@@ -116,5 +116,19 @@ rg_status rg_encoder_embed(rg_encoder *enc, const char *const *texts, const size
  */
 rg_status rg_encoder_embed_query(rg_encoder *enc, const char *text, size_t len, float *out,
                                  rg_error *err);
+
+/* Queries one rg_encoder_embed_queries call may carry. */
+#define RG_ENCODER_QUERY_BATCH_MAX 32
+
+/*
+ * rg_encoder_embed_query for n queries (texts[i], lens[i] bytes) at once,
+ * into out[n * dim]: their tokens go through the layers together, so the
+ * weights are read once for all of them rather than once each, which is
+ * what a short query's cost mostly is. Each vector equals what
+ * rg_encoder_embed_query gives for its text alone, up to the rounding of
+ * int8 activations. n <= RG_ENCODER_QUERY_BATCH_MAX.
+ */
+rg_status rg_encoder_embed_queries(rg_encoder *enc, const char *const *texts, const size_t *lens,
+                                   size_t n, float *out, rg_error *err);
 
 #endif

@@ -29,8 +29,7 @@ static void test_gemm_backends(void)
     for (int i = 0; i < N * K; i++)
         B[i] = frand(&s);
     for (int be = RG_GEMM_REF; be <= RG_GEMM_DNNL; be++) {
-        if (!rg_gemm_available(be))
-            continue;
+        if (!rg_gemm_available(be)) continue;
         for (int tb = 0; tb < 2; tb++) {
             for (int i = 0; i < M * N; i++)
                 C0[i] = C1[i] = 0.5f;
@@ -45,7 +44,8 @@ static void test_gemm_backends(void)
     /* int8: the fast path equals the exact integer reference */
     uint8_t *qa = malloc((size_t)M * K);
     int8_t *qw = malloc((size_t)N * K);
-    float *as = malloc(sizeof(float) * M), *ws = malloc(sizeof(float) * N), *bias = calloc(N, sizeof(float));
+    float *as = malloc(sizeof(float) * M), *ws = malloc(sizeof(float) * N),
+          *bias = calloc(N, sizeof(float));
     int32_t *acc = malloc(sizeof(int32_t) * M * N), *az = malloc(sizeof(int32_t) * M),
             *wsum = malloc(sizeof(int32_t) * N);
     rg_quantize_rows_u8(A, M, K, rg_qgemm_act_max(rg_gemm_best()), qa, as, az);
@@ -62,7 +62,8 @@ static void test_gemm_backends(void)
         q = fmaxf(q, fabsf(C0[i] - C1[i]));
     CHECK(q < 0.1f);
     free(az), free(wsum);
-    free(A), free(B), free(C0), free(C1), free(qa), free(qw), free(as), free(ws), free(bias), free(acc);
+    free(A), free(B), free(C0), free(C1), free(qa), free(qw), free(as), free(ws), free(bias),
+        free(acc);
 }
 
 static void compare(const float *got, const char *what, double min_cos_req, double max_diff_req)
@@ -114,8 +115,7 @@ static float *embed_all(const rg_encoder_options *o, double *secs)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rg_status rc = rg_encoder_embed(enc, (const char *const *)fx.text, lens, fx.n, out, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (secs)
-        *secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (secs) *secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     CHECK_INT(rc, RG_OK);
     CHECK_INT(rg_encoder_dim(enc), fx.dim);
     /* all-MiniLM-L6-v2's model card says "language: en" */
@@ -158,8 +158,9 @@ static float *embed_queries(const rg_encoder_options *o)
     if (!enc) return NULL;
     float *out = malloc(sizeof(float) * fx.n * fx.dim);
     for (uint32_t i = 0; i < fx.n; i++)
-        CHECK_INT(rg_encoder_embed_query(enc, fx.text[i], fx.len[i], out + (size_t)i * fx.dim, &err),
-                  RG_OK);
+        CHECK_INT(
+            rg_encoder_embed_query(enc, fx.text[i], fx.len[i], out + (size_t)i * fx.dim, &err),
+            RG_OK);
     rg_encoder_close(enc);
     return out;
 }
@@ -187,6 +188,48 @@ static void test_query_default(void)
     free(out);
 }
 
+/* Largest difference between two sets of fixture vectors. */
+static double max_diff(const float *a, const float *b)
+{
+    double m = 0;
+    for (size_t i = 0; i < (size_t)fx.n * fx.dim; i++)
+        m = fmax(m, fabs((double)a[i] - (double)b[i]));
+    return m;
+}
+
+/* Queries embedded together (rg_encoder_embed_queries) equal queries embedded alone. */
+static void test_query_batches(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    o.threads = 2;
+    float *alone = embed_queries(&o);
+    rg_encoder *enc = open_model(&o);
+    REQUIRE(alone && enc);
+    float *together = malloc(sizeof(float) * fx.n * fx.dim);
+    rg_error err;
+    for (uint32_t i = 0; i < fx.n; i += RG_ENCODER_QUERY_BATCH_MAX / 2) {
+        uint32_t n =
+            fx.n - i < RG_ENCODER_QUERY_BATCH_MAX / 2 ? fx.n - i : RG_ENCODER_QUERY_BATCH_MAX / 2;
+        size_t lens[RG_ENCODER_QUERY_BATCH_MAX];
+        for (uint32_t j = 0; j < n; j++)
+            lens[j] = fx.len[i + j];
+        CHECK_INT(rg_encoder_embed_queries(enc, (const char *const *)fx.text + i, lens, n,
+                                           together + (size_t)i * fx.dim, &err),
+                  RG_OK);
+    }
+    compare(together, "queries in batches vs sentence-transformers", 0.995, 1.0);
+    double d = max_diff(alone, together);
+    fprintf(stderr, "queries in batches vs alone: max abs diff %.2e\n", d);
+    CHECK(d < 1e-5);
+    size_t one = 1;
+    CHECK_INT(rg_encoder_embed_queries(enc, (const char *const *)fx.text, &one,
+                                       RG_ENCODER_QUERY_BATCH_MAX + 1, together, &err),
+              RG_ELIMIT);
+    rg_encoder_close(enc);
+    free(alone);
+    free(together);
+}
+
 /* FFN-down in int8 too (rg_encoder_options.int8_down): faster, less exact. */
 static void test_parity_int8_down(void)
 {
@@ -204,8 +247,7 @@ static void test_parity_int8_down(void)
 static rg_status open_damaged(const char *how, char *msg, size_t cap)
 {
     char dir[] = "/tmp/ragd-badmodel-XXXXXX", cmd[8192];
-    if (!mkdtemp(dir))
-        return RG_EIO;
+    if (!mkdtemp(dir)) return RG_EIO;
     snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s' && cd '%s' && %s", model_dir, dir, dir, how);
     rg_status rc = RG_EINTERNAL;
     if (system(cmd) == 0) {
@@ -221,8 +263,7 @@ static rg_status open_damaged(const char *how, char *msg, size_t cap)
         CHECK(rc == RG_OK || enc == NULL);
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        rc = RG_EINTERNAL;
+    if (system(cmd) != 0) rc = RG_EINTERNAL;
     return rc;
 }
 
@@ -233,12 +274,16 @@ static void test_bad_model_folder(void)
     CHECK_INT(open_damaged("rm tokenizer.json", msg, sizeof msg), RG_ENOTFOUND);
     CHECK_INT(open_damaged("truncate -s 20000000 model.safetensors", msg, sizeof msg), RG_ECORRUPT);
     CHECK(strstr(msg, "truncated") != NULL);
-    CHECK_INT(open_damaged("printf 'xxxxxxxx{not json' | dd of=model.safetensors conv=notrunc 2>/dev/null",
-                           msg, sizeof msg), RG_ECORRUPT);
+    CHECK_INT(open_damaged(
+                  "printf 'xxxxxxxx{not json' | dd of=model.safetensors conv=notrunc 2>/dev/null",
+                  msg, sizeof msg),
+              RG_ECORRUPT);
     CHECK_INT(open_damaged("sed -i 's/\"bert\"/\"gpt2\"/' config.json", msg, sizeof msg),
               RG_EUNSUPPORTED);
-    CHECK_INT(open_damaged("sed -i 's/\"intermediate_size\": 1536/\"intermediate_size\": 1024/' config.json",
-                           msg, sizeof msg), RG_ECORRUPT);
+    CHECK_INT(open_damaged(
+                  "sed -i 's/\"intermediate_size\": 1536/\"intermediate_size\": 1024/' config.json",
+                  msg, sizeof msg),
+              RG_ECORRUPT);
     CHECK(strstr(msg, "shape") != NULL);
     CHECK_INT(open_damaged("echo '{' > config.json", msg, sizeof msg), RG_EPARSE);
 }
@@ -248,16 +293,15 @@ int main(void)
     static const test_case cases[] = {TEST(test_gemm_backends)};
     int rc = test_run(cases, sizeof cases / sizeof cases[0]);
     model_dir = fix_model_dir();
-    if (!model_dir)
-        return rc ? rc : FIX_SKIP;
+    if (!model_dir) return rc ? rc : FIX_SKIP;
     fix_load(&fx);
     /* Under the sanitizers the forward pass runs many times slower: the
      * optimised build checks every fixture text, this one the first 48. */
     uint32_t all = fx.n;
     if (getenv("RAGD_SANITIZED") && fx.n > 48) fx.n = 48;
-    static const test_case model_cases[] = {TEST(test_parity_fp32), TEST(test_parity_int8),
+    static const test_case model_cases[] = {TEST(test_parity_fp32),      TEST(test_parity_int8),
                                             TEST(test_parity_int8_down), TEST(test_query_fp32),
-                                            TEST(test_query_default),
+                                            TEST(test_query_default),    TEST(test_query_batches),
                                             TEST(test_bad_model_folder)};
     rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
     fx.n = all;
