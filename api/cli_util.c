@@ -389,3 +389,17 @@ rg_status cli_llm_open_rewriter(const cli_llm *f, rg_generator *g, rg_error *err
     lo = rg_rewrite_llm_options(&lo);
     return cli_llm_open_generator(f, &lo, g, err);
 }
+
+void cli_search_summary(cJSON *out, const char *query, const char *mode, const rg_search_stats *tm,
+                        double took_ms)
+{
+    cJSON_AddStringToObject(out, "query", query);
+    cJSON_AddStringToObject(out, "mode", mode);
+    cJSON_AddBoolToObject(out, "dense_skipped", tm->dense_skipped);
+    cJSON_AddNumberToObject(out, "took_ms", took_ms);
+    cJSON *t = cJSON_AddObjectToObject(out, "timings_ms");
+    cJSON_AddNumberToObject(t, "embed", tm->embed_ms);
+    cJSON_AddNumberToObject(t, "dense", tm->dense_ms);
+    cJSON_AddNumberToObject(t, "lexical", tm->lexical_ms);
+    cJSON_AddNumberToObject(t, "fuse", tm->fuse_ms);
+}

@@ -16,6 +16,7 @@
 #include "engine/rag/generator.h"
 #include "engine/rag/prompt.h"
 #include "index/dense.h"
+#include "index/search.h"
 #include "index/store.h"
 
 /*
@@ -74,6 +75,9 @@ int cli_date(const char *opt, const char *s, int64_t *out);
 int cli_parse_date(const char *s, int64_t *out);
 /* One search result as JSON (ragd search --json, POST /v1/search). NULL: out of memory. */
 cJSON *cli_hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet);
+/* A search's query, mode, took_ms and timings_ms, added to out (search --json, /v1/search). */
+void cli_search_summary(cJSON *out, const char *query, const char *mode, const rg_search_stats *tm,
+                        double took_ms);
 
 /* Splits "key=value" in place: returns 0 (after an error) without '='. */
 int cli_pair(const char *opt, char *s, const char **key, const char **value);

@@ -158,15 +158,7 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     cJSON *results = NULL;
     if (json) {
         out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "query", query);
-        cJSON_AddStringToObject(out, "mode", rg_search_mode_name(req.mode));
-        cJSON_AddBoolToObject(out, "dense_skipped", tm.dense_skipped);
-        cJSON_AddNumberToObject(out, "took_ms", took);
-        cJSON *t = cJSON_AddObjectToObject(out, "timings_ms");
-        cJSON_AddNumberToObject(t, "embed", tm.embed_ms);
-        cJSON_AddNumberToObject(t, "dense", tm.dense_ms);
-        cJSON_AddNumberToObject(t, "lexical", tm.lexical_ms);
-        cJSON_AddNumberToObject(t, "fuse", tm.fuse_ms);
+        cli_search_summary(out, query, rg_search_mode_name(req.mode), &tm, took);
         results = cJSON_AddArrayToObject(out, "results");
     } else if (n == 0) {
         printf("no results for \"%s\"\n", query);
