@@ -320,6 +320,9 @@ def main():
     ap.add_argument("--qps-seconds", type=float, default=10)
     ap.add_argument("--peers", default="txtai,llamaindex", help="'' for ragd only")
     ap.add_argument("--json", default="")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="only build the corpus, queries.txt, ragd's index and the passage vectors "
+                         "(reused when present), print the work folder and stop (tests/bench/http)")
     args = ap.parse_args()
     if not os.path.isdir(args.datasets):
         log(f"bench: SKIP: {args.datasets} not found (the development datasets are not part of ragd)")
@@ -337,6 +340,10 @@ def main():
     log(f"bench: {n} passages, {len(queries)} queries, k={args.k}")
 
     data, ragd_info = ragd_index(args, n)
+    if args.prepare_only:
+        passage_vectors(args, n)
+        print(args.work)
+        return 0
     results = {"passages": n, "queries": len(queries), "k": args.k, "ragd_ingest": ragd_info,
                "ragd": {}, "peers": {}}
     for mode in modes:
