@@ -35,7 +35,7 @@ struct rg_encoder {
 
 rg_encoder_options rg_encoder_default_options(void)
 {
-    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0, 1};
+    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0, 1, 1};
     return o;
 }
 
@@ -398,7 +398,10 @@ rg_status rg_encoder_embed_queries(rg_encoder *e, const char *const *texts, cons
     int int8 = e->opts.int8;
     if (!int8 && e->opts.query_int8 && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8()) {
         rg_status rc;
-        if (!e->query_packed && (rc = rg_bert_pack(e->bert, 1, err))) return rc;
+        if (!e->query_packed) { /* passages stay fp32: this packing serves queries only */
+            rg_bert_set_int8_down(e->bert, e->opts.int8_down || e->opts.query_int8_down);
+            if ((rc = rg_bert_pack(e->bert, 1, err))) return rc;
+        }
         e->query_packed = 1;
         int8 = 1;
     }

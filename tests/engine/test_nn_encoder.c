@@ -181,10 +181,13 @@ static void test_query_default(void)
 {
     rg_encoder_options o = rg_encoder_default_options();
     CHECK_INT(o.query_int8, 1);
+    CHECK_INT(o.query_int8_down, 1);
     o.threads = 2;
     float *out = embed_queries(&o);
     REQUIRE(out);
-    compare(out, "default queries vs sentence-transformers", 0.995, 1.0);
+    /* int8 FFN-down too (query_int8_down): 0.9935 at worst on the fixture; on scifact
+     * it retrieves as well as fp32 (README, Performance) */
+    compare(out, "default queries vs sentence-transformers", 0.993, 1.0);
     free(out);
 }
 
@@ -217,7 +220,7 @@ static void test_query_batches(void)
                                            together + (size_t)i * fx.dim, &err),
                   RG_OK);
     }
-    compare(together, "queries in batches vs sentence-transformers", 0.995, 1.0);
+    compare(together, "queries in batches vs sentence-transformers", 0.993, 1.0);
     double d = max_diff(alone, together);
     fprintf(stderr, "queries in batches vs alone: max abs diff %.2e\n", d);
     CHECK(d < 1e-5);
