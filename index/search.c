@@ -1,11 +1,35 @@
 #include "index/search.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine/base/mem.h"
 #include "index/lexical.h"
+
+typedef struct coll_filter coll_filter;
+
+/*
+ * The second thread of rg_search_set_parallel: it runs a hybrid query's
+ * lexical leg while the caller's thread embeds the query and walks the
+ * vector index. One job at a time, handed over under mu.
+ */
+typedef struct leg_thread {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    enum { LEG_IDLE, LEG_RUN, LEG_DONE, LEG_QUIT } state;
+    /* the job */
+    const char *query;
+    size_t depth;
+    coll_filter *filter;
+    /* its result */
+    size_t n;
+    rg_status st;
+    rg_error err;
+    double ms, top, ideal;
+} leg_thread;
 
 struct rg_search {
     rg_store *store;
@@ -31,14 +55,15 @@ struct rg_search {
     char *acl_kind;        /* 'u' user, 'g' group, per entry */
     char **acl_name;       /* per entry */
     unsigned char *acl_ok; /* per document, for the current reader */
+    leg_thread *leg;       /* NULL unless rg_search_set_parallel turned it on */
 };
 
-typedef struct coll_filter {
+struct coll_filter {
     const rg_search *q;
     int64_t coll;     /* 0: any collection */
     int use_allowed;  /* the request has a document filter */
     int acl;          /* a reader is given and some document has an access list */
-} coll_filter;
+};
 
 static int chunk_passes(void *ctx, int64_t chunk_id)
 {
@@ -339,9 +364,12 @@ fail:
     return st;
 }
 
+static void leg_stop(rg_search *q);
+
 void rg_search_close(rg_search *q)
 {
     if (!q) return;
+    leg_stop(q);
     rg_lexical_close(q->lex);
     rg_free(q->chunk_coll);
     rg_free(q->allowed);
@@ -375,6 +403,80 @@ static rg_status lexical_leg(rg_search *q, const char *query, size_t k, coll_fil
     rg_status st = rg_lexical_search(q->lex, query, k, any ? chunk_passes : NULL, f, lh, n, err);
     for (size_t i = 0; !st && i < *n; i++) out[i] = (rg_ranked){lh[i].chunk_id, lh[i].score};
     return st;
+}
+
+/* The lexical leg with its signals, timed; what both threads run. */
+static rg_status lexical_leg_timed(rg_search *q, const char *query, size_t depth, coll_filter *f,
+                                   size_t *n, double *ms, double *top, double *ideal, rg_error *err)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rg_status st = lexical_leg(q, query, depth, f, q->lex_list, n, err);
+    if (st) return st;
+    *top = *n ? q->lex_list[0].score : NAN;
+    *ideal = rg_lexical_ideal(q->lex, query);
+    *ms = ms_since(&t0);
+    return RG_OK;
+}
+
+static void *leg_main(void *arg)
+{
+    rg_search *q = arg;
+    leg_thread *t = q->leg;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (t->state != LEG_RUN && t->state != LEG_QUIT)
+            pthread_cond_wait(&t->cv, &t->mu);
+        if (t->state == LEG_QUIT) break;
+        pthread_mutex_unlock(&t->mu);
+        rg_error_clear(&t->err);
+        t->st = lexical_leg_timed(q, t->query, t->depth, t->filter, &t->n, &t->ms, &t->top,
+                                  &t->ideal, &t->err);
+        pthread_mutex_lock(&t->mu);
+        t->state = LEG_DONE;
+        pthread_cond_broadcast(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static void leg_stop(rg_search *q)
+{
+    leg_thread *t = q->leg;
+    if (!t) return;
+    pthread_mutex_lock(&t->mu);
+    t->state = LEG_QUIT;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+    rg_free(t);
+    q->leg = NULL;
+}
+
+rg_status rg_search_set_parallel(rg_search *q, int on, rg_error *err)
+{
+    if (!on) {
+        leg_stop(q);
+        return RG_OK;
+    }
+    if (q->leg) return RG_OK;
+    leg_thread *t = rg_calloc(1, sizeof *t);
+    if (!t) return rg_fail(err, RG_ENOMEM, "out of memory starting the search thread");
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    t->state = LEG_IDLE;
+    q->leg = t;
+    int rc = pthread_create(&t->thread, NULL, leg_main, q);
+    if (rc) {
+        pthread_cond_destroy(&t->cv);
+        pthread_mutex_destroy(&t->mu);
+        rg_free(t);
+        q->leg = NULL;
+        return rg_fail(err, RG_ENOMEM, "cannot start the search thread: %s", strerror(rc));
+    }
+    return RG_OK;
 }
 
 /* Dense hits of one collection, or of every collection merged by score. */
@@ -434,27 +536,48 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
     if ((st = lists_reserve(q, depth, err))) return st;
     size_t n_lex = 0, n_dense = 0;
     struct timespec t0;
-    if (req->mode != RG_SEARCH_DENSE) {
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((st = lexical_leg(q, req->query, depth, &filt, q->lex_list, &n_lex, err))) return st;
-        if (n_lex) tm.lexical_top = q->lex_list[0].score;
-        tm.lexical_ideal = rg_lexical_ideal(q->lex, req->query);
-        tm.lexical_ms = ms_since(&t0);
-    }
     rg_search_mode mode = req->mode;
     if (mode == RG_SEARCH_HYBRID && !rg_dense_covers(q->dense, req->query)) {
         mode = RG_SEARCH_LEXICAL;
         tm.dense_skipped = 1;
     }
+    /* Both legs of a hybrid query at once when a second thread is on. */
+    leg_thread *lt = mode == RG_SEARCH_HYBRID ? q->leg : NULL;
+    if (lt) {
+        pthread_mutex_lock(&lt->mu);
+        lt->query = req->query;
+        lt->depth = depth;
+        lt->filter = &filt;
+        lt->state = LEG_RUN;
+        pthread_cond_broadcast(&lt->cv);
+        pthread_mutex_unlock(&lt->mu);
+    } else if (req->mode != RG_SEARCH_DENSE) {
+        if ((st = lexical_leg_timed(q, req->query, depth, &filt, &n_lex, &tm.lexical_ms,
+                                    &tm.lexical_top, &tm.lexical_ideal, err)))
+            return st;
+    }
     if (mode != RG_SEARCH_LEXICAL) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((st = rg_dense_embed_query(q->dense, req->query, q->qvec, err))) return st;
+        st = rg_dense_embed_query(q->dense, req->query, q->qvec, err);
         tm.embed_ms = ms_since(&t0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((st = dense_leg(q, depth, &filt, q->dense_list, &n_dense, err))) return st;
-        if (n_dense) tm.dense_top = q->dense_list[0].score;
+        if (!st) st = dense_leg(q, depth, &filt, q->dense_list, &n_dense, err);
+        if (!st && n_dense) tm.dense_top = q->dense_list[0].score;
         tm.dense_ms = ms_since(&t0);
     }
+    if (lt) { /* always wait: the thread uses filt and the lists */
+        pthread_mutex_lock(&lt->mu);
+        while (lt->state != LEG_DONE)
+            pthread_cond_wait(&lt->cv, &lt->mu);
+        lt->state = LEG_IDLE;
+        pthread_mutex_unlock(&lt->mu);
+        if (!st && lt->st) st = rg_fail(err, lt->st, "%s", lt->err.msg);
+        n_lex = lt->n;
+        tm.lexical_ms = lt->ms;
+        tm.lexical_top = lt->top;
+        tm.lexical_ideal = lt->ideal;
+    }
+    if (st) return st;
     const rg_ranked *final = req->mode == RG_SEARCH_DENSE ? q->dense_list : q->lex_list;
     size_t n = req->mode == RG_SEARCH_DENSE ? n_dense : n_lex;
     if (mode == RG_SEARCH_HYBRID) {

@@ -6,7 +6,8 @@
  * the chunk -> collection map) once; each rg_search_run then costs only the
  * query. The searcher is a snapshot: documents ingested after it was opened
  * are not seen until it is reopened (rg_search_stale says when).
- * A searcher is used by one thread at a time.
+ * A searcher is used by one thread at a time (it may run a second thread of
+ * its own: rg_search_set_parallel).
  */
 #ifndef RG_SEARCH_H
 #define RG_SEARCH_H
@@ -33,6 +34,16 @@ rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error
 void rg_search_close(rg_search *q);
 /* 1 if the store has changed since the searcher was opened. */
 int rg_search_stale(rg_search *q);
+
+/*
+ * With on, hybrid queries run their lexical leg on a second thread (the
+ * searcher's own, started here and joined by rg_search_close) while the
+ * calling thread embeds the query and searches the vectors: a query's
+ * latency becomes the longer leg, not the sum. Results are the same either
+ * way. Worth it when a core is idle (one query at a time: the CLI, eval);
+ * a server whose workers already use every core gains nothing from it.
+ */
+rg_status rg_search_set_parallel(rg_search *q, int on, rg_error *err);
 
 typedef enum rg_search_mode {
     RG_SEARCH_HYBRID, /* both legs, fused (the default) */

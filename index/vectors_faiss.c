@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "engine/base/mem.h"
+#include "index/faiss_simd.h"
 
 /* Values in the id map besides a buffer slot (>= 0). */
 #define ST_INDEXED (-1) /* in FAISS, live */
@@ -82,6 +83,7 @@ static rg_status fx_apply(fx *c, FaissIndex *ix, const char *name, int val, rg_e
  * size picked; kinds without them (Flat) simply ignore them. */
 static void fx_apply_settings(fx *c, FaissIndex *ix)
 {
+    rg_faiss_accelerate(ix); /* a SIMD distance for HNSW walks (faiss_simd.h) */
     if (c->ef_search > 0) fx_apply(c, ix, "efSearch", c->ef_search, NULL);
     if (c->nprobe > 0) fx_apply(c, ix, "nprobe", c->nprobe, NULL);
 }

@@ -15,7 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
+
 #include "engine/base/mem.h"
+#include "index/faiss_simd.h"
 #include "index/vectors.h"
 
 static char tmpdir[] = "/tmp/rg_vec_test_XXXXXX";
@@ -790,6 +795,72 @@ static void bench_latency(void)
     free(ids);
 }
 
+/*
+ * faiss_simd.h: the SIMD dot product against a double-precision sum, and an
+ * HNSW index answering the same with its storage swapped, before and after
+ * a save and load (FAISS writes the swapped storage as a plain IndexFlat).
+ */
+static void test_simd_distance(void)
+{
+    int fast = strcmp(rg_faiss_simd_name(), "none") != 0;
+    printf("     SIMD distance: %s\n", rg_faiss_simd_name());
+    for (unsigned long n = 1; n <= 400; n += n < 40 ? 1 : 57) {
+        float *a = random_unit(1, (int)n), *b = random_unit(1, (int)n);
+        double ref = 0, mag = 0;
+        for (unsigned long i = 0; i < n; i++) {
+            ref += (double)a[i] * b[i];
+            mag += fabs((double)a[i] * b[i]);
+        }
+        CHECK(fabs(rg_faiss_simd_dot(a, b, n) - ref) <= 1e-6 * (mag + 1));
+        free(a);
+        free(b);
+    }
+
+    enum { N = 4000, DIM = 384, Q = 40, K = 10 };
+    float *x = random_unit(N, DIM), *q = random_unit(Q, DIM);
+    int64_t *ids = make_ids(N);
+    FaissIndex *ix = NULL;
+    REQUIRE(faiss_index_factory(&ix, DIM, "IDMap2,HNSW32", METRIC_INNER_PRODUCT) == 0);
+    CHECK_INT(rg_faiss_accelerate(ix), fast); /* empty: swapped before anything is added */
+    CHECK_INT(rg_faiss_accelerate(ix), 0);    /* once only */
+    REQUIRE(faiss_Index_add_with_ids(ix, N, x, ids) == 0);
+    float d1[Q * K], d2[Q * K], d3[Q * K];
+    idx_t l1[Q * K], l2[Q * K], l3[Q * K];
+    REQUIRE(faiss_Index_search(ix, Q, q, K, d1, l1) == 0);
+
+    /* The same graph searched with FAISS's own distance: a plain index read back. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/simd.faiss", tmpdir);
+    REQUIRE(faiss_write_index_fname(ix, path) == 0);
+    FaissIndex *plain = NULL;
+    REQUIRE(faiss_read_index_fname(path, 0, &plain) == 0);
+    REQUIRE(faiss_Index_search(plain, Q, q, K, d2, l2) == 0);
+    CHECK_INT(rg_faiss_accelerate(plain), fast);
+    REQUIRE(faiss_Index_search(plain, Q, q, K, d3, l3) == 0);
+    size_t same = 0;
+    double worst = 0;
+    for (size_t i = 0; i < Q * K; i++) {
+        same += l1[i] == l2[i] && l1[i] == l3[i];
+        if (l1[i] == l2[i] && fabs(d1[i] - d2[i]) > worst) worst = fabs(d1[i] - d2[i]);
+    }
+    /* Rounding can reorder near-ties in a graph walk, nothing more. */
+    CHECK(same >= (size_t)(Q * K) * 99 / 100);
+    CHECK(worst < 1e-5);
+    faiss_Index_free(plain);
+    faiss_Index_free(ix);
+    unlink(path);
+    /* Other kinds are left alone. */
+    REQUIRE(faiss_index_factory(&ix, DIM, "IDMap2,Flat", METRIC_INNER_PRODUCT) == 0);
+    CHECK_INT(rg_faiss_accelerate(ix), 0);
+    faiss_Index_free(ix);
+    REQUIRE(faiss_index_factory(&ix, DIM, "HNSW32", METRIC_L2) == 0);
+    CHECK_INT(rg_faiss_accelerate(ix), 0);
+    faiss_Index_free(ix);
+    free(x);
+    free(q);
+    free(ids);
+}
+
 static void test_setup(void)
 {
     REQUIRE(mkdtemp(tmpdir) != NULL);
@@ -810,8 +881,9 @@ static void test_cleanup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_bad_arguments), TEST(test_flat_matches_brute),
-          TEST(test_hnsw_recall), TEST(test_convert), TEST(test_remove_brute), TEST(test_remove_flat),
-          TEST(test_remove_hnsw), TEST(test_filter_flat), TEST(test_filter_hnsw),
-          TEST(test_round_trip), TEST(test_atomic_save), TEST(test_damaged_files),
-          TEST(test_header_mismatch), TEST(test_compaction), TEST(test_ivf_training),
-          TEST(test_alloc_failures), TEST(bench_latency), TEST(test_cleanup))
+          TEST(test_hnsw_recall), TEST(test_convert), TEST(test_remove_brute),
+          TEST(test_remove_flat), TEST(test_remove_hnsw), TEST(test_filter_flat),
+          TEST(test_filter_hnsw), TEST(test_round_trip), TEST(test_atomic_save),
+          TEST(test_damaged_files), TEST(test_header_mismatch), TEST(test_compaction),
+          TEST(test_ivf_training), TEST(test_alloc_failures), TEST(test_simd_distance),
+          TEST(bench_latency), TEST(test_cleanup))

@@ -25,6 +25,9 @@
  *   --threads LIST   throughput thread counts, comma-separated (default 1,2)
  *   --qps-seconds S  seconds per throughput run (default 10)
  *   --warmup N       queries run first and not timed (default 20)
+ *   --serial         one query at a time runs its legs one after the other
+ *                    (by default a hybrid query's lexical leg runs on a
+ *                    second thread, as in `ragd search`: rg_search_set_parallel)
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -81,6 +84,7 @@ typedef struct args {
     rg_search_mode mode;
     size_t k;
     int threads[BENCH_MAX_THREADS], n_threads;
+    int serial;
     double qps_seconds;
     size_t warmup;
 } args;
@@ -247,6 +251,10 @@ static int parse_args(int argc, char **argv, args *a)
                 .n_threads = 2};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--serial") == 0) { /* the one option without a value */
+            a->serial = 1;
+            continue;
+        }
         if (!v) return fprintf(stderr, "retrieval_bench: %s needs a value\n", o), 0;
         i++;
         if (strcmp(o, "--data") == 0)
@@ -316,6 +324,8 @@ int main(int argc, char **argv)
     double t_open = now();
     searcher x;
     searcher_open(&a, model_name, 0, &x);
+    rg_error perr;
+    if (!a.serial && rg_search_set_parallel(x.q, 1, &perr)) die("starting the leg thread", &perr);
     t_open = now() - t_open;
     double rss_open = rss_mb("VmRSS:");
     rg_search_hit *hits = calloc(a.k, sizeof *hits);

@@ -1,0 +1,38 @@
+/*
+ * faiss_simd.h — faster inner products inside FAISS graph indexes.
+ *
+ * Debian's libfaiss is built for the x86-64 baseline, so the distance an
+ * HNSW walk computes thousands of times per query is its scalar reference
+ * loop (fvec_inner_product_ref). rg_faiss_accelerate swaps the flat storage
+ * under an HNSW index (inner-product metric, with or without an IDMap in
+ * front) for a subclass of faiss::IndexFlat whose distance computer uses
+ * AVX-512 or AVX2 + FMA when the CPU has them (checked at run time; other
+ * CPUs keep FAISS's own code). The graph, the stored vectors and the file
+ * format do not change: FAISS writes the subclass as a plain IndexFlat, and
+ * a loaded index is swapped again.
+ */
+#ifndef RG_FAISS_SIMD_H
+#define RG_FAISS_SIMD_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * index is a FaissIndex* (faiss::Index*). Returns 1 when its storage now
+ * uses the fast distance, 0 when it already did or nothing applies (another
+ * index kind, another metric, a CPU without AVX2, storage it does not own).
+ */
+int rg_faiss_accelerate(void *index);
+
+/* The instruction set the fast distance uses: "avx512", "avx2" or "none". */
+const char *rg_faiss_simd_name(void);
+
+/* The inner product the fast distance computes, for tests (n floats). */
+float rg_faiss_simd_dot(const float *a, const float *b, unsigned long n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
