@@ -28,6 +28,8 @@ enum {
     ST_SEQ_GET,
     ST_EMBED_TEXT,
     ST_ACL_INSERT,
+    ST_MANIFEST_GET,
+    ST_MANIFEST_FORGET,
     ST_COUNT
 };
 
@@ -44,7 +46,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "token_count, section) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_FTS_INSERT] = "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, ?2, ?3)",
     [ST_CHUNK_GET] = "SELECT c.id, c.document_id, d.collection_id, c.ordinal, c.byte_start, "
-                     "c.byte_end, c.text, coalesce(c.section, ''), d.title, d.source_uri, k.name "
+                     "c.byte_end, c.text, coalesce(c.section, ''), d.title, d.source_uri, k.name, "
+                     /* the page: how many pages start at or before the chunk */
+                     "(SELECT count(*) FROM json_each(d.metadata, '$.pages') "
+                     "WHERE value <= c.byte_start) "
                      "FROM chunks c JOIN documents d ON d.id = c.document_id "
                      "JOIN collections k ON k.id = d.collection_id WHERE c.id = ?1",
     [ST_CHUNK_COLL] = "SELECT d.collection_id FROM chunks c JOIN documents d ON d.id = "
@@ -52,11 +57,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CHUNK_SOURCE] = "SELECT d.source_uri FROM chunks c JOIN documents d ON d.id = "
                         "c.document_id WHERE c.id = ?1",
     [ST_MANIFEST] = "INSERT INTO manifest(collection_id, source_uri, size, mtime, content_hash, "
-                    "status, message, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                    "status, message, updated_at, mtime_ns, settings_hash, pii_types) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
                     "ON CONFLICT(collection_id, source_uri) DO UPDATE SET size = excluded.size, "
                     "mtime = excluded.mtime, content_hash = excluded.content_hash, "
                     "status = excluded.status, message = excluded.message, "
-                    "updated_at = excluded.updated_at",
+                    "updated_at = excluded.updated_at, mtime_ns = excluded.mtime_ns, "
+                    "settings_hash = excluded.settings_hash, pii_types = excluded.pii_types",
+    [ST_MANIFEST_GET] = "SELECT m.size, m.mtime_ns, coalesce(m.content_hash, ''), "
+                        "coalesce(m.settings_hash, ''), m.status, coalesce(d.content_hash, ''), "
+                        "m.pii_types "
+                        "FROM manifest m LEFT JOIN documents d ON d.collection_id = "
+                        "m.collection_id AND d.source_uri = m.source_uri "
+                        "WHERE m.collection_id = ?1 AND m.source_uri = ?2",
+    [ST_MANIFEST_FORGET] = "DELETE FROM manifest WHERE collection_id = ?1 AND source_uri = ?2",
     [ST_SEQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'change_seq'",
     [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'change_seq'",
     [ST_EMBED_TEXT] = "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = "
@@ -118,6 +132,20 @@ static rg_status exec(rg_store *s, const char *sql, const char *what, rg_error *
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? RG_OK : db_fail(s, err, rc, what);
+}
+
+/* Runs one statement with ?1 = i1 and ?2 = t2 (when not NULL). */
+static rg_status exec_bound(rg_store *s, const char *sql, int64_t i1, const char *t2,
+                            const char *what, rg_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, what);
+    sqlite3_bind_int64(st, 1, i1);
+    if (t2) sqlite3_bind_text(st, 2, t2, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, what);
 }
 
 /*
@@ -193,6 +221,11 @@ static const char *const migrations[] = {
     "  groups TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(groups)),"
     "  created_at INTEGER NOT NULL,"
     "  revoked_at INTEGER) STRICT;",
+    /* 3: sync (pipeline.h) skips a file without reading it when its size,
+     * nanosecond mtime and the ingestion settings all match the manifest. */
+    "ALTER TABLE manifest ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE manifest ADD COLUMN settings_hash TEXT;"
+    "ALTER TABLE manifest ADD COLUMN pii_types INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -528,10 +561,32 @@ fail:
     return r;
 }
 
+rg_status rg_store_set_document_hash(rg_store *s, int64_t doc_id, const char *content_hash,
+                                     int64_t size, rg_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        s->db, "UPDATE documents SET content_hash = ?2, size = ?3 WHERE id = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "updating a document");
+    sqlite3_bind_int64(st, 1, doc_id);
+    sqlite3_bind_text(st, 2, content_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, size);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, "updating a document");
+}
+
 rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err)
 {
     rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
     if (r) return r;
+    /* The manifest row goes too, so that a later sync or ingest of the file
+     * adds it again rather than finding it unchanged. */
+    if ((r = exec_bound(s,
+                        "DELETE FROM manifest WHERE (collection_id, source_uri) IN "
+                        "(SELECT collection_id, source_uri FROM documents WHERE id = ?1)",
+                        doc_id, NULL, "deleting a manifest entry", err)))
+        goto fail;
     sqlite3_stmt *st = use(s, ST_DOC_DELETE);
     sqlite3_bind_int64(st, 1, doc_id);
     if ((r = step_done(s, st, "deleting a document", err))) goto fail;
@@ -574,6 +629,11 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
     }
     *n_deleted = (size_t)sqlite3_changes(s->db);
     if (*n_deleted && (r = bump_seq(s, err))) goto fail;
+    if ((r = exec_bound(s,
+                        "DELETE FROM manifest WHERE collection_id = ?1 AND (source_uri = ?2 OR "
+                        "substr(source_uri, 1, length(?2) + 1) = ?2 || '/')",
+                        collection_id, prefix, "deleting manifest entries", err)))
+        goto fail;
     return exec(s, "COMMIT", "committing a delete", err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -784,6 +844,7 @@ rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *v, rg
     v->title = column_dup(st, 8, NULL);
     v->source_uri = column_dup(st, 9, NULL);
     v->collection = column_dup(st, 10, NULL);
+    v->page = sqlite3_column_int64(st, 11);
     sqlite3_reset(st);
     if (!v->text || !v->section || !v->title || !v->source_uri || !v->collection) {
         rg_chunk_view_free(v);
@@ -823,20 +884,137 @@ rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t
     return RG_OK;
 }
 
-rg_status rg_store_manifest_note(rg_store *s, int64_t collection_id, const char *source_uri,
-                                 int64_t size, int64_t mtime, const char *content_hash,
-                                 const char *status, const char *message, rg_error *err)
+rg_status rg_store_manifest_put(rg_store *s, int64_t collection_id, const rg_manifest_entry *e,
+                                rg_error *err)
 {
     sqlite3_stmt *st = use(s, ST_MANIFEST);
     sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, size);
-    sqlite3_bind_int64(st, 4, mtime);
-    if (content_hash) sqlite3_bind_text(st, 5, content_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, status, -1, SQLITE_STATIC);
-    if (message) sqlite3_bind_text(st, 7, message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->source_uri, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, e->size);
+    sqlite3_bind_int64(st, 4, e->mtime_ns / 1000000000);
+    if (e->content_hash && e->content_hash[0])
+        sqlite3_bind_text(st, 5, e->content_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, e->status, -1, SQLITE_STATIC);
+    if (e->message) sqlite3_bind_text(st, 7, e->message, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
+    sqlite3_bind_int64(st, 9, e->mtime_ns);
+    if (e->settings_hash && e->settings_hash[0])
+        sqlite3_bind_text(st, 10, e->settings_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, (int64_t)e->pii_types);
     return step_done(s, st, "recording the manifest", err);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", v ? v : "");
+}
+
+rg_status rg_store_manifest_get(rg_store *s, int64_t collection_id, const char *source_uri,
+                                rg_manifest_row *out, int *found, rg_error *err)
+{
+    sqlite3_stmt *st = use(s, ST_MANIFEST_GET);
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    memset(out, 0, sizeof *out);
+    if (rc == SQLITE_ROW) {
+        out->size = sqlite3_column_int64(st, 0);
+        out->mtime_ns = sqlite3_column_int64(st, 1);
+        copy_col(st, 2, out->content_hash, sizeof out->content_hash);
+        copy_col(st, 3, out->settings_hash, sizeof out->settings_hash);
+        copy_col(st, 4, out->status, sizeof out->status);
+        copy_col(st, 5, out->document_hash, sizeof out->document_hash);
+        out->pii_types = (unsigned)sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, err, rc, "reading the manifest");
+    return RG_OK;
+}
+
+rg_status rg_store_sources_under(rg_store *s, int64_t collection_id, const char *prefix,
+                                 char ***uris, size_t *n, rg_error *err)
+{
+    *uris = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    /* substr() compares bytes exactly (see rg_store_delete_prefix). */
+    int rc =
+        sqlite3_prepare_v2(s->db,
+                           "SELECT source_uri FROM documents WHERE collection_id = ?1 AND "
+                           "(source_uri = ?2 OR substr(source_uri, 1, length(?2) + 1) = ?2 || '/') "
+                           "UNION SELECT source_uri FROM manifest WHERE collection_id = ?1 AND "
+                           "(source_uri = ?2 OR substr(source_uri, 1, length(?2) + 1) = ?2 || '/') "
+                           "ORDER BY 1",
+                           -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing sources");
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+    rg_status r = RG_OK;
+    size_t cap = 0;
+    char **list = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nl = rg_realloc(list, nc * sizeof *nl);
+            if (!nl) {
+                r = rg_fail(err, RG_ENOMEM, "out of memory listing sources");
+                break;
+            }
+            list = nl;
+            cap = nc;
+        }
+        if (!(list[*n] = rg_strdup((const char *)sqlite3_column_text(st, 0)))) {
+            r = rg_fail(err, RG_ENOMEM, "out of memory listing sources");
+            break;
+        }
+        (*n)++;
+    }
+    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing sources");
+    sqlite3_finalize(st);
+    if (r) {
+        rg_store_sources_free(list, *n);
+        *n = 0;
+        return r;
+    }
+    *uris = list;
+    return RG_OK;
+}
+
+void rg_store_sources_free(char **uris, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rg_free(uris[i]);
+    rg_free(uris);
+}
+
+rg_status rg_store_forget_source(rg_store *s, int64_t collection_id, const char *source_uri,
+                                 int *removed, rg_error *err)
+{
+    *removed = 0;
+    rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+    if (r) return r;
+    int found;
+    int64_t doc_id;
+    if ((r = rg_store_find_document(s, collection_id, source_uri, &found, &doc_id, NULL, err)))
+        goto fail;
+    if (found) {
+        sqlite3_stmt *st = use(s, ST_DOC_DELETE);
+        sqlite3_bind_int64(st, 1, doc_id);
+        if ((r = step_done(s, st, "deleting a document", err))) goto fail;
+        if ((r = bump_seq(s, err))) goto fail;
+        *removed = 1;
+    }
+    sqlite3_stmt *st = use(s, ST_MANIFEST_FORGET);
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
+    if ((r = step_done(s, st, "deleting a manifest entry", err))) goto fail;
+    return exec(s, "COMMIT", "committing a delete", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    *removed = 0;
+    return r;
 }
 
 rg_status rg_store_collection_model(rg_store *s, int64_t collection_id, char *out, size_t cap,

@@ -24,7 +24,7 @@
 
 #define RG_STORE_DB_FILE "ragd.db"
 /* Schema version this build writes; older databases are migrated. */
-#define RG_STORE_SCHEMA_VERSION 2
+#define RG_STORE_SCHEMA_VERSION 3
 #define RG_COLLECTION_NAME_MAX 64
 #define RG_DEFAULT_COLLECTION "default"
 
@@ -119,6 +119,14 @@ rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_ch
 rg_status rg_store_find_document(rg_store *s, int64_t collection_id, const char *source_uri,
                                  int *found, int64_t *doc_id, char hash[65], rg_error *err);
 
+/*
+ * Records new source bytes whose text is what the document already holds:
+ * its content hash and size change, nothing else (no change sequence bump:
+ * no index sees them).
+ */
+rg_status rg_store_set_document_hash(rg_store *s, int64_t doc_id, const char *content_hash,
+                                     int64_t size, rg_error *err);
+
 /* Deletes a document with its chunks. RG_ENOTFOUND if there is none. */
 rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err);
 
@@ -201,10 +209,12 @@ typedef struct rg_chunk_view {
     int64_t byte_end;
     char *text;
     size_t text_len;
-    char *section;    /* "" if none */
+    char *section; /* "" if none */
     char *title;
     char *source_uri;
     char *collection; /* collection name */
+    int64_t page;     /* 1-based page the chunk starts on, from the document metadata's
+                         "pages" (ingest/pipeline.c); 0 for documents without pages */
 } rg_chunk_view;
 
 rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *out, rg_error *err);
@@ -234,9 +244,52 @@ rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, 
 
 /* Manifest -------------------------------------------------------------- */
 
-/* Records the outcome of ingesting one source: status "ok", "unchanged" or "error". */
-rg_status rg_store_manifest_note(rg_store *s, int64_t collection_id, const char *source_uri,
-                                 int64_t size, int64_t mtime, const char *content_hash,
-                                 const char *status, const char *message, rg_error *err);
+/* One source's last ingestion, as rg_store_manifest_put records it. */
+typedef struct rg_manifest_entry {
+    const char *source_uri;
+    int64_t size;
+    int64_t mtime_ns;          /* modification time, nanoseconds since the epoch */
+    const char *content_hash;  /* of the (masked) bytes; NULL or "" when unknown */
+    const char *settings_hash; /* of the ingestion settings (pipeline.h); NULL or "" */
+    const char *status;        /* "ok", "unchanged" or "error" */
+    const char *message;       /* the error, or NULL */
+    unsigned pii_types;        /* the personal data masked (pii.h bits), 0 for none */
+} rg_manifest_entry;
+
+/* Records the outcome of ingesting one source (insert or replace). */
+rg_status rg_store_manifest_put(rg_store *s, int64_t collection_id, const rg_manifest_entry *e,
+                                rg_error *err);
+
+/* A manifest row as read back, with the hash of the stored document. */
+typedef struct rg_manifest_row {
+    int64_t size;
+    int64_t mtime_ns;
+    char content_hash[65];
+    char settings_hash[65];
+    char status[16];
+    char document_hash[65]; /* content hash of the stored document; "" if there is none */
+    unsigned pii_types;
+} rg_manifest_row;
+
+/* The manifest row of (collection, source_uri); *found is 0 when there is none. */
+rg_status rg_store_manifest_get(rg_store *s, int64_t collection_id, const char *source_uri,
+                                rg_manifest_row *out, int *found, rg_error *err);
+
+/*
+ * Every source of the collection, documents and manifest rows alike (a file
+ * that failed has only the latter), that equals prefix or lies below
+ * prefix + '/', sorted by strcmp. *uris (owned: rg_store_sources_free) is
+ * NULL when *n is 0.
+ */
+rg_status rg_store_sources_under(rg_store *s, int64_t collection_id, const char *prefix,
+                                 char ***uris, size_t *n, rg_error *err);
+void rg_store_sources_free(char **uris, size_t n);
+
+/*
+ * Deletes the document of source_uri (with its chunks) and its manifest row
+ * in one transaction. *removed is 1 when a document went.
+ */
+rg_status rg_store_forget_source(rg_store *s, int64_t collection_id, const char *source_uri,
+                                 int *removed, rg_error *err);
 
 #endif

@@ -391,6 +391,8 @@ static rg_status split_block(chunker *ck, const rg_block *b)
     switch (b->kind) {
     case RG_BLOCK_HEADING:
         return add_unit(ck, b->start, b->end, b->section, 1);
+    case RG_BLOCK_TABLE_ROW: /* one unit: a chunk boundary never cuts a row that fits */
+        return add_unit(ck, b->start, b->end, b->section, 0);
     case RG_BLOCK_CODE:
         return split_lines(ck, b->start, b->end, b->section);
     default:
@@ -483,7 +485,7 @@ rg_status rg_chunk_document(const rg_document *doc, const rg_chunk_options *opt,
     if (st) return st;
     chunker ck = {doc->text, &o, NULL, 0, 0, NULL, 0, 0};
     if (doc->n_blocks == 0 && doc->len > 0) { /* a document without structure: one block */
-        rg_block whole = {RG_BLOCK_PARAGRAPH, 0, 0, doc->len, -1};
+        rg_block whole = {RG_BLOCK_PARAGRAPH, 0, 0, doc->len, -1, 0};
         st = split_block(&ck, &whole);
     }
     for (size_t i = 0; i < doc->n_blocks && st == RG_OK; i++)

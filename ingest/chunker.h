@@ -11,7 +11,9 @@
  * boundary (a long URL, base64) is cut between two characters. A heading
  * starts a new chunk (headings that follow one another directly share it),
  * and no overlap crosses a heading. Code blocks are cut into
- * lines instead of sentences. Chunk spans are byte offsets into
+ * lines instead of sentences. A table row is one unit, never cut at its
+ * sentence ends, so a row that fits the target stays in one chunk (a longer
+ * one is cut like a long sentence). Chunk spans are byte offsets into
  * rg_document.text.
  *
  * Packing adds up the token counts of sentences; a chunk's token_count is

@@ -13,6 +13,7 @@
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
 #include "ingest/normalize.h"
+#include "ingest/pii.h"
 
 /*
  * Raw text may shrink a lot when white space collapses (indented HTML), so
@@ -30,6 +31,7 @@ typedef struct raw_block {
     int level;
     size_t off; /* in rg_doc_builder.raw */
     size_t len;
+    unsigned page;
 } raw_block;
 
 struct rg_doc_builder {
@@ -39,6 +41,9 @@ struct rg_doc_builder {
     size_t cap_blocks;
     rg_buf title; /* raw title */
     int has_title;
+    unsigned page;             /* rg_doc_begin_page's, 0 until then */
+    unsigned pii_types;        /* rg_doc_builder_mask's; 0: nothing masked */
+    rg_pii_counts *pii_counts; /* borrowed, may be NULL */
 };
 
 rg_doc_builder *rg_doc_builder_new(void)
@@ -57,6 +62,27 @@ void rg_doc_builder_free(rg_doc_builder *b)
     rg_buf_free(&b->title);
     rg_free(b->blocks);
     rg_free(b);
+}
+
+void rg_doc_builder_mask(rg_doc_builder *b, unsigned pii_types, rg_pii_counts *counts)
+{
+    b->pii_types = pii_types;
+    b->pii_counts = counts;
+}
+
+/*
+ * Appends text to buf, masked when the builder masks. Only block text is
+ * counted: a title is most often a copy of the first line or heading.
+ */
+static rg_status append_text(rg_doc_builder *b, rg_buf *buf, const char *text, size_t len,
+                             rg_error *err)
+{
+    if (!b->pii_types) return rg_buf_append(buf, text, len);
+    size_t at = buf->len;
+    rg_status st =
+        rg_pii_mask(text, len, b->pii_types, buf, buf == &b->title ? NULL : b->pii_counts, err);
+    if (st) buf->len = at; /* drop the partial copy */
+    return st;
 }
 
 static int all_ascii_space(const char *s, size_t n)
@@ -88,7 +114,7 @@ rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const cha
         b->cap_blocks = cap;
     }
     size_t off = b->raw.len;
-    rg_status st = rg_buf_append(&b->raw, text, len);
+    rg_status st = append_text(b, &b->raw, text, len, err);
     if (st == RG_ELIMIT)
         return rg_fail(err, st, "document text exceeds %zu bytes before normalisation",
                        DOC_MAX_RAW_BYTES);
@@ -99,7 +125,17 @@ rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const cha
     } else {
         level = 0;
     }
-    b->blocks[b->n_blocks++] = (raw_block){kind, level, off, len};
+    b->blocks[b->n_blocks++] = (raw_block){kind, level, off, b->raw.len - off, b->page};
+    return RG_OK;
+}
+
+rg_status rg_doc_begin_page(rg_doc_builder *b, unsigned page, rg_error *err)
+{
+    if (page > RG_DOC_MAX_PAGES)
+        return rg_fail(err, RG_ELIMIT, "document has more than %u pages", RG_DOC_MAX_PAGES);
+    if (page == 0 || page < b->page)
+        return rg_fail(err, RG_EINVAL, "page %u after page %u", page, b->page);
+    b->page = page;
     return RG_OK;
 }
 
@@ -107,8 +143,13 @@ rg_status rg_doc_set_title(rg_doc_builder *b, const char *title, size_t len, rg_
 {
     if (len > DOC_MAX_RAW_TITLE_BYTES) len = rg_utf8_floor(title, DOC_MAX_RAW_TITLE_BYTES);
     rg_buf_reset(&b->title);
-    if (rg_buf_append(&b->title, title, len))
-        return rg_fail(err, RG_ENOMEM, "out of memory setting the title");
+    rg_status st = append_text(b, &b->title, title, len, err);
+    if (st == RG_ELIMIT) { /* masked, a title longer than the cap: keep what fits */
+        rg_buf_reset(&b->title);
+        size_t cut = rg_utf8_floor(title, len / 2);
+        st = append_text(b, &b->title, title, cut, err);
+    }
+    if (st) return rg_fail(err, RG_ENOMEM, "out of memory setting the title");
     b->has_title = 1;
     return RG_OK;
 }
@@ -180,7 +221,7 @@ static rg_status join_blocks(rg_doc_builder *b, rg_buf *text, rg_block *blocks, 
             continue;
         }
         if (rb->kind == RG_BLOCK_HEADING) section = (long)n;
-        blocks[n] = (rg_block){rb->kind, rb->level, start, text->len, section};
+        blocks[n] = (rg_block){rb->kind, rb->level, start, text->len, section, rb->page};
         n++;
     }
     *n_out = n;
@@ -257,11 +298,27 @@ rg_status rg_doc_builder_finish(rg_doc_builder *b, rg_document *doc, rg_error *e
     rg_buf_reset(&b->title);
     b->n_blocks = 0;
     b->has_title = 0;
+    b->page = 0;
 out:
     rg_free(blocks);
     rg_buf_free(&text);
     rg_buf_free(&title);
     return st;
+}
+
+unsigned rg_doc_page_count(const rg_document *doc)
+{
+    return doc->n_blocks ? doc->blocks[doc->n_blocks - 1].page : 0;
+}
+
+void rg_doc_page_starts(const rg_document *doc, size_t *starts, unsigned n)
+{
+    unsigned next = 1; /* the first page whose start is not known yet */
+    for (size_t i = 0; i < doc->n_blocks && next <= n; i++)
+        while (next <= doc->blocks[i].page && next <= n)
+            starts[next++ - 1] = doc->blocks[i].start;
+    while (next <= n)
+        starts[next++ - 1] = doc->len;
 }
 
 void rg_document_free(rg_document *doc)

@@ -15,6 +15,7 @@
 
 #include "engine/base/buf.h"
 #include "engine/base/status.h"
+#include "ingest/pii.h"
 
 /* A document larger than this (normalised) is rejected with RG_ELIMIT. */
 #define RG_DOC_MAX_BYTES (64u << 20)
@@ -22,6 +23,8 @@
 #define RG_DOC_MAX_BLOCKS 1000000u
 /* Titles longer than this (normalised) are cut at a character boundary. */
 #define RG_DOC_MAX_TITLE_BYTES 1024u
+/* Page numbers run 1..RG_DOC_MAX_PAGES (rg_doc_begin_page). */
+#define RG_DOC_MAX_PAGES 1000000u
 /* Heading levels 1..6 as in Markdown and HTML. */
 #define RG_HEADING_MAX_LEVEL 6
 
@@ -38,8 +41,9 @@ typedef struct rg_block {
     int level;    /* heading level, 0 for other blocks */
     size_t start; /* byte span in rg_document.text */
     size_t end;
-    long section; /* index of the heading block this block belongs to (a heading's
-                     own index for a heading), -1 if none */
+    long section;  /* index of the heading block this block belongs to (a heading's
+                      own index for a heading), -1 if none */
+    unsigned page; /* 1-based page the block starts on; 0 in documents without pages */
 } rg_block;
 
 typedef struct rg_document {
@@ -58,6 +62,16 @@ rg_doc_builder *rg_doc_builder_new(void);
 void rg_doc_builder_free(rg_doc_builder *b);
 
 /*
+ * Masks personal data (pii.h types; 0: none) in every block and title added
+ * after the call: the builder keeps only the masked copy, so no block,
+ * offset, title or chunk built from it holds an original value, whatever
+ * the file's format (compressed PDF streams, DOCX, encoded e-mail parts).
+ * Matches in blocks are added to *counts (may be NULL; borrowed until
+ * finish); the title is masked but not counted (it mostly repeats a line).
+ */
+void rg_doc_builder_mask(rg_doc_builder *b, unsigned pii_types, rg_pii_counts *counts);
+
+/*
  * Adds a block of raw (not yet normalised) UTF-8 text; the builder copies it.
  * Empty blocks (after normalisation) are dropped. level is used for headings
  * only (clamped to 1..RG_HEADING_MAX_LEVEL). Prose blocks are normalised with
@@ -66,6 +80,13 @@ void rg_doc_builder_free(rg_doc_builder *b);
  */
 rg_status rg_doc_add(rg_doc_builder *b, rg_block_kind kind, int level, const char *text, size_t len,
                      rg_error *err);
+/*
+ * For paged formats (PDF): blocks added from now on belong to page (1-based).
+ * Pages only go forward: page must be at least the current one, else
+ * RG_EINVAL; RG_ELIMIT past RG_DOC_MAX_PAGES. A document whose loader never
+ * calls this has page 0 on every block.
+ */
+rg_status rg_doc_begin_page(rg_doc_builder *b, unsigned page, rg_error *err);
 /* Sets the title (raw UTF-8, normalised on finish). Later calls replace it. */
 rg_status rg_doc_set_title(rg_doc_builder *b, const char *title, size_t len, rg_error *err);
 /* True once a title has been set. */
@@ -80,6 +101,18 @@ int rg_doc_has_title(const rg_doc_builder *b);
  * and the builder keeps its blocks.
  */
 rg_status rg_doc_builder_finish(rg_doc_builder *b, rg_document *doc, rg_error *err);
+
+/*
+ * Pages of a finished document: the page of its last block, 0 when it is not
+ * paged. Pages after the last text are not counted (nothing can cite them).
+ */
+unsigned rg_doc_page_count(const rg_document *doc);
+/*
+ * Fills starts[0..n) (n = rg_doc_page_count) with the byte offset in text at
+ * which pages 1..n start. A page without text starts where the next page's
+ * text does, so "the last start <= offset" finds the page of any offset.
+ */
+void rg_doc_page_starts(const rg_document *doc, size_t *starts, unsigned n);
 
 /* Releases what doc owns and zeroes it; safe on a zeroed document. */
 void rg_document_free(rg_document *doc);

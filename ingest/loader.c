@@ -8,6 +8,8 @@
 #include "ingest/loader.h"
 
 #include <errno.h>
+#include <magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,8 +23,36 @@
 #define SNIFF_CONTROL_RATIO 10
 /* Room for strerror_r's text in messages. */
 #define ERRNO_MSG_MAX 128
+/* libmagic looks at this many leading bytes (OOXML's first zip entries are in them). */
+#define MAGIC_SNIFF_BYTES (64u << 10)
 
-static const rg_loader *const loaders[] = {&rg_loader_markdown, &rg_loader_html, &rg_loader_text};
+/* Text comes last: it claims every file without an extension that no one else sniffs. */
+static const rg_loader *const loaders[] = {
+    &rg_loader_markdown, &rg_loader_html, &rg_loader_docx,  &rg_loader_pdf,   &rg_loader_csv,
+    &rg_loader_tsv,      &rg_loader_json, &rg_loader_jsonl, &rg_loader_email, &rg_loader_text};
+/* Loaders of binary containers: they get the bytes the binary check refuses to others. */
+static const rg_loader *const binary_loaders[] = {&rg_loader_docx, &rg_loader_pdf};
+
+/*
+ * Content types (libmagic's MIME names) to loaders, by name so that an entry
+ * may name a loader that is not registered (it is then skipped). by_content:
+ * the type has a signature strong enough to take a file whose extension no
+ * loader knows (x.bin); other types only decide for files without one.
+ */
+static const struct mime_loader {
+    const char *mime;
+    const char *loader;
+    int by_content;
+} mime_loaders[] = {
+    {"application/pdf", "pdf", 1},
+    {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", 1},
+    {"text/html", "html", 0},
+    {"text/plain", "text", 0},
+    {"text/markdown", "markdown", 0},
+    {"text/csv", "csv", 0},
+    {"application/json", "json", 0},
+    {"message/rfc822", "email", 0},
+};
 
 static const char *display_name(const char *path)
 {
@@ -93,9 +123,63 @@ int rg_next_line(const char *data, size_t n, size_t *pos, const char **line, siz
 
 /* --- choosing ------------------------------------------------------------- */
 
-const rg_loader *rg_loader_find(const char *path, const char *data, size_t n)
+const rg_loader *rg_loader_by_name(const char *name)
 {
     for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
+        if (strcmp(loaders[i]->name, name) == 0) return loaders[i];
+    return NULL;
+}
+
+/* One libmagic handle for the process: handles are not thread-safe, and loading is slow. */
+static pthread_once_t magic_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t magic_lock = PTHREAD_MUTEX_INITIALIZER;
+static magic_t magic_handle; /* NULL when libmagic has no database */
+
+static void magic_setup(void)
+{
+    magic_t m = magic_open(MAGIC_MIME_TYPE);
+    if (m && magic_load(m, NULL) != 0) {
+        magic_close(m);
+        m = NULL;
+    }
+    magic_handle = m;
+}
+
+int rg_loader_detect_type(const char *data, size_t n, char *mime)
+{
+    mime[0] = '\0';
+    if (!data || !n) return 0;
+    pthread_once(&magic_once, magic_setup);
+    if (!magic_handle) return 0;
+    pthread_mutex_lock(&magic_lock);
+    const char *t = magic_buffer(magic_handle, data, n < MAGIC_SNIFF_BYTES ? n : MAGIC_SNIFF_BYTES);
+    if (t) snprintf(mime, RG_MIME_MAX, "%s", t);
+    pthread_mutex_unlock(&magic_lock);
+    return mime[0] != '\0';
+}
+
+/* The registered loader for a MIME type; with strong_only, only types with a signature. */
+static const rg_loader *loader_for_type(const char *mime, int strong_only)
+{
+    for (size_t i = 0; i < sizeof mime_loaders / sizeof mime_loaders[0]; i++)
+        if (strcmp(mime_loaders[i].mime, mime) == 0 && (!strong_only || mime_loaders[i].by_content))
+            return rg_loader_by_name(mime_loaders[i].loader);
+    return NULL;
+}
+
+const rg_loader *rg_loader_find(const char *path, const char *data, size_t n)
+{
+    int no_ext = rg_path_has_no_ext(path);
+    /* a known extension decides; its loader may still refuse the content */
+    for (size_t i = 0; !no_ext && i < sizeof loaders / sizeof loaders[0]; i++)
+        if (loaders[i]->can_load(path, NULL, 0))
+            return !data || loaders[i]->can_load(path, data, n) ? loaders[i] : NULL;
+    char mime[RG_MIME_MAX];
+    if (rg_loader_detect_type(data, n, mime)) {
+        const rg_loader *l = loader_for_type(mime, !no_ext);
+        if (l) return l;
+    }
+    for (size_t i = 0; no_ext && i < sizeof loaders / sizeof loaders[0]; i++)
         if (loaders[i]->can_load(path, data, n)) return loaders[i];
     return NULL;
 }
@@ -153,8 +237,41 @@ static int is_utf16_bom(const char *data, size_t n)
     return starts_with(data, n, "\xFF\xFE", 2) || starts_with(data, n, "\xFE\xFF", 2);
 }
 
+static int reads_binary(const rg_loader *loader)
+{
+    for (size_t i = 0; loader && i < sizeof binary_loaders / sizeof binary_loaders[0]; i++)
+        if (binary_loaders[i] == loader) return 1;
+    return 0;
+}
+
+/*
+ * Binary content where text was expected. When the content is a format some
+ * loader reads (a PDF named .txt), the message says so: the name is wrong,
+ * and renaming the file is the fix.
+ */
+static rg_status binary_error(rg_error *err, const char *name, const rg_loader *by_name,
+                              const char *data, size_t n)
+{
+    char mime[RG_MIME_MAX];
+    if (!rg_loader_detect_type(data, n, mime))
+        return rg_fail(err, RG_EBINARY, "%s: looks like a binary file", name);
+    const rg_loader *by_content = loader_for_type(mime, 1);
+    if (by_name && by_content)
+        return rg_fail(err, RG_EBINARY,
+                       "%s: the content is %s but the file name says %s; rename it to load it "
+                       "as %s",
+                       name, mime, by_name->name, by_content->name);
+    return rg_fail(err, RG_EBINARY, "%s: looks like a binary file (%s)", name, mime);
+}
+
 rg_status rg_load_buffer(const char *path, const char *data, size_t n, rg_document *doc,
                          rg_error *err)
+{
+    return rg_load_buffer_masked(path, data, n, 0, NULL, doc, err);
+}
+
+rg_status rg_load_buffer_masked(const char *path, const char *data, size_t n, unsigned pii_types,
+                                rg_pii_counts *counts, rg_document *doc, rg_error *err)
 {
     const char *name = display_name(path);
     if (n > RG_LOADER_MAX_FILE_BYTES)
@@ -163,12 +280,13 @@ rg_status rg_load_buffer(const char *path, const char *data, size_t n, rg_docume
     if (is_utf16_bom(data, n))
         return rg_fail(err, RG_EUNSUPPORTED, "%s: UTF-16 text is not supported, convert to UTF-8",
                        name);
-    if (rg_looks_binary(data, n))
-        return rg_fail(err, RG_EBINARY, "%s: looks like a binary file", name);
     const rg_loader *loader = rg_loader_find(path, data, n);
+    if (!reads_binary(loader) && rg_looks_binary(data, n))
+        return binary_error(err, name, loader, data, n);
     if (!loader) return rg_fail(err, RG_EUNSUPPORTED, "%s: no loader for this file type", name);
     rg_doc_builder *b = rg_doc_builder_new();
     if (!b) return rg_fail(err, RG_ENOMEM, "%s: out of memory", name);
+    rg_doc_builder_mask(b, pii_types, counts);
     rg_error inner;
     rg_error_clear(&inner);
     rg_document tmp;

@@ -24,7 +24,8 @@
 typedef struct walk_file {
     char *path; /* absolute, owned */
     int64_t size;
-    int64_t mtime;
+    int64_t mtime;    /* seconds */
+    int64_t mtime_ns; /* nanoseconds */
     int explicit_arg; /* named on the command line, not found in a directory */
 } walk_file;
 
@@ -87,7 +88,9 @@ static rg_status walk_add(walk *w, const char *path, const struct stat *sb, int 
     }
     char *copy = rg_strdup(path);
     if (!copy) return rg_fail(err, RG_ENOMEM, "out of memory listing files");
-    w->files[w->n++] = (walk_file){copy, (int64_t)sb->st_size, (int64_t)sb->st_mtime, explicit_arg};
+    int64_t ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + (int64_t)sb->st_mtim.tv_nsec;
+    w->files[w->n++] =
+        (walk_file){copy, (int64_t)sb->st_size, (int64_t)sb->st_mtime, ns, explicit_arg};
     return RG_OK;
 }
 
@@ -243,6 +246,47 @@ rg_chunk_options rg_ingest_chunk_options(rg_chunk_options base, const rg_encoder
     return base;
 }
 
+/*
+ * metadata_json with "pages" set for a paged document (PDF): the byte offsets
+ * in doc->text at which pages 1..N start, so a citation's page follows from
+ * its offset without a column for it. NULL when doc has no pages or the
+ * metadata is not an object (the original stands); *st RG_ENOMEM when out of
+ * memory. Caller frees with cJSON_free.
+ */
+static char *metadata_with_pages(const char *metadata_json, const rg_document *doc, rg_status *st)
+{
+    unsigned n = rg_doc_page_count(doc);
+    *st = RG_OK;
+    if (!n) return NULL;
+    cJSON *m = metadata_json ? cJSON_Parse(metadata_json) : cJSON_CreateObject();
+    if (metadata_json && !cJSON_IsObject(m)) { /* the store judges it */
+        cJSON_Delete(m);
+        return NULL;
+    }
+    size_t *starts = rg_calloc(n, sizeof *starts);
+    cJSON *pages = cJSON_CreateArray();
+    char *out = NULL;
+    if (!m || !starts || !pages) goto out;
+    rg_doc_page_starts(doc, starts, n);
+    for (unsigned i = 0; i < n; i++) {
+        cJSON *v = cJSON_CreateNumber((double)starts[i]);
+        if (!v || !cJSON_AddItemToArray(pages, v)) {
+            cJSON_Delete(v);
+            goto out;
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "pages"); /* ragd's, like "modified" */
+    if (!cJSON_AddItemToObject(m, "pages", pages)) goto out;
+    pages = NULL;
+    out = cJSON_PrintUnformatted(m);
+out:
+    if (!out) *st = RG_ENOMEM;
+    cJSON_Delete(pages);
+    cJSON_Delete(m);
+    rg_free(starts);
+    return out;
+}
+
 rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
                              const char *source_uri, const rg_document *doc,
                              const char *content_hash, int64_t size, const char *metadata_json,
@@ -255,6 +299,11 @@ rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id
     size_t n = 0, n_old = 0, n_new = 0;
     rg_status st = rg_chunk_document(doc, chunk, &chunks, &n, err);
     if (st) return st;
+    char *paged = metadata_with_pages(metadata_json, doc, &st);
+    if (st) {
+        st = rg_fail(err, st, "%s: out of memory", source_uri);
+        goto out;
+    }
     if (n) {
         rows = rg_calloc(n, sizeof *rows);
         sections = rg_calloc(n, sizeof *sections);
@@ -275,7 +324,7 @@ rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id
         .media_type = doc->media_type,
         .content_hash = content_hash,
         .size = size,
-        .metadata_json = metadata_json,
+        .metadata_json = paged ? paged : metadata_json,
         .text = doc->text,
         .text_len = doc->len,
     };
@@ -297,6 +346,7 @@ rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id
         st = rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
     }
 out:
+    cJSON_free(paged);
     rg_free(chunks);
     rg_free(rows);
     rg_free(sections);
@@ -342,61 +392,91 @@ static char *file_metadata(const rg_ingest_options *o, int64_t mtime, const rg_p
     return json;
 }
 
-/*
- * Replaces *data (rg_malloc'd, *len bytes) by its masked copy and fills
- * *counts. The masked text may be longer (pii.h bounds it); the loader's
- * size limit still applies to it.
- */
-static rg_status mask_file(const char *path, unsigned types, char **data, size_t *len,
-                           rg_pii_counts *counts, rg_error *err)
+/* What a run shares with each file. */
+typedef struct run_ctx {
+    rg_store *s;
+    int64_t coll; /* 0 in a dry run on a collection that does not exist yet */
+    const rg_ingest_options *o;
+    char settings[RG_SHA256_HEX_LEN + 1];
+} run_ctx;
+
+/* 1 when the manifest says f is stored as it is now, so it need not be read. */
+static int manifest_current(const rg_manifest_row *m, const walk_file *f, const char *settings,
+                            unsigned pii_types)
 {
-    rg_buf out;
-    rg_buf_init(&out, *len + *len / 6 + 2);
-    memset(counts, 0, sizeof *counts);
-    rg_status st = rg_buf_reserve(&out, *len + 1);
-    if (!st) st = rg_pii_mask(*data, *len, types, &out, counts, err);
-    if (st) {
-        rg_buf_free(&out);
-        return rg_fail(err, st, "%s: masking personal data: %s", path, rg_strerror(st));
-    }
-    rg_free(*data);
-    *len = out.len;
-    *data = rg_buf_steal(&out);
-    if (!*data) *data = rg_calloc(1, 1);
-    if (!*data) return rg_fail(err, RG_ENOMEM, "%s: out of memory", path);
-    return RG_OK;
+    return (strcmp(m->status, "ok") == 0 || strcmp(m->status, "unchanged") == 0) &&
+           m->size == f->size && m->mtime_ns == f->mtime_ns && m->pii_types == pii_types &&
+           strcmp(m->settings_hash, settings) == 0 && m->document_hash[0] &&
+           strcmp(m->document_hash, m->content_hash) == 0;
+}
+
+/* 1 when the stored document doc_id has exactly doc's title and text. */
+static int same_as_stored(rg_store *s, int64_t coll, int64_t doc_id, const rg_document *doc)
+{
+    rg_doc_row row = {0};
+    rg_error err;
+    int same = rg_store_document_get(s, coll, doc_id, NULL, &row, &err) == RG_OK && row.text &&
+               strlen(row.text) == doc->len && memcmp(row.text, doc->text, doc->len) == 0 &&
+               strcmp(row.title ? row.title : "", doc->title) == 0;
+    rg_doc_row_free(&row);
+    return same;
 }
 
 /* Ingests one file; returns the event, err filled on failure. */
-static rg_ingest_event ingest_file(rg_store *s, int64_t coll, const walk_file *f,
-                                   const rg_ingest_options *o, rg_ingest_stats *stats,
+static rg_ingest_event ingest_file(const run_ctx *r, const walk_file *f, rg_ingest_stats *stats,
                                    rg_error *err)
 {
+    rg_store *s = r->s;
+    const rg_ingest_options *o = r->o;
     char *data = NULL, *meta = NULL;
     size_t len = 0;
     rg_document doc;
     int have_doc = 0;
     rg_ingest_event ev = RG_INGEST_FAILED;
-    char hash[RG_SHA256_HEX_LEN + 1], old_hash[65];
-    int found = 0;
+    char hash[RG_SHA256_HEX_LEN + 1] = "", old_hash[65];
+    int found = 0, in_manifest = 0;
+    int64_t doc_id = 0;
+    rg_manifest_row m;
     rg_pii_counts pii = {{0}};
+    if (r->coll && rg_store_manifest_get(s, r->coll, f->path, &m, &in_manifest, err)) goto out;
+    if (in_manifest && manifest_current(&m, f, r->settings, o->pii_types))
+        return RG_INGEST_UNCHANGED;
     if (read_file(f->path, &data, &len, err)) goto out;
     stats->bytes += len;
-    if (o->pii_types && mask_file(f->path, o->pii_types, &data, &len, &pii, err)) goto out;
     rg_sha256_hex(data, len, hash);
-    if (rg_store_find_document(s, coll, f->path, &found, NULL, old_hash, err)) goto out;
-    if (found && strcmp(hash, old_hash) == 0) {
+    if (r->coll && rg_store_find_document(s, r->coll, f->path, &found, &doc_id, old_hash, err))
+        goto out;
+    /* A manifest row written before settings were recorded (settings_hash "")
+     * counts as the same settings; a document without a row (an upload) too. */
+    int same_settings =
+        !in_manifest || !m.settings_hash[0] || strcmp(m.settings_hash, r->settings) == 0;
+    int same_pii = !in_manifest || m.pii_types == o->pii_types;
+    if (found && strcmp(hash, old_hash) == 0 && same_settings && same_pii) {
         ev = RG_INGEST_UNCHANGED;
         goto out;
     }
-    if (rg_load_buffer(f->path, data, len, &doc, err)) goto out;
+    /* Personal data is masked in the loaded text, whatever the file's format. */
+    if (rg_load_buffer_masked(f->path, data, len, o->pii_types, &pii, &doc, err)) goto out;
     have_doc = 1;
+    /* New bytes or settings that leave the text as it is stored (masking that
+     * found nothing, an edit outside the text): nothing to re-chunk. */
+    if (found && same_settings && same_as_stored(s, r->coll, doc_id, &doc)) {
+        if (!o->dry_run && strcmp(hash, old_hash) != 0 &&
+            rg_store_set_document_hash(s, doc_id, hash, (int64_t)len, err))
+            goto out;
+        ev = RG_INGEST_UNCHANGED;
+        goto out;
+    }
     size_t n = 0;
+    if (o->dry_run) {
+        ev = found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
+        goto out;
+    }
     if (!(meta = file_metadata(o, f->mtime, o->pii_types ? &pii : NULL))) {
         rg_fail(err, RG_ENOMEM, "%s: out of memory", f->path);
         goto out;
     }
-    if (rg_ingest_document(s, o->dense, coll, f->path, &doc, hash, (int64_t)len, meta, &o->chunk,
+    if (rg_ingest_document(s, o->dense, r->coll, f->path, &doc, hash, (int64_t)len, meta, &o->chunk,
                            &n, err))
         goto out;
     stats->chunks += n;
@@ -416,13 +496,22 @@ out:
     if (have_doc) rg_document_free(&doc);
     rg_free(data);
     cJSON_free(meta);
-    rg_error note_err;
-    rg_store_manifest_note(s, coll, f->path, f->size, f->mtime,
-                           ev == RG_INGEST_FAILED ? NULL : hash,
-                           ev == RG_INGEST_FAILED      ? "error"
-                           : ev == RG_INGEST_UNCHANGED ? "unchanged"
-                                                       : "ok",
-                           ev == RG_INGEST_FAILED ? rg_error_message(err) : NULL, &note_err);
+    if (!o->dry_run) {
+        rg_error note_err;
+        rg_manifest_entry e = {
+            .source_uri = f->path,
+            .size = f->size,
+            .mtime_ns = f->mtime_ns,
+            .content_hash = ev == RG_INGEST_FAILED ? NULL : hash,
+            .settings_hash = r->settings,
+            .status = ev == RG_INGEST_FAILED      ? "error"
+                      : ev == RG_INGEST_UNCHANGED ? "unchanged"
+                                                  : "ok",
+            .message = ev == RG_INGEST_FAILED ? rg_error_message(err) : NULL,
+            .pii_types = o->pii_types,
+        };
+        rg_store_manifest_put(s, r->coll, &e, &note_err);
+    }
     return ev;
 }
 
@@ -450,6 +539,75 @@ static rg_status collect(walk *w, const char *const *paths, size_t n_paths, rg_e
     return RG_OK;
 }
 
+void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char out[65])
+{
+    char text[512];
+    snprintf(text, sizeof text, "ragd-ingest v1; loaders %d; chunk %zu/%zu; tokens %s",
+             RG_INGEST_LOADERS_VERSION, o->chunk.target_tokens, o->chunk.overlap_tokens,
+             model && model[0]       ? model
+             : o->chunk.count_tokens ? "custom"
+                                     : "approx");
+    rg_sha256_hex(text, strlen(text), out);
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+    return strcmp(((const walk_file *)a)->path, ((const walk_file *)b)->path);
+}
+
+/* 1 if path is one of the walk's files (sorted by path). */
+static int walked(const walk *w, const char *path)
+{
+    walk_file key = {.path = (char *)path};
+    return bsearch(&key, w->files, w->n, sizeof *w->files, path_cmp) != NULL;
+}
+
+/*
+ * Sync's second half: every source under the given paths that the walk did
+ * not find goes, with its vectors. w->files must be sorted by path.
+ */
+static rg_status sync_deletes(const run_ctx *r, const walk *w, const char *const *paths,
+                              size_t n_paths, rg_ingest_stats *stats, rg_error *err)
+{
+    const rg_ingest_options *o = r->o;
+    for (size_t p = 0; p < n_paths; p++) {
+        char abs[PATH_MAX];
+        if (!realpath(paths[p], abs))
+            return rg_fail(err, RG_EIO, "%s: %s", paths[p], strerror(errno));
+        char **uris = NULL;
+        size_t n = 0;
+        rg_status st = rg_store_sources_under(r->s, r->coll, abs, &uris, &n, err);
+        if (st) return st;
+        for (size_t i = 0; i < n && !st; i++) {
+            if (walked(w, uris[i])) continue;
+            int removed = 0, found = 0;
+            int64_t doc_id = 0, *old = NULL;
+            size_t n_old = 0;
+            if (!o->dry_run) {
+                st = rg_store_find_document(r->s, r->coll, uris[i], &found, &doc_id, NULL, err);
+                if (!st && found && o->dense)
+                    st = rg_store_chunk_ids(r->s, r->coll, doc_id, &old, &n_old, err);
+                if (!st) st = rg_store_forget_source(r->s, r->coll, uris[i], &removed, err);
+                if (!st && removed && o->dense)
+                    st = rg_dense_update(o->dense, r->coll, old, n_old, NULL, 0, err);
+                rg_free(old);
+                if (st) break;
+            } else {
+                st = rg_store_find_document(r->s, r->coll, uris[i], &removed, NULL, NULL, err);
+                if (st) break;
+            }
+            if (!removed) continue; /* only a manifest row (a file that had failed) */
+            stats->deleted++;
+            rg_error none;
+            rg_error_clear(&none);
+            if (o->on_file) o->on_file(o->ctx, uris[i], RG_INGEST_DELETED, &none, stats);
+        }
+        rg_store_sources_free(uris, n);
+        if (st) return st;
+    }
+    return RG_OK;
+}
+
 rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
                           const rg_ingest_options *opt, rg_ingest_stats *stats, rg_error *err)
 {
@@ -467,12 +625,19 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
                            "('modified' is set by ragd)",
                            o.meta_keys[i], RG_META_KEY_MAX);
     double t0 = now_seconds();
-    int64_t coll;
-    rg_status st =
-        rg_store_collection(s, o.collection ? o.collection : RG_DEFAULT_COLLECTION, 1, &coll, err);
+    run_ctx r = {.s = s, .o = &o};
+    rg_ingest_settings_hash(&o, o.dense ? rg_dense_model(o.dense) : NULL, r.settings);
+    /* A dry run creates nothing: on a new collection every file is an add. */
+    rg_status st = rg_store_collection(s, o.collection ? o.collection : RG_DEFAULT_COLLECTION,
+                                       !o.dry_run, &r.coll, err);
+    if (st == RG_ENOTFOUND && o.dry_run) {
+        r.coll = 0;
+        st = RG_OK;
+    }
     if (st) return st;
     walk w = {.opt = &o};
-    if (o.dense && (st = rg_dense_attach(o.dense, coll, err))) return st;
+    if (o.dense && o.dry_run) o.dense = NULL; /* attaching may embed; a dry run reads only */
+    if (o.dense && (st = rg_dense_attach(o.dense, r.coll, err))) return st;
     double last_save = t0;
     if ((st = collect(&w, paths, n_paths, err))) goto out;
     stats->total_files = w.n;
@@ -490,7 +655,7 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
             ev = RG_INGEST_SKIPPED;
             rg_fail(&ferr, RG_EUNSUPPORTED, "%s: not a supported document type", f->path);
         } else {
-            ev = ingest_file(s, coll, f, &o, stats, &ferr);
+            ev = ingest_file(&r, f, stats, &ferr);
         }
         switch (ev) {
         case RG_INGEST_ADDED:
@@ -508,6 +673,8 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         case RG_INGEST_FAILED:
             stats->failed++;
             break;
+        case RG_INGEST_DELETED:
+            break;
         }
         /* A store that stops working stops the run; a bad file does not. */
         if (ev == RG_INGEST_FAILED &&
@@ -521,6 +688,10 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
             if ((st = rg_dense_save(o.dense, err))) goto out;
             last_save = now_seconds();
         }
+    }
+    if (o.sync && r.coll) {
+        qsort(w.files, w.n, sizeof *w.files, path_cmp);
+        if ((st = sync_deletes(&r, &w, paths, n_paths, stats, err))) goto out;
     }
     if (o.dense) st = rg_dense_save(o.dense, err);
 out:

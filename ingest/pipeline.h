@@ -8,6 +8,20 @@
  * stored document is left alone; a changed file replaces its chunks. Each
  * failed file is reported through the callback and counted; the run goes on.
  *
+ * A file is skipped without being read when the manifest (store.h) holds
+ * the same size, nanosecond mtime, settings hash and PII types for it and
+ * its document is stored; otherwise its bytes are hashed and it is re-chunked only when
+ * they or the settings changed. The settings hash covers what shapes the
+ * chunks and vectors: the loaders' version, chunk size and overlap, the
+ * token counter (the encoder's model or the approximation). PII masking is
+ * not part of it: masking happens before hashing, so turning it on or off
+ * updates exactly the files whose masked bytes differ.
+ *
+ * With sync set, the given paths are the whole source: documents of the
+ * collection that lie under a given folder (or are a given file) and were
+ * not found by the walk are deleted, from SQLite and the vector index. With
+ * dry_run, nothing is written; the callback reports what would happen.
+ *
  * rg_ingest_document is the same last step for text that does not come from
  * a file (evaluation corpora, API uploads).
  */
@@ -45,6 +59,7 @@ typedef enum rg_ingest_event {
     RG_INGEST_UNCHANGED,
     RG_INGEST_SKIPPED, /* not a supported type, found while walking a directory */
     RG_INGEST_FAILED,
+    RG_INGEST_DELETED, /* sync: the source is gone (or no longer selected) */
 } rg_ingest_event;
 
 typedef struct rg_ingest_stats {
@@ -54,6 +69,7 @@ typedef struct rg_ingest_stats {
     size_t unchanged;
     size_t skipped;
     size_t failed;
+    size_t deleted;   /* sync only */
     size_t chunks;    /* chunks written */
     uint64_t bytes;   /* bytes of files read */
     uint64_t total_bytes; /* bytes of all files to be read (known after the walk) */
@@ -106,7 +122,21 @@ typedef struct rg_ingest_options {
      * its metadata gets "pii": the per-type counts, {} when nothing matched.
      */
     unsigned pii_types;
+    int sync;    /* delete what the walk no longer finds (see the top of this file) */
+    int dry_run; /* change nothing; report through on_file what would change */
 } rg_ingest_options;
+
+/*
+ * Bumped whenever a loader's output changes, so that sync re-chunks the
+ * files it read with the old code.
+ */
+#define RG_INGEST_LOADERS_VERSION 1
+
+/*
+ * The settings hash of o (hex SHA-256, 65 bytes with the NUL) for the
+ * collection's model (NULL or "" when chunks are counted without an encoder).
+ */
+void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char out[65]);
 
 rg_ingest_options rg_ingest_default_options(void);
 

@@ -65,9 +65,9 @@ static rg_status fetch(rg_store *s, const rg_search_hit *hits, size_t n, retriev
         if (st) return st;
         r->n++;
         const rg_chunk_view *v = &r->views[i];
-        r->sources[i] = (rg_source){v->doc_id,     v->chunk_id, v->byte_start,  v->byte_end,
-                                    v->title,      v->source_uri, v->text,      v->text_len,
-                                    hits[i].score};
+        r->sources[i] =
+            (rg_source){v->doc_id,     v->chunk_id, v->byte_start, v->byte_end,   v->title,
+                        v->source_uri, v->text,     v->text_len,   hits[i].score, v->page};
     }
     return RG_OK;
 }

@@ -339,6 +339,7 @@ static rg_status write_citations(checker *ck, rg_answer *ans)
         *c = (rg_citation){.number = j + 1, .source = ck->order[j], .doc_id = src->doc_id,
                            .chunk_id = src->chunk_id, .byte_start = src->byte_start,
                            .byte_end = src->byte_end, .score = src->score};
+        c->page = src->page;
         c->title = rg_strdup(src->title ? src->title : "");
         c->source_uri = rg_strdup(src->source_uri ? src->source_uri : "");
         if (!c->title || !c->source_uri) return RG_ENOMEM;
@@ -449,6 +450,7 @@ static cJSON *citation_json(const rg_citation *c, int *ok)
     need(ok, cJSON_AddNumberToObject(o, "chunk_id", (double)c->chunk_id));
     need(ok, cJSON_AddNumberToObject(o, "byte_start", (double)c->byte_start));
     need(ok, cJSON_AddNumberToObject(o, "byte_end", (double)c->byte_end));
+    if (c->page > 0) need(ok, cJSON_AddNumberToObject(o, "page", (double)c->page));
     need(ok, cJSON_AddStringToObject(o, "passage", c->passage));
     need(ok, cJSON_AddNumberToObject(o, "score", c->score));
     return o;

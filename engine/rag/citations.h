@@ -49,7 +49,8 @@ typedef struct rg_source {
     const char *source_uri;
     const char *text; /* the chunk text */
     size_t text_len;
-    float score;      /* retrieval score */
+    float score;  /* retrieval score */
+    int64_t page; /* 1-based page of a paged document (PDF) the chunk starts on, else 0 */
 } rg_source;
 
 /* Every marker of text[0..len), in order. *out is owned by the caller (rg_free). */
@@ -84,11 +85,12 @@ typedef struct rg_citation {
     int64_t chunk_id;
     int64_t byte_start;
     int64_t byte_end;
-    char *title;        /* owned by the answer */
-    char *source_uri;   /* owned */
-    char *passage;      /* owned: the chunk sentence that best backs the citing sentences,
-                           a substring of the chunk text */
+    char *title;      /* owned by the answer */
+    char *source_uri; /* owned */
+    char *passage;    /* owned: the chunk sentence that best backs the citing sentences,
+                         a substring of the chunk text */
     float score;
+    int64_t page; /* the source's page (rg_source.page), 0 when not paged */
 } rg_citation;
 
 typedef struct rg_answer_timings {

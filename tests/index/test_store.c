@@ -187,11 +187,65 @@ static void test_put_replace_delete(void)
     CHECK_INT(rg_store_counts_get(s, coll, &c, &err), RG_OK);
     CHECK_INT(c.documents, 1);
     CHECK_INT(c.chunks, 2);
-    CHECK_INT(rg_store_manifest_note(s, coll, "/a.txt", 10, 123, "h", "ok", NULL, &err), RG_OK);
-    CHECK_INT(rg_store_manifest_note(s, coll, "/a.txt", 11, 124, NULL, "error", "bad", &err),
-              RG_OK);
+    rg_manifest_entry me = {"/a.txt", 10, 123000000007, "h", "set1", "ok", NULL, 3};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
+    me = (rg_manifest_entry){"/a.txt", 11, 124000000000, NULL, NULL, "error", "bad", 0};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
     CHECK_INT(count(s, "SELECT count(*) FROM manifest"), 1);
     CHECK_INT(count(s, "SELECT size FROM manifest"), 11);
+    CHECK_INT(count(s, "SELECT mtime FROM manifest"), 124);
+    rg_manifest_row row;
+    CHECK_INT(rg_store_manifest_get(s, coll, "/a.txt", &row, &found, &err), RG_OK);
+    CHECK_INT(found, 1);
+    CHECK_INT(row.mtime_ns, 124000000000);
+    CHECK_STR(row.status, "error");
+    CHECK_STR(row.content_hash, "");
+    CHECK_STR(row.settings_hash, "");
+    CHECK_STR(row.document_hash, ""); /* /a.txt's document was deleted above */
+    CHECK_INT(rg_store_manifest_get(s, coll, "/none", &row, &found, &err), RG_OK);
+    CHECK_INT(found, 0);
+
+    /* Sources under a folder: documents and manifest-only rows, sorted, byte-exact. */
+    CHECK_INT(put(s, coll, "/m/b.md", "hb", 17), RG_OK);
+    CHECK_INT(put(s, coll, "/m/a.md", "ha", 17), RG_OK);
+    me = (rg_manifest_entry){"/m/a.md", 17, 5, "ha", "set1", "ok", NULL, 0};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
+    me = (rg_manifest_entry){"/m/c.md", 3, 5, NULL, "set1", "error", "broken", 0};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
+    me = (rg_manifest_entry){"/m_/d.md", 3, 5, NULL, "set1", "ok", NULL, 0};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
+    CHECK_INT(rg_store_manifest_get(s, coll, "/m/a.md", &row, &found, &err), RG_OK);
+    CHECK_STR(row.document_hash, "ha");
+    CHECK_STR(row.settings_hash, "set1");
+    char **uris;
+    size_t nu;
+    CHECK_INT(rg_store_sources_under(s, coll, "/m", &uris, &nu, &err), RG_OK);
+    REQUIRE(nu == 3);
+    CHECK_STR(uris[0], "/m/a.md");
+    CHECK_STR(uris[1], "/m/b.md");
+    CHECK_STR(uris[2], "/m/c.md");
+    rg_store_sources_free(uris, nu);
+    /* Forgetting a source takes its document and its manifest row. */
+    int removed;
+    CHECK_INT(rg_store_forget_source(s, coll, "/m/a.md", &removed, &err), RG_OK);
+    CHECK_INT(removed, 1);
+    CHECK_INT(rg_store_forget_source(s, coll, "/m/c.md", &removed, &err), RG_OK);
+    CHECK_INT(removed, 0);
+    CHECK_INT(rg_store_sources_under(s, coll, "/m", &uris, &nu, &err), RG_OK);
+    REQUIRE(nu == 1);
+    CHECK_STR(uris[0], "/m/b.md");
+    rg_store_sources_free(uris, nu);
+    /* Deleting by prefix or by id takes manifest rows too. */
+    me = (rg_manifest_entry){"/m/b.md", 17, 5, "hb", "set1", "ok", NULL, 0};
+    CHECK_INT(rg_store_manifest_put(s, coll, &me, &err), RG_OK);
+    CHECK_INT(rg_store_delete_prefix(s, coll, "/m", &n, &err), RG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(count(s, "SELECT count(*) FROM manifest WHERE source_uri LIKE '/m/%'"), 0);
+    CHECK_INT(count(s, "SELECT count(*) FROM manifest WHERE source_uri = '/m_/d.md'"), 1);
+    CHECK_INT(put(s, coll, "/m_/d.md", "hd", 17), RG_OK);
+    REQUIRE(rg_store_find_document(s, coll, "/m_/d.md", &found, &id, NULL, &err) == RG_OK);
+    CHECK_INT(rg_store_delete_document(s, id, &err), RG_OK);
+    CHECK_INT(count(s, "SELECT count(*) FROM manifest WHERE source_uri = '/m_/d.md'"), 0);
     rg_store_close(s);
     remove_dir();
 }

@@ -334,6 +334,41 @@ static void test_consecutive_headings(void)
     rg_document_free(&d);
 }
 
+/* A table row is one unit: its sentence ends do not let a chunk boundary cut it. */
+static void test_table_rows_whole(void)
+{
+    blk b[] = {{RG_BLOCK_TABLE_ROW, 0, "a: One. Two. | b: x"},
+               {RG_BLOCK_TABLE_ROW, 0, "a: Three. Four. | b: y"},
+               {RG_BLOCK_TABLE_ROW, 0, "a: Five. | b: z"}};
+    rg_document d;
+    REQUIRE(build(&d, b, 3));
+    rg_chunk_options o = {10, 0, count_words, NULL}; /* rows of 6, 6 and 5 words */
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 3);
+    for (size_t i = 0; i < n && i < 3; i++)
+        CHECK(chunk_is(&d, &c[i], b[i].text));
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    /* with overlap, the next chunk starts with the last whole row */
+    o = (rg_chunk_options){12, 6, count_words, NULL};
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK(chunk_is(&d, &c[0], "a: One. Two. | b: x\n\na: Three. Four. | b: y"));
+        CHECK(chunk_is(&d, &c[1], "a: Three. Four. | b: y\n\na: Five. | b: z"));
+    }
+    rg_free(c);
+    /* a row over the target is still cut */
+    o = (rg_chunk_options){3, 0, count_words, NULL};
+    REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
+    CHECK(n > 3);
+    check_invariants(&d, c, n, &o);
+    rg_free(c);
+    rg_document_free(&d);
+}
+
 static void test_code_lines(void)
 {
     blk b[] = {{RG_BLOCK_CODE, 0, "int a = 1;\n    int b = 2;\nreturn a.b;"}};
@@ -360,7 +395,7 @@ static void test_bad_options(void)
     CHECK(strstr(err.msg, "overlap") != NULL);
     o.target_tokens = 0;
     CHECK_INT(rg_chunk_document(&d, &o, &c, &n, &err), RG_EINVAL);
-    rg_block bad = {RG_BLOCK_PARAGRAPH, 0, 0, 5, -1};
+    rg_block bad = {RG_BLOCK_PARAGRAPH, 0, 0, 5, -1, 0};
     d.blocks = &bad;
     d.n_blocks = 1;
     CHECK_INT(rg_chunk_document(&d, NULL, &c, &n, &err), RG_EINVAL);
@@ -393,5 +428,5 @@ static void test_alloc_failures(void)
 TEST_MAIN(TEST(test_approx_tokens), TEST(test_english_sentences), TEST(test_chinese_sentences),
           TEST(test_empty_document), TEST(test_no_blocks), TEST(test_huge_line_no_spaces),
           TEST(test_multibyte_edges), TEST(test_overlap), TEST(test_headings_start_chunks),
-          TEST(test_consecutive_headings), TEST(test_code_lines), TEST(test_bad_options),
-          TEST(test_alloc_failures))
+          TEST(test_consecutive_headings), TEST(test_table_rows_whole), TEST(test_code_lines),
+          TEST(test_bad_options), TEST(test_alloc_failures))

@@ -141,4 +141,42 @@ static void test_alloc_failures(void)
     CHECK_INT(st, RG_OK);
 }
 
-TEST_MAIN(TEST(test_join_and_spans), TEST(test_title), TEST(test_errors), TEST(test_alloc_failures))
+/* A masking builder keeps only placeholders; spans stay exact on the masked text. */
+static void test_mask(void)
+{
+    rg_doc_builder *b = rg_doc_builder_new();
+    REQUIRE(b != NULL);
+    rg_pii_counts counts = {{0}};
+    rg_doc_builder_mask(b, RG_PII_ALL, &counts);
+    rg_error err;
+    const char *p1 = "Write to amy.li@example.com today.";
+    const char *p2 = "客戶電話0912-345-678，卡號4111 1111 1111 1111。";
+    const char *title = "Notes for amy.li@example.com";
+    CHECK_INT(rg_doc_add(b, RG_BLOCK_PARAGRAPH, 0, p1, strlen(p1), &err), RG_OK);
+    CHECK_INT(rg_doc_add(b, RG_BLOCK_PARAGRAPH, 0, p2, strlen(p2), &err), RG_OK);
+    CHECK_INT(rg_doc_set_title(b, title, strlen(title), &err), RG_OK);
+    rg_document d;
+    REQUIRE(rg_doc_builder_finish(b, &d, &err) == RG_OK);
+    CHECK_STR(d.title, "Notes for [EMAIL]");
+    CHECK_STR(d.text,
+              "Write to [EMAIL] today.\n\n客戶電話[PHONE],卡號[CARD]。"); /* NFKC folds the comma */
+    REQUIRE(d.n_blocks == 2);
+    CHECK_INT(d.blocks[0].end - d.blocks[0].start, strlen("Write to [EMAIL] today."));
+    CHECK(memcmp(d.text + d.blocks[1].start, "客戶電話[PHONE]", strlen("客戶電話[PHONE]")) == 0);
+    CHECK_INT(d.blocks[1].end, d.len);
+    CHECK_INT(counts.n[RG_PII_EMAIL], 1); /* the title's is masked, not counted */
+    CHECK_INT(counts.n[RG_PII_PHONE], 1);
+    CHECK_INT(counts.n[RG_PII_CARD], 1);
+    CHECK(strstr(d.text, "example.com") == NULL);
+    rg_document_free(&d);
+    /* types 0: nothing masked */
+    rg_doc_builder_mask(b, 0, NULL);
+    CHECK_INT(rg_doc_add(b, RG_BLOCK_PARAGRAPH, 0, p1, strlen(p1), &err), RG_OK);
+    REQUIRE(rg_doc_builder_finish(b, &d, &err) == RG_OK);
+    CHECK_STR(d.text, p1);
+    rg_document_free(&d);
+    rg_doc_builder_free(b);
+}
+
+TEST_MAIN(TEST(test_join_and_spans), TEST(test_title), TEST(test_errors), TEST(test_mask),
+          TEST(test_alloc_failures))

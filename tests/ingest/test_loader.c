@@ -52,7 +52,7 @@ static void test_find(void)
     CHECK(rg_loader_find("by/name.md", NULL, 0) == &rg_loader_markdown);
     CHECK(rg_loader_find("by/name", NULL, 0) == &rg_loader_text);
     CHECK(rg_loader_find("by/name.exe", NULL, 0) == NULL);
-    CHECK(rg_loader_find("data.json", "{}", 2) == NULL);
+    CHECK(rg_loader_find("data.json", "{}", 2) == &rg_loader_json);
 }
 
 static void test_binary_rejected(void)

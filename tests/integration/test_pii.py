@@ -64,6 +64,78 @@ t.check(meta.get("clean.md", {}).get("pii") == {}, "a clean document records no 
         str(meta))
 db.close()
 
+# Formats whose bytes hide the text: a DOCX (deflated XML), a PDF (a
+# FlateDecode content stream) and an e-mail with a base64 body. Masking works
+# on the loaded text, so none of the values gets through.
+import base64  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+
+packed = tempdir("ragd-pii-packed-")
+DOCX_MAIL, PDF_MAIL, EML_MAIL = ("docx.person@example.com", "pdf.person@example.com",
+                                 "eml.person@example.com")
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+with zipfile.ZipFile(os.path.join(packed, "letter.docx"), "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("[Content_Types].xml",
+               '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+               'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+               'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+    z.writestr("word/document.xml",
+               f'<?xml version="1.0"?><w:document xmlns:w="{W}"><w:body><w:p><w:r><w:t>'
+               f'Quarterly letter: write to {DOCX_MAIL} about the invoice.</w:t></w:r></w:p>'
+               '</w:body></w:document>')
+
+
+def tiny_pdf(text):
+    content = zlib.compress(f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode())
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content +
+            b"\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+with open(os.path.join(packed, "scan.pdf"), "wb") as f:
+    f.write(tiny_pdf(f"Contact {PDF_MAIL} for the audit report."))
+body = base64.encodebytes(f"Hello, please reply to {EML_MAIL} about the shipment.\n".encode())
+with open(os.path.join(packed, "note.eml"), "wb") as f:
+    f.write(b"From: Sender <sender@example.org>\r\nTo: Team <team@example.org>\r\n"
+            b"Subject: Shipment\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + body)
+packed_data = tempdir()
+p, s = run_json(["ingest", "--pii-mask", "--lexical-only", packed], data=packed_data)
+t.check(p.returncode == 0 and s and s["added"] == 3 and s["failed"] == 0,
+        "DOCX, PDF and e-mail ingested with --pii-mask", p.stdout + p.stderr)
+t.check(s and s.get("pii", {}).get("email", 0) >= 3, "their addresses are counted", str(s))
+db = sqlite3.connect(glob.glob(os.path.join(packed_data, "*.db"))[0])
+stored = " ".join(t_ + " " + x for t_, x in db.execute("SELECT title, text FROM documents"))
+db.close()
+t.check(stored.count("[EMAIL]") >= 3 and not any(m in stored for m in (DOCX_MAIL, PDF_MAIL,
+                                                                        EML_MAIL)),
+        "no address inside a DOCX, a compressed PDF stream or a base64 body is stored", stored)
+for q, what in (("invoice quarterly letter", "DOCX"), ("audit report", "PDF"),
+                ("shipment reply", "e-mail")):
+    p, r = run_json(["search", "--mode", "lexical", "-k", "3", q], data=packed_data)
+    texts = " ".join(h["text"] + " " + h.get("title", "") for h in (r or {}).get("results", []))
+    t.check(r and r["results"] and "[EMAIL]" in texts and "person@example.com" not in texts,
+            f"the {what} is found, masked", texts)
+raw = b"".join(open(f, "rb").read() for f in glob.glob(os.path.join(packed_data, "*"))
+               if os.path.isfile(f))
+t.check(not any(m.encode() in raw for m in (DOCX_MAIL, PDF_MAIL, EML_MAIL)),
+        "no address in the data directory's files")
+
 # without --pii-mask nothing is masked (masking is opt-in)
 plain = tempdir()
 p, s = run_json(["ingest", "--lexical-only", folder], data=plain)
