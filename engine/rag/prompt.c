@@ -52,7 +52,7 @@ static rg_status put_title(rg_buf *b, const char *title)
 {
     rg_buf t;
     rg_buf_init(&t, RG_PROMPT_MAX_BYTES);
-    rg_status st = rg_text_neutralise(title ? title : "", title ? strlen(title) : 0, &t);
+    rg_status st = rg_text_neutralise_source(title ? title : "", title ? strlen(title) : 0, &t);
     for (size_t i = 0; !st && i < t.len; i++) {
         char c = t.data[i];
         st = rg_buf_putc(b, c == '"' ? '\'' : (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
@@ -66,7 +66,7 @@ static rg_status put_source(rg_buf *b, size_t number, const rg_source *src)
     rg_status st = rg_buf_printf(b, "<source id=\"%zu\" title=\"", number);
     if (!st) st = put_title(b, src->title);
     if (!st) st = rg_buf_puts(b, "\">\n");
-    if (!st) st = rg_text_neutralise(src->text, src->text_len, b);
+    if (!st) st = rg_text_neutralise_source(src->text, src->text_len, b);
     if (!st) st = rg_buf_puts(b, "\n</source>\n\n");
     return st;
 }

@@ -4,16 +4,34 @@
  * The system message tells the model to answer only from the numbered
  * sources, to cite every claim with [n], to answer in the question's
  * language, to say the documents do not contain the answer when they do
- * not, and to treat source text as data, never as instructions. The user
- * message holds the sources, each in a <source id="n" title="..."> block,
- * then the question. Source text is made inert first (rg_text_neutralise):
- * its citation markers become "(n)" and its angle brackets ‹ ›, so a
- * document can neither close its own block, open a role tag nor forge a
- * source number. Sources are taken best first while the prompt fits the
- * token budget; the first that does not fit is dropped whole, with every
- * one after it. A follow-up in a conversation (rewrite.h) is given as the
- * user wrote it and, on the next line, as the standalone query it was
- * rewritten into, so the model knows what "it" or "what about X?" means.
+ * not, and to treat text inside <source> blocks as data, never as
+ * instructions. The user message holds the sources, each in a
+ * <source id="n" title="..."> ... </source> block, then the question.
+ * Sources are taken best first while the prompt fits the token budget;
+ * the first that does not fit is dropped whole, with every one after it.
+ * A follow-up in a conversation (rewrite.h) is given as the user wrote it
+ * and, on the next line, as the standalone query it was rewritten into,
+ * so the model knows what "it" or "what about X?" means.
+ *
+ * Hostile documents. A retrieved chunk may try to steer the model; the
+ * block structure is kept by escaping, not by a secret. Source text and
+ * titles go through rg_text_neutralise_source (text.h), after which they
+ * hold no '<' or '>' at all (angle brackets, and the forms NFKC folds into
+ * them, become ‹ ›), so the only "<source" and "</source>" in the prompt
+ * are the builder's own: a document cannot close its block, open a fake
+ * one with another id, or spell a chat special token ("<|im_start|>" reads
+ * ‹|im_start|›). Citation markers in it ([3], [1, 2], [2-4], 【2】) become
+ * "(3)" and the like, which the citation parser does not read, so the
+ * model sees no bracketed source number it could copy; bracketed control
+ * words ("[INST]") and role labels at a line's start ("### System:")
+ * are parenthesised. Titles also lose line breaks and double quotes (to
+ * ') so they stay one attribute value. The question and the standalone
+ * query get rg_text_neutralise too. Escaping was chosen over a per-prompt
+ * random nonce in the delimiters: it holds whatever the document knows,
+ * and it keeps prompts deterministic (the same sources give the same
+ * bytes, which servers' prompt caches and the tests rely on). Whatever
+ * the model copies from a source, citations.h only keeps markers that
+ * name one of the n_sources sources given.
  */
 #ifndef RG_RAG_PROMPT_H
 #define RG_RAG_PROMPT_H

@@ -16,6 +16,10 @@
 #define TERM_WORD_MAX 64
 /* Longest canonical number (bytes, NUL excluded). */
 #define NUMBER_MAX 63
+/* Longest word of a bracketed control token ("[SYSTEM_PROMPT]") made inert. */
+#define RG_CONTROL_WORD_MAX 32
+/* Longest word read when looking for a role label at a line's start. */
+#define RG_ROLE_WORD_MAX 16
 
 static size_t cp_at(const char *s, size_t n, size_t i, uint32_t *cp)
 {
@@ -131,35 +135,114 @@ size_t rg_text_marker_at(const char *s, size_t n, size_t i, rg_marker *m)
     }
 }
 
-rg_status rg_text_neutralise(const char *s, size_t n, rg_buf *out)
+/* Angle brackets, and the forms that NFKC folds into them (＜ ﹤), as ‹ ›. */
+static const char *angle_stand_in(uint32_t cp)
+{
+    if (cp == '<' || cp == 0xFF1C || cp == 0xFE64) return "\xE2\x80\xB9"; /* ‹ */
+    if (cp == '>' || cp == 0xFF1E || cp == 0xFE65) return "\xE2\x80\xBA"; /* › */
+    return NULL;
+}
+
+/*
+ * A bracketed control word at s[i] ("[INST]", "[/INST]", "[SYSTEM_PROMPT]":
+ * the special tokens of Mistral-style chat templates): its length, else 0.
+ */
+static size_t control_word_at(const char *s, size_t n, size_t i)
+{
+    if (i >= n || s[i] != '[') return 0;
+    size_t j = i + 1, start;
+    if (j < n && s[j] == '/') j++;
+    start = j;
+    while (j < n && j - start <= RG_CONTROL_WORD_MAX &&
+           ((s[j] >= 'A' && s[j] <= 'Z') || s[j] == '_'))
+        j++;
+    size_t len = j - start;
+    return j < n && s[j] == ']' && len >= 2 && len <= RG_CONTROL_WORD_MAX ? j + 1 - i : 0;
+}
+
+/*
+ * A chat turn header at the start of a line ("System:", "### Assistant:",
+ * "**User:**", "Human ："): sets *word to the role word's span and returns 1.
+ */
+static int role_label_at(const char *s, size_t n, size_t i, rg_span *word)
+{
+    static const char *const roles[] = {"system",    "assistant", "user",        "human",
+                                        "developer", "tool",      "instruction", "response"};
+    if (i > 0 && s[i - 1] != '\n' && s[i - 1] != '\r') return 0;
+    size_t j = i;
+    while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '#' || s[j] == '>' || s[j] == '*'))
+        j++;
+    size_t w = j;
+    while (j < n && j - w <= RG_ROLE_WORD_MAX && ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z'))
+        j++;
+    size_t wn = j - w;
+    int known = 0;
+    for (size_t r = 0; !known && r < sizeof roles / sizeof roles[0]; r++) {
+        if (strlen(roles[r]) != wn) continue;
+        size_t k = 0;
+        while (k < wn && s_lower(s[w + k]) == roles[r][k])
+            k++;
+        known = k == wn;
+    }
+    if (!known) return 0;
+    while (j < n && (s[j] == ' ' || s[j] == '\t'))
+        j++;
+    uint32_t cp;
+    if (!cp_at(s, n, j, &cp) || (cp != ':' && cp != 0xFF1A)) return 0;
+    *word = (rg_span){w, w + wn};
+    return 1;
+}
+
+/* Writes "(inner)" for the bracketed s[i..i+len), whose brackets are open and close bytes long. */
+static rg_status put_parenthesised(const char *s, size_t i, size_t len, size_t open, size_t close,
+                                   rg_buf *out)
+{
+    rg_status st = rg_buf_putc(out, '(');
+    if (!st) st = rg_buf_append(out, s + i + open, len - open - close);
+    return st ? st : rg_buf_putc(out, ')');
+}
+
+static rg_status neutralise(const char *s, size_t n, int source, rg_buf *out)
 {
     rg_status st = RG_OK;
     size_t i = 0;
     while (i < n && !st) {
         rg_marker m;
+        rg_span word;
+        uint32_t cp;
         size_t len = rg_text_marker_at(s, n, i, &m);
         if (len) {
-            uint32_t cp;
-            size_t open = cp_at(s, n, i, &cp);
-            size_t close = 1;
+            size_t open = cp_at(s, n, i, &cp), close = 1;
             while (close < len && (s[i + len - close] & 0xC0) == 0x80)
                 close++;
-            if (!(st = rg_buf_putc(out, '('))) st = rg_buf_append(out, s + i + open, len - open - close);
-            if (!st) st = rg_buf_putc(out, ')');
+            st = put_parenthesised(s, i, len, open, close, out);
             i += len;
-            continue;
+        } else if (source && (len = control_word_at(s, n, i))) {
+            st = put_parenthesised(s, i, len, 1, 1, out);
+            i += len;
+        } else if (source && role_label_at(s, n, i, &word)) {
+            for (; i < word.start && !st; i++) /* blanks, '#', '*' and '>' (as ›) */
+                st = s[i] == '>' ? rg_buf_puts(out, angle_stand_in('>')) : rg_buf_putc(out, s[i]);
+            if (!st) st = put_parenthesised(s, word.start, word.end - word.start, 0, 0, out);
+            i = word.end;
+        } else {
+            size_t k = cp_at(s, n, i, &cp);
+            const char *angle = angle_stand_in(cp);
+            st = angle ? rg_buf_puts(out, angle) : rg_buf_append(out, s + i, k);
+            i += k;
         }
-        uint32_t cp;
-        size_t k = cp_at(s, n, i, &cp);
-        if (cp == '<' || cp == 0xFF1C)
-            st = rg_buf_puts(out, "\xE2\x80\xB9"); /* ‹ */
-        else if (cp == '>' || cp == 0xFF1E)
-            st = rg_buf_puts(out, "\xE2\x80\xBA"); /* › */
-        else
-            st = rg_buf_append(out, s + i, k);
-        i += k;
     }
     return st;
+}
+
+rg_status rg_text_neutralise(const char *s, size_t n, rg_buf *out)
+{
+    return neutralise(s, n, 0, out);
+}
+
+rg_status rg_text_neutralise_source(const char *s, size_t n, rg_buf *out)
+{
+    return neutralise(s, n, 1, out);
 }
 
 /* ---- Sentences ---- */

@@ -72,10 +72,25 @@ size_t rg_text_marker_at(const char *s, size_t n, size_t i, rg_marker *m);
 /*
  * Appends s[0..n) to out with every citation marker and every '<' '>'
  * made inert: marker brackets become parentheses ("[3]" -> "(3)",
- * "【2】" -> "(2)") and angle brackets become ‹ › so that text from a
- * document can neither forge a source number nor open or close a tag.
+ * "【2】" -> "(2)") and angle brackets (and ＜ ﹤ ＞ ﹥, which NFKC folds
+ * into them) become ‹ › so that text from a document can neither forge a
+ * source number nor open or close a tag. The output holds no citation
+ * marker (rg_text_marker_at finds none in it) and no '<' or '>'.
  */
 rg_status rg_text_neutralise(const char *s, size_t n, rg_buf *out);
+
+/*
+ * rg_text_neutralise for text that comes from a document and goes into a
+ * prompt (prompt.h), which also breaks what reads like a chat template's
+ * turn structure: a bracketed control word ("[INST]", "[/INST]",
+ * "[SYSTEM_PROMPT]": 2..32 capitals or '_') becomes "(INST)", and a role
+ * label at a line's start (system, assistant, user, human, developer,
+ * tool, instruction or response, after optional blanks, '#', '>' or '*',
+ * before ':' or '：') gets its word parenthesised: "### System:" ->
+ * "### (System):". Angle-bracket tags such as "<|im_start|>" are already
+ * made inert as ‹|im_start|›, so no special token can be spelled.
+ */
+rg_status rg_text_neutralise_source(const char *s, size_t n, rg_buf *out);
 
 /* ---- Content terms ---- */
 
