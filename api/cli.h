@@ -19,6 +19,7 @@ typedef struct rg_cli {
 } rg_cli;
 
 int cmd_ingest(const rg_cli *cli, int argc, char **argv);
+int cmd_sync(const rg_cli *cli, int argc, char **argv);
 int cmd_rm(const rg_cli *cli, int argc, char **argv);
 int cmd_reindex(const rg_cli *cli, int argc, char **argv);
 int cmd_stats(const rg_cli *cli, int argc, char **argv);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/utf8.h"
 #include "engine/nn/encoder.h"
 #include "engine/rag/rewrite.h"
 #include "engine/rag/gen_ollama.h"
@@ -204,6 +205,7 @@ cJSON *cli_hit_json(const rg_chunk_view *v, int rank, float score, const char *s
     cJSON_AddStringToObject(o, "source", v->source_uri);
     cJSON_AddNumberToObject(o, "byte_start", (double)v->byte_start);
     cJSON_AddNumberToObject(o, "byte_end", (double)v->byte_end);
+    if (v->page > 0) cJSON_AddNumberToObject(o, "page", (double)v->page);
     cJSON_AddStringToObject(o, "snippet", snippet);
     cJSON_AddStringToObject(o, "text", v->text);
     return o;
@@ -222,11 +224,39 @@ int cli_pair(const char *opt, char *s, const char **key, const char **value)
     return 1;
 }
 
+cli_json_shape cli_json_scan(const char *s, size_t n, size_t *at)
+{
+    size_t depth = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        *at = i;
+        if (in_string) {
+            if (c == '"') in_string = 0;
+            if (c != '\\' || i + 1 == n) continue;
+            if (s[i + 1] == 'u' && n - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+                return CLI_JSON_NUL;
+            i++; /* the escaped character cannot end the string */
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > CLI_JSON_DEPTH_MAX) return CLI_JSON_TOO_DEEP;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return CLI_JSON_OK;
+}
+
 int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const char *what)
 {
-    size_t n = strlen(word);
+    size_t n = strlen(word), bad;
     if (*len + n + 2 > cap) {
         cli_fail("%s is longer than %zu bytes", what, cap - 1);
+        return 0;
+    }
+    if (!rg_utf8_valid(word, n, &bad)) {
+        cli_fail("%s is not valid UTF-8 (byte %zu of the argument)", what, bad);
         return 0;
     }
     if (*len) buf[(*len)++] = ' ';
@@ -388,6 +418,17 @@ rg_status cli_llm_open_rewriter(const cli_llm *f, rg_generator *g, rg_error *err
     if (st) return st;
     lo = rg_rewrite_llm_options(&lo);
     return cli_llm_open_generator(f, &lo, g, err);
+}
+
+rg_status cli_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error *err)
+{
+    rg_status st = rg_search_open(s, dense, out, err);
+    if (st || !dense || sysconf(_SC_NPROCESSORS_ONLN) < 2) return st;
+    if ((st = rg_search_set_parallel(*out, 1, err))) {
+        rg_search_close(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 void cli_search_summary(cJSON *out, const char *query, const char *mode, const rg_search_stats *tm,

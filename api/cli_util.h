@@ -36,6 +36,23 @@ int cli_fail_err(const rg_error *err);
 /* Parses a decimal integer in [min, max]; prints an error naming opt and returns 0 if bad. */
 int cli_size(const char *opt, const char *s, size_t min, size_t max, size_t *out);
 
+/* Deepest nesting of arrays and objects accepted in JSON from a client or a user's file. */
+#define CLI_JSON_DEPTH_MAX 64
+
+typedef enum cli_json_shape {
+    CLI_JSON_OK,
+    CLI_JSON_TOO_DEEP, /* nested deeper than CLI_JSON_DEPTH_MAX */
+    CLI_JSON_NUL,      /* a string holds \u0000, which cJSON would silently cut at */
+} cli_json_shape;
+
+/*
+ * A linear scan of s[0..n) run before cJSON parses it, so that a hostile
+ * body costs no recursion: brackets outside strings are counted, escapes
+ * inside them skipped. Syntax is left to the parser. *at receives the
+ * offset of the offending byte.
+ */
+cli_json_shape cli_json_scan(const char *s, size_t n, size_t *at);
+
 /* Opens the store at cli->data_dir; create says whether a missing one is made. */
 rg_status cli_open_store(const rg_cli *cli, int create, rg_store **out, rg_error *err);
 
@@ -76,8 +93,18 @@ int cli_parse_date(const char *s, int64_t *out);
 /* One search result as JSON (ragd search --json, POST /v1/search). NULL: out of memory. */
 cJSON *cli_hit_json(const rg_chunk_view *v, int rank, float score, const char *snippet);
 /* A search's query, mode, took_ms and timings_ms, added to out (search --json, /v1/search). */
+/*
+ * Opens a searcher as rg_search_open does; with two or more cores online its
+ * hybrid queries run their two legs at once (rg_search_set_parallel): the
+ * CLI runs one query at a time, so the second core is otherwise idle.
+ */
+rg_status cli_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error *err);
+
 void cli_search_summary(cJSON *out, const char *query, const char *mode, const rg_search_stats *tm,
                         double took_ms);
+
+/* Longest value of one metadata filter (search --where, HTTP filters.metadata). */
+#define CLI_FILTER_VALUE_MAX 1024
 
 /* Splits "key=value" in place: returns 0 (after an error) without '='. */
 int cli_pair(const char *opt, char *s, const char **key, const char **value);
@@ -85,7 +112,8 @@ int cli_pair(const char *opt, char *s, const char **key, const char **value);
 /*
  * Appends word to the text in buf (cap bytes, *len used), separated by a
  * space: how a query or question given as several arguments is joined.
- * Prints an error naming what and returns 0 when it would not fit.
+ * Prints an error naming what and returns 0 when it would not fit or is
+ * not valid UTF-8.
  */
 int cli_join_word(char *buf, size_t cap, size_t *len, const char *word, const char *what);
 

@@ -89,8 +89,9 @@ static void print_answer(const rg_answer *a)
     if (a->n_citations) puts("\nSources:");
     for (size_t i = 0; i < a->n_citations; i++) {
         const rg_citation *c = &a->citations[i];
-        printf("[%d] %s\n    %s\n    \"", c->number, c->title[0] ? c->title : "(untitled)",
-               c->source_uri);
+        printf("[%d] %s\n    %s", c->number, c->title[0] ? c->title : "(untitled)", c->source_uri);
+        if (c->page > 0) printf(", page %lld", (long long)c->page);
+        printf("\n    \"");
         put_flat(c->passage);
         puts("\"");
     }
@@ -115,12 +116,21 @@ static int read_history(const char *path, rg_history *h)
     cJSON *j = NULL;
     rg_error err;
     int ok = 0;
+    size_t at = 0;
+    cli_json_shape shape = text && !failed && n <= RG_HISTORY_JSON_MAX_BYTES
+                               ? cli_json_scan(text, n, &at)
+                               : CLI_JSON_OK;
     if (!text)
         cli_fail("out of memory");
     else if (failed)
         cli_fail("--history %s: cannot be read", path);
     else if (n > RG_HISTORY_JSON_MAX_BYTES)
         cli_fail("--history %s: larger than %u bytes", path, RG_HISTORY_JSON_MAX_BYTES);
+    else if (shape == CLI_JSON_TOO_DEEP)
+        cli_fail("--history %s: nested deeper than %d levels (at byte %zu)", path,
+                 CLI_JSON_DEPTH_MAX, at);
+    else if (shape == CLI_JSON_NUL)
+        cli_fail("--history %s: a string holds \\u0000 (at byte %zu)", path, at);
     else if (!(j = cJSON_ParseWithLength(text, n)))
         cli_fail("--history %s: not valid JSON (at byte %ld)", path,
                  cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : 0L);
@@ -239,7 +249,7 @@ int cmd_ask(const rg_cli *cli, int argc, char **argv)
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
         cli_open_dense(cli, s, model, need_dense, 0, &enc, &dense, &err) ||
-        rg_search_open(s, dense, &q, &err)) {
+        cli_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;
     }

@@ -1172,7 +1172,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     r.docs = cc.docs;
     rg_store_counts counts;
     if (rg_store_counts_get(s, cc.coll, &counts, &err) || doc_map_load(s, cc.coll, &m, &err) ||
-        rg_search_open(s, dense, &q, &err)) {
+        cli_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }

@@ -1,5 +1,5 @@
 /*
- * cmd_ingest.c — `ragd ingest` and `ragd rm`.
+ * cmd_ingest.c — `ragd ingest`, `ragd sync` and `ragd rm`.
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,15 +19,33 @@
 typedef struct progress {
     int tty;
     int json;
+    int dry_run;
     double last;
     size_t failed_printed;
+    cJSON *plan; /* dry run with --json: {"add":[...], "update":[...], "delete":[...]} */
 } progress;
+
+/* A dry run's line (or JSON entry) for one planned change. */
+static void plan_note(progress *p, const char *path, rg_ingest_event ev)
+{
+    const char *what = ev == RG_INGEST_ADDED     ? "add"
+                       : ev == RG_INGEST_UPDATED ? "update"
+                       : ev == RG_INGEST_DELETED ? "delete"
+                                                 : NULL;
+    if (!what) return;
+    if (!p->json) {
+        printf("%-6s %s\n", what, path);
+        return;
+    }
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(p->plan, what);
+    if (list) cJSON_AddItemToArray(list, cJSON_CreateString(path));
+}
 
 static void on_file(void *ctx, const char *path, rg_ingest_event ev, const rg_error *err,
                     const rg_ingest_stats *s)
 {
     progress *p = ctx;
-    (void)path;
+    if (p->dry_run) plan_note(p, path, ev);
     if (ev == RG_INGEST_FAILED) {
         if (p->tty) fputs("\r\033[K", stderr);
         fprintf(stderr, "ragd: error: %s\n", rg_error_message(err));
@@ -54,13 +72,30 @@ static const char *pii_json(const rg_pii_counts *c, char *out, size_t cap)
     return out;
 }
 
-static int ingest_usage(void)
+static int ingest_usage(int sync)
 {
+    if (sync) {
+        puts(
+            "usage: ragd sync [--dry-run] [--collection NAME] [--include GLOB]...\n"
+            "                 [--exclude GLOB]... [--chunk-tokens N] [--overlap N] [--model NAME]\n"
+            "                 [--lexical-only] [--meta KEY=VALUE]... [--pii-mask] PATH...\n\n"
+            "Makes the collection mirror the given folders (and files): new files are\n"
+            "added, changed ones replaced, and documents whose file is gone (or no longer\n"
+            "selected by --include/--exclude) deleted, with their vectors. A file whose\n"
+            "size and modification time match the last run is not read again; one whose\n"
+            "bytes are unchanged is not re-chunked unless the settings that shape chunks\n"
+            "changed (chunk size, overlap, model, --pii-mask, ragd's loaders). A file that\n"
+            "fails keeps its previous document. --dry-run prints the changes (add, update,\n"
+            "delete) and makes none. Options as for 'ragd ingest'.");
+        return 0;
+    }
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
          "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
          "                   [--meta KEY=VALUE]... [--pii-mask] PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
-         "changed ones replaced. Supported: .txt .md .markdown .html .htm\n"
+         "changed ones replaced. Supported: text (.txt), Markdown (.md), HTML, PDF (its\n"
+         "text layer, with pages), DOCX, CSV/TSV (rows with their header), JSON/JSONL\n"
+         "and e-mail (.eml); files without an extension are recognised by content.\n"
          "Chunks are embedded with the collection's model when one is imported\n"
          "('ragd model import'); --lexical-only skips embedding for this run (the\n"
          "vectors are filled in by the next run or search that has the model).\n"
@@ -68,12 +103,12 @@ static int ingest_usage(void)
          "search --where' filters on it); each also records its file's modification time.\n"
          "--pii-mask replaces e-mail addresses, phone numbers, payment cards, IBANs,\n"
          "Taiwan and mainland national IDs, US SSNs and IP addresses with placeholders\n"
-         "([EMAIL], [CARD], ...) before indexing; each document records its counts\n"
-         "under \"pii\" in its metadata.");
+         "([EMAIL], [CARD], ...) in the loaded text and titles before anything is\n"
+         "stored; each document records its counts under \"pii\" in its metadata.");
     return 0;
 }
 
-int cmd_ingest(const rg_cli *cli, int argc, char **argv)
+static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
 {
     rg_ingest_options o = rg_ingest_default_options();
     const char *include[RG_INGEST_MAX_GLOBS], *exclude[RG_INGEST_MAX_GLOBS];
@@ -85,7 +120,11 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     const char *mkeys[RG_INGEST_MAX_META], *mvals[RG_INGEST_MAX_META];
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "--help") == 0) return ingest_usage();
+        if (strcmp(argv[i], "--help") == 0) return ingest_usage(sync);
+        if (sync && strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = 1;
+            continue;
+        }
         if (strcmp(argv[i], "--pii-mask") == 0) {
             o.pii_types = RG_PII_ALL;
             continue;
@@ -120,7 +159,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
             if (!cli_pair("--meta", (char *)v, &mkeys[o.n_meta], &mvals[o.n_meta])) return 2;
             o.n_meta++;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_fail("unknown option '%s' for ingest", argv[i]);
+            cli_fail("unknown option '%s' for %s", argv[i], sync ? "sync" : "ingest");
             return 2;
         } else {
             if (n_paths == sizeof paths_buf / sizeof paths_buf[0])
@@ -129,7 +168,7 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
         }
     }
     if (!n_paths) {
-        cli_fail("ingest needs at least one path");
+        cli_fail("%s needs at least one path", sync ? "sync" : "ingest");
         return 2;
     }
     if (o.chunk.overlap_tokens >= o.chunk.target_tokens) {
@@ -140,7 +179,18 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     o.exclude = exclude;
     o.meta_keys = mkeys;
     o.meta_values = mvals;
-    progress p = {.tty = !cli->quiet && !cli->json && isatty(2), .json = cli->json};
+    o.sync = sync;
+    progress p = {.tty = !cli->quiet && !cli->json && isatty(2) && !o.dry_run,
+                  .json = cli->json,
+                  .dry_run = o.dry_run};
+    if (o.dry_run && cli->json) {
+        if (!(p.plan = cJSON_CreateObject()) || !cJSON_AddArrayToObject(p.plan, "add") ||
+            !cJSON_AddArrayToObject(p.plan, "update") ||
+            !cJSON_AddArrayToObject(p.plan, "delete")) {
+            cJSON_Delete(p.plan);
+            return cli_fail("out of memory");
+        }
+    }
     o.on_file = on_file;
     o.ctx = &p;
     rg_error err;
@@ -148,9 +198,13 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     rg_store *s;
     rg_encoder *enc = NULL;
     rg_dense *dense = NULL;
-    if (cli_open_store(cli, 1, &s, &err)) return cli_fail_err(&err);
+    if (cli_open_store(cli, 1, &s, &err)) {
+        cJSON_Delete(p.plan);
+        return cli_fail_err(&err);
+    }
     if (!lexical_only && cli_open_dense(cli, s, model, model != NULL, 0, &enc, &dense, &err)) {
         rg_store_close(s);
+        cJSON_Delete(p.plan);
         return cli_fail_err(&err);
     }
     o.dense = dense;
@@ -162,24 +216,45 @@ int cmd_ingest(const rg_cli *cli, int argc, char **argv)
     rg_encoder_close(enc);
     rg_store_close(s);
     if (p.tty) fputs("\r\033[K", stderr);
-    if (r) return cli_fail_err(&err);
+    if (r) {
+        cJSON_Delete(p.plan);
+        return cli_fail_err(&err);
+    }
     if (cli->json) {
         printf("{\"files\":%zu,\"added\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"skipped\":%zu,"
                "\"failed\":%zu,\"chunks\":%zu,\"bytes\":%llu,\"seconds\":%.3f",
                st.files, st.added, st.updated, st.unchanged, st.skipped, st.failed, st.chunks,
                (unsigned long long)st.bytes, st.seconds);
+        if (sync) printf(",\"deleted\":%zu", st.deleted);
         if (o.pii_types) printf(",\"pii\":%s", pii_json(&st.pii, pii, sizeof pii));
+        if (p.plan) {
+            char *plan = cJSON_PrintUnformatted(p.plan);
+            printf(",\"dry_run\":true,\"plan\":%s", plan ? plan : "null");
+            cJSON_free(plan);
+            cJSON_Delete(p.plan);
+        }
         puts("}");
     } else {
-        printf("%zu files: %zu added, %zu updated, %zu unchanged, %zu skipped, %zu failed; "
-               "%zu chunks, %.1f MB in %.2fs\n",
-               st.files, st.added, st.updated, st.unchanged, st.skipped, st.failed, st.chunks,
-               (double)st.bytes / 1e6, st.seconds);
+        printf("%s%zu files: %zu %sadded, %zu %supdated, ", o.dry_run ? "dry run: " : "", st.files,
+               st.added, o.dry_run ? "to be " : "", st.updated, o.dry_run ? "to be " : "");
+        if (sync) printf("%zu %sdeleted, ", st.deleted, o.dry_run ? "to be " : "");
+        printf("%zu unchanged, %zu skipped, %zu failed; %zu chunks, %.1f MB in %.2fs\n",
+               st.unchanged, st.skipped, st.failed, st.chunks, (double)st.bytes / 1e6, st.seconds);
         if (o.pii_types)
             printf("personal data masked: %zu %s\n", rg_pii_counts_total(&st.pii),
                    pii_json(&st.pii, pii, sizeof pii));
     }
     return st.failed ? 1 : 0;
+}
+
+int cmd_ingest(const rg_cli *cli, int argc, char **argv)
+{
+    return ingest_main(cli, argc, argv, 0);
+}
+
+int cmd_sync(const rg_cli *cli, int argc, char **argv)
+{
+    return ingest_main(cli, argc, argv, 1);
 }
 
 /* The absolute form of a path that may no longer exist. */

@@ -95,6 +95,12 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
                 return cli_fail("at most %d --where options", RG_FILTER_MAX_META), 2;
             if (!cli_pair("--where", (char *)v, &mkeys[filter.n_meta], &mvals[filter.n_meta]))
                 return 2;
+            if (strlen(mkeys[filter.n_meta]) > RG_FILTER_KEY_MAX ||
+                strlen(mvals[filter.n_meta]) > CLI_FILTER_VALUE_MAX) {
+                cli_fail("--where takes a key of at most %d bytes, a value of at most %d",
+                         RG_FILTER_KEY_MAX, CLI_FILTER_VALUE_MAX);
+                return 2;
+            }
             filter.n_meta++;
         } else if ((rc = cli_opt(argc, argv, &i, "--since", &v))) {
             if (rc < 0 || !cli_date("--since", v, &filter.modified_from)) return 2;
@@ -130,8 +136,9 @@ int cmd_search(const rg_cli *cli, int argc, char **argv)
     req.filter = &filter;
     int need_dense = mode_name && strcmp(mode_name, "lexical") != 0;
     if (cli_open_store(cli, 0, &s, &err) ||
-        (!(mode_name && !need_dense) && cli_open_dense(cli, s, model, need_dense, 0, &enc, &dense, &err)) ||
-        rg_search_open(s, dense, &q, &err)) {
+        (!(mode_name && !need_dense) &&
+         cli_open_dense(cli, s, model, need_dense, 0, &enc, &dense, &err)) ||
+        cli_search_open(s, dense, &q, &err)) {
         status = cli_fail_err(&err);
         goto done;
     }

@@ -18,6 +18,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"ingest", cmd_ingest, "add files and folders to the index"},
+    {"sync", cmd_sync, "make a collection mirror folders: add, update, delete"},
     {"rm", cmd_rm, "remove documents from the index"},
     {"search", cmd_search, "search the index"},
     {"ask", cmd_ask, "answer a question from the documents, with citations"},

@@ -41,6 +41,17 @@ cJSON *serve_parse_body(rg_request *req)
         rg_reply_error(req, 400, "invalid_request", "the body is not valid UTF-8 (byte %zu)", bad);
         return NULL;
     }
+    switch (cli_json_scan(body, n, &bad)) {
+    case CLI_JSON_TOO_DEEP:
+        rg_reply_error(req, 400, "invalid_json", "the JSON nests deeper than %d levels (byte %zu)",
+                       CLI_JSON_DEPTH_MAX, bad);
+        return NULL;
+    case CLI_JSON_NUL:
+        rg_reply_error(req, 400, "invalid_request", "a string holds \\u0000 (byte %zu)", bad);
+        return NULL;
+    case CLI_JSON_OK:
+        break;
+    }
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(body, n, &end, 0);
     if (!v) {
@@ -213,6 +224,12 @@ int serve_get_filters(rg_request *req, const cJSON *o, serve_filters *fb, int *a
                 rg_reply_error(req, 400, "invalid_request",
                                "'filters.metadata' maps keys (1..%d bytes) to string values",
                                RG_FILTER_KEY_MAX);
+                return 0;
+            }
+            if (strlen(e->valuestring) > CLI_FILTER_VALUE_MAX) {
+                rg_reply_error(req, 413, "too_large",
+                               "'filters.metadata.%s' is longer than %d bytes", e->string,
+                               CLI_FILTER_VALUE_MAX);
                 return 0;
             }
             fb->keys[fb->f.n_meta] = e->string;
@@ -500,6 +517,29 @@ void route_metrics(void *app_, void *ctx, rg_request *req)
                           (unsigned long long)app->fallbacks, (unsigned long long)app->searches,
                           (unsigned long long)app->embeddings, (unsigned long long)app->llm_answers,
                           (double)app->llm_generate_us / 1e6);
+    if (!st) {
+        static const char *const results[] = {"added",   "updated", "unchanged",
+                                              "skipped", "failed",  "deleted"};
+        unsigned long long counts[] = {app->ingest_added,     app->ingest_updated,
+                                       app->ingest_unchanged, app->ingest_skipped,
+                                       app->ingest_failed,    app->ingest_deleted};
+        st = rg_buf_puts(&out, "# HELP ragd_ingest_documents_total Documents uploaded or synced, "
+                               "by outcome.\n# TYPE ragd_ingest_documents_total counter\n");
+        for (size_t i = 0; !st && i < sizeof counts / sizeof counts[0]; i++)
+            st = rg_buf_printf(&out, "ragd_ingest_documents_total{result=\"%s\"} %llu\n",
+                               results[i], counts[i]);
+        if (!st)
+            st = rg_buf_printf(
+                &out,
+                "# HELP ragd_ingest_chunks_total Chunks written by uploads and syncs.\n"
+                "# TYPE ragd_ingest_chunks_total counter\nragd_ingest_chunks_total %llu\n"
+                "# HELP ragd_ingest_bytes_total Bytes of documents read.\n"
+                "# TYPE ragd_ingest_bytes_total counter\nragd_ingest_bytes_total %llu\n"
+                "# HELP ragd_ingest_seconds_total Time spent ingesting.\n"
+                "# TYPE ragd_ingest_seconds_total counter\nragd_ingest_seconds_total %.6f\n",
+                (unsigned long long)app->ingest_chunks, (unsigned long long)app->ingest_bytes,
+                (double)app->ingest_us / 1e6);
+    }
     rg_collection_info *cols = NULL;
     size_t n_cols = 0;
     if (!st && !(st = rg_store_collections(w->store, &cols, &n_cols, &err)))

@@ -132,6 +132,48 @@ static const char *format_path(const char *format)
     return NULL;
 }
 
+/*
+ * An upload's source name is a label (stored, shown in citations, matched
+ * to replace a document), never a path: uploads write no file. Names that
+ * read like a way out of a folder ("../x", "/etc/x", "a\\b") or carry
+ * control characters are refused all the same, so that nothing that later
+ * reads sources as paths (a person, a sync of the same collection) is
+ * misled. 1 when source and title (either may be NULL) are fine, else 0
+ * after replying 400 or 413.
+ */
+static int check_names(rg_request *req, const char *source, const char *title)
+{
+    const char *what[2] = {"source", "title"}, *v[2] = {source, title};
+    for (int k = 0; k < 2; k++) {
+        size_t n = v[k] ? strlen(v[k]) : 0, bad;
+        if (n > SERVE_DOC_NAME_MAX) {
+            rg_reply_error(req, 413, "too_large", "'%s' is longer than %d bytes", what[k],
+                           SERVE_DOC_NAME_MAX);
+            return 0;
+        }
+        if (n && !rg_utf8_valid(v[k], n, &bad)) {
+            rg_reply_error(req, 400, "invalid_request", "'%s' is not valid UTF-8 (byte %zu)",
+                           what[k], bad);
+            return 0;
+        }
+    }
+    if (!source) return 1;
+    int escapes = source[0] == '/' || strchr(source, '\\') != NULL;
+    for (const char *p = source; *p && !escapes; p++)
+        escapes = (unsigned char)*p < 0x20 || *p == 0x7f;
+    for (const char *seg = source; !escapes; seg++) { /* each '/'-separated segment */
+        escapes = seg[0] == '.' && seg[1] == '.' && (seg[2] == '/' || seg[2] == '\0');
+        if (!(seg = strchr(seg, '/'))) break;
+    }
+    if (escapes) {
+        rg_reply_error(req, 400, "invalid_request",
+                       "'source' is a name, not a path out of a folder: no '..' segment, leading "
+                       "'/', backslash or control character");
+        return 0;
+    }
+    return 1;
+}
+
 void route_doc_put(void *app_, void *ctx, rg_request *req)
 {
     serve_app *app = app_;
@@ -142,7 +184,7 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
     char *meta_text = NULL, *source_buf = NULL;
     rg_document doc = {0};
     rg_buf masked, pii_json;
-    rg_buf_init(&masked, (size_t)SERVE_UPLOAD_MAX * 2);
+    rg_buf_init(&masked, (size_t)SERVE_DOC_NAME_MAX * 2); /* the masked title */
     rg_buf_init(&pii_json, 4096);
     int have_doc = 0, locked = 0;
     int64_t coll;
@@ -157,9 +199,10 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
         if (!(body = serve_parse_body(req))) goto done;
         const char *format;
         if (!serve_get_string(req, body, "text", 1, SERVE_UPLOAD_MAX, &data) ||
-            !serve_get_string(req, body, "title", 0, 1024, &title) ||
-            !serve_get_string(req, body, "source", 0, 1024, &source) ||
-            !serve_get_string(req, body, "format", 0, 16, &format))
+            !serve_get_string(req, body, "title", 0, SERVE_DOC_NAME_MAX, &title) ||
+            !serve_get_string(req, body, "source", 0, SERVE_DOC_NAME_MAX, &source) ||
+            !serve_get_string(req, body, "format", 0, 16, &format) ||
+            !check_names(req, source, title))
             goto done;
         if (!(path = format_path(format))) {
             rg_reply_error(req, 400, "invalid_request", "'format' is text, markdown or html");
@@ -189,6 +232,7 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
                            "the loader)");
             goto done;
         }
+        if (!check_names(req, source, title)) goto done;
         path = source;
         meta = cJSON_CreateObject();
     }
@@ -196,22 +240,15 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
         rg_reply_error(req, 400, "invalid_request", "the document is empty");
         goto done;
     }
-    if (app->pii_types) { /* masked before anything is parsed, hashed or stored */
-        rg_pii_counts pc = {0};
-        if (rg_pii_mask(data, n, app->pii_types, &masked, &pc, &err) ||
-            rg_pii_counts_json(&pc, &pii_json)) {
+    /* Personal data is masked in the loaded text and the given title before
+     * anything is stored (rg_load_buffer_masked: whatever the format). */
+    rg_pii_counts pc = {{0}};
+    if (app->pii_types && title && title[0]) {
+        if (rg_pii_mask(title, strlen(title), app->pii_types, &masked, &pc, &err)) {
             rg_reply_status(req, &err);
             goto done;
         }
-        data = masked.data ? masked.data : "";
-        n = masked.len;
-        cJSON *pj = cJSON_Parse(rg_buf_str(&pii_json));
-        if (meta && pj) {
-            cJSON_DeleteItemFromObjectCaseSensitive(meta, "pii");
-            cJSON_AddItemToObject(meta, "pii", pj);
-        } else {
-            cJSON_Delete(pj);
-        }
+        title = rg_buf_str(&masked);
     }
     char hash[RG_SHA256_HEX_LEN + 1];
     rg_sha256_hex(data, n, hash);
@@ -224,16 +261,27 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
         snprintf(source_buf, cap, "api:%.16s", hash);
         source = source_buf;
     }
+    if (rg_load_buffer_masked(path, data, n, app->pii_types, &pc, &doc, &err)) {
+        rg_reply_status(req, &err);
+        goto done;
+    }
+    have_doc = 1;
+    if (app->pii_types) {
+        cJSON *pj = NULL;
+        if (rg_pii_counts_json(&pc, &pii_json) || !(pj = cJSON_Parse(rg_buf_str(&pii_json))) ||
+            !meta) {
+            cJSON_Delete(pj);
+            rg_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, "pii");
+        cJSON_AddItemToObject(meta, "pii", pj);
+    }
     meta_text = meta ? cJSON_PrintUnformatted(meta) : NULL;
     if (!meta_text) {
         rg_reply_error(req, 500, "internal", "out of memory");
         goto done;
     }
-    if (rg_load_buffer(path, data, n, &doc, &err)) {
-        rg_reply_status(req, &err);
-        goto done;
-    }
-    have_doc = 1;
     if (title && title[0]) {
         char *t = rg_strdup(title);
         if (!t) {
@@ -254,12 +302,24 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
     int64_t old_id = 0, doc_id = 0;
     size_t n_chunks = 0;
     rg_chunk_options co = rg_ingest_chunk_options(rg_chunk_default_options(), w->enc);
+    double t_ingest = cli_now();
     rg_status st = rg_store_find_document(w->store, coll, source, &found, &old_id, NULL, &err);
     if (!st && w->dense) st = rg_dense_attach(w->dense, coll, &err);
     if (!st)
         st = rg_ingest_document(w->store, w->dense, coll, source, &doc, hash, (int64_t)n, meta_text,
                                 &co, &n_chunks, &err);
     if (!st && w->dense) st = rg_dense_save(w->dense, &err);
+    if (st) {
+        app->ingest_failed++;
+    } else {
+        if (found)
+            app->ingest_updated++;
+        else
+            app->ingest_added++;
+        app->ingest_chunks += n_chunks;
+        app->ingest_bytes += n;
+        app->ingest_us += (unsigned long long)((cli_now() - t_ingest) * 1e6);
+    }
     if (!st) {
         int f2;
         st = rg_store_find_document(w->store, coll, source, &f2, &doc_id, NULL, &err);
@@ -365,7 +425,24 @@ done:
     serve_caller_free(&c);
 }
 
-/* POST /v1/collections/{c}/sync {"path"}: ingests a folder under a sync root. */
+/* A dry run's planned change, into {"add":[], "update":[], "delete":[]}. */
+static void sync_plan_note(void *ctx, const char *path, rg_ingest_event ev, const rg_error *err,
+                           const rg_ingest_stats *so_far)
+{
+    (void)err;
+    (void)so_far;
+    const char *what = ev == RG_INGEST_ADDED     ? "add"
+                       : ev == RG_INGEST_UPDATED ? "update"
+                       : ev == RG_INGEST_DELETED ? "delete"
+                                                 : NULL;
+    cJSON *list = what ? cJSON_GetObjectItemCaseSensitive(ctx, what) : NULL;
+    if (list) cJSON_AddItemToArray(list, cJSON_CreateString(path));
+}
+
+/*
+ * POST /v1/collections/{c}/sync {"path", "dry_run"}: makes the collection
+ * mirror a folder under a sync root (pipeline.h: adds, updates, deletes).
+ */
 void route_sync(void *app_, void *ctx, rg_request *req)
 {
     serve_app *app = app_;
@@ -374,10 +451,13 @@ void route_sync(void *app_, void *ctx, rg_request *req)
     if (!serve_authorize(req, w, RG_SCOPE_WRITE, &c)) return;
     cJSON *body = serve_parse_body(req);
     const char *path;
-    int locked = 0;
+    int locked = 0, dry_run = 0;
+    cJSON *plan = NULL;
     rg_error err;
     rg_error_clear(&err);
-    if (!body || !serve_get_string(req, body, "path", 1, PATH_MAX - 1, &path)) goto done;
+    if (!body || !serve_get_string(req, body, "path", 1, PATH_MAX - 1, &path) ||
+        !serve_get_bool(req, body, "dry_run", &dry_run))
+        goto done;
     if (!app->n_sync_roots) {
         rg_reply_error(req, 403, "forbidden",
                        "this server syncs no folders (ragd serve --sync-root DIR)");
@@ -417,9 +497,32 @@ void route_sync(void *app_, void *ctx, rg_request *req)
     o.root = root;
     o.pii_types = app->pii_types;
     o.chunk = rg_ingest_chunk_options(o.chunk, w->enc);
+    o.sync = 1;
+    o.dry_run = dry_run;
+    if (dry_run) {
+        if (!(plan = cJSON_CreateObject()) || !cJSON_AddArrayToObject(plan, "add") ||
+            !cJSON_AddArrayToObject(plan, "update") || !cJSON_AddArrayToObject(plan, "delete")) {
+            rg_reply_error(req, 500, "internal", "out of memory");
+            goto done;
+        }
+        o.on_file = sync_plan_note;
+        o.ctx = plan;
+    }
     rg_ingest_stats st;
     const char *paths[1] = {real};
-    if (rg_ingest_paths(w->store, paths, 1, &o, &st, &err)) {
+    rg_status ist = rg_ingest_paths(w->store, paths, 1, &o, &st, &err);
+    if (!dry_run) {
+        app->ingest_added += st.added;
+        app->ingest_updated += st.updated;
+        app->ingest_unchanged += st.unchanged;
+        app->ingest_skipped += st.skipped;
+        app->ingest_failed += st.failed;
+        app->ingest_deleted += st.deleted;
+        app->ingest_chunks += st.chunks;
+        app->ingest_bytes += st.bytes;
+        app->ingest_us += (unsigned long long)(st.seconds * 1e6);
+    }
+    if (ist) {
         rg_reply_status(req, &err);
         goto done;
     }
@@ -436,11 +539,18 @@ void route_sync(void *app_, void *ctx, rg_request *req)
     cJSON_AddNumberToObject(out, "unchanged", (double)st.unchanged);
     cJSON_AddNumberToObject(out, "skipped", (double)st.skipped);
     cJSON_AddNumberToObject(out, "failed", (double)st.failed);
+    cJSON_AddNumberToObject(out, "deleted", (double)st.deleted);
     cJSON_AddNumberToObject(out, "chunks", (double)st.chunks);
     cJSON_AddNumberToObject(out, "seconds", st.seconds);
+    cJSON_AddBoolToObject(out, "dry_run", dry_run);
+    if (plan) {
+        cJSON_AddItemToObject(out, "plan", plan);
+        plan = NULL;
+    }
     rg_reply_json(req, 200, out);
     cJSON_Delete(out);
 done:
+    cJSON_Delete(plan);
     if (locked) pthread_mutex_unlock(&app->write_mu);
     cJSON_Delete(body);
     serve_caller_free(&c);
@@ -500,6 +610,7 @@ void route_doc_delete(void *app_, void *ctx, rg_request *req)
         rg_reply_status(req, &err);
         goto done;
     }
+    app->ingest_deleted++;
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddNumberToObject(o, "id", (double)id);

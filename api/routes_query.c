@@ -380,6 +380,7 @@ static cJSON *citations_json(const rg_answer *a)
         cJSON_AddNumberToObject(o, "chunk_id", (double)c->chunk_id);
         cJSON_AddNumberToObject(o, "byte_start", (double)c->byte_start);
         cJSON_AddNumberToObject(o, "byte_end", (double)c->byte_end);
+        if (c->page > 0) cJSON_AddNumberToObject(o, "page", (double)c->page);
         cJSON_AddStringToObject(o, "passage", c->passage);
     }
     return arr;
@@ -615,10 +616,6 @@ void route_embeddings(void *app_, void *ctx, rg_request *req)
         rg_reply_error(req, 400, "invalid_request", "'encoding_format' is float or base64");
         goto done;
     }
-    if (!w->enc) {
-        rg_reply_error(req, 503, "no_model", "no embedding model is registered");
-        goto done;
-    }
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
     if (cJSON_IsString(input)) {
         texts[n] = input->valuestring;
@@ -653,6 +650,10 @@ void route_embeddings(void *app_, void *ctx, rg_request *req)
                            SERVE_EMBED_TEXT_MAX);
             goto done;
         }
+    }
+    if (!w->enc) { /* after the input's checks: a bad request is 4xx whatever the server has */
+        rg_reply_error(req, 503, "no_model", "no embedding model is registered");
+        goto done;
     }
     int dim = rg_encoder_dim(w->enc);
     vecs = rg_malloc(n * (size_t)dim * sizeof *vecs);

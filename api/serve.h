@@ -57,6 +57,8 @@
 #define SERVE_PAGE_DEFAULT 100
 /* Largest document upload (bytes). */
 #define SERVE_UPLOAD_MAX (32u << 20)
+/* Longest source name and title an upload may give (bytes). */
+#define SERVE_DOC_NAME_MAX 1024
 
 /* Folders `--sync-root` may name. */
 #define SERVE_SYNC_ROOTS_MAX 8
@@ -75,6 +77,10 @@ typedef struct serve_app {
     size_t n_sync_roots;
     atomic_ullong answers, refusals, fallbacks, embeddings, searches;
     atomic_ullong llm_answers, llm_generate_us; /* answers the LLM wrote, and its time */
+    /* Ingestion through uploads, sync and deletes: documents by outcome,
+     * chunks written, bytes read and time spent, for /metrics. */
+    atomic_ullong ingest_added, ingest_updated, ingest_unchanged, ingest_skipped, ingest_failed;
+    atomic_ullong ingest_deleted, ingest_chunks, ingest_bytes, ingest_us;
 } serve_app;
 
 typedef struct serve_worker {

@@ -143,6 +143,54 @@ static void test_guard_refuses(void)
     CHECK_INT(get_fails("ftp://127.0.0.1:1/", RG_HTTP_ALLOW_ANY, &err), RG_EUNSUPPORTED);
 }
 
+/*
+ * However a URL spells an address (decimal, octal or hex IPv4, short forms,
+ * IPv4-mapped IPv6), the guard judges the address the socket would reach.
+ * Every case is refused before a connection is attempted.
+ */
+static void test_guard_literal_forms(void)
+{
+    static const struct {
+        const char *url, *want;
+    } cases[] = {
+        {"http://2130706433:1/", "loopback address 127.0.0.1"},
+        {"http://0177.0.0.1:1/", "loopback address 127.0.0.1"},
+        {"http://0x7f.0.0.1:1/", "loopback address 127.0.0.1"},
+        {"http://127.1:1/", "loopback address 127.0.0.1"},
+        {"http://[::ffff:127.0.0.1]:1/", "loopback address ::ffff:127.0.0.1"},
+        {"http://[::ffff:7f00:1]:1/", "loopback address ::ffff:127.0.0.1"},
+        {"http://[0:0:0:0:0:0:0:1]:1/", "loopback address ::1"},
+        {"http://0:1/", "unspecified address 0.0.0.0"},
+        {"http://[::]:1/", "unspecified address ::"},
+        {"http://169.254.169.254:1/", "link-local address 169.254.169.254"},
+        {"http://2852039166:1/", "link-local address 169.254.169.254"},
+        {"http://0251.0376.0251.0376:1/", "link-local address 169.254.169.254"},
+        {"http://[::ffff:a9fe:a9fe]:1/", "link-local address ::ffff:169.254.169.254"},
+        {"http://[fe80::1]:1/", "link-local address fe80::1"},
+        {"http://10.0.0.1:1/", "private address 10.0.0.1"},
+        {"http://0xc0a80001:1/", "private address 192.168.0.1"},
+        {"http://[fd00::1]:1/", "private address fd00::1"},
+        {"http://[64:ff9b::a00:1]:1/", "private address 64:ff9b::a00:1"},
+        {"http://224.0.0.1:1/", "reserved address 224.0.0.1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rg_error err;
+        rg_error_clear(&err);
+        rg_status st = get_fails(cases[i].url, 0, &err);
+        CHECK_INT(st, RG_ENET);
+        if (!strstr(err.msg, cases[i].want)) {
+            fprintf(stderr, "%s: %s\n", cases[i].url, err.msg);
+            CHECK(strstr(err.msg, cases[i].want) != NULL);
+        }
+    }
+    /* loopback allowed does not let the private or link-local forms through */
+    rg_error err;
+    CHECK_INT(get_fails("http://2852039166:1/", RG_HTTP_ALLOW_LOOPBACK, &err), RG_ENET);
+    CHECK(strstr(err.msg, "refused to connect to link-local") != NULL);
+    CHECK_INT(get_fails("http://[::ffff:10.0.0.1]:1/", RG_HTTP_ALLOW_LOOPBACK, &err), RG_ENET);
+    CHECK(strstr(err.msg, "refused to connect to private") != NULL);
+}
+
 static void test_hub_names(void)
 {
     CHECK(rg_hub_valid_repo_id("sentence-transformers/all-MiniLM-L6-v2"));
@@ -172,4 +220,4 @@ static void test_hub_names(void)
 
 TEST_MAIN(TEST(test_classify_v4), TEST(test_classify_v6), TEST(test_classify_sockaddr),
           TEST(test_allowed), TEST(test_url_host_class), TEST(test_guard_refuses),
-          TEST(test_hub_names))
+          TEST(test_guard_literal_forms), TEST(test_hub_names))

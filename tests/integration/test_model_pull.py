@@ -139,6 +139,8 @@ def make_handler(hub):
             if m.get("redirect_unspecified"):
                 port = self.server.server_address[1]
                 return self.send(302, headers=[("Location", f"http://0.0.0.0:{port}/cdn/x")])
+            if m.get("redirect_to"):
+                return self.send(302, headers=[("Location", m["redirect_to"])])
             sha = "0" * 64 if m.get("bad_etag") else hub.sha[WEIGHTS]
             self.send(302, headers=[("Location", f"/cdn/{hub.sha[WEIGHTS]}"),
                                     ("X-Linked-Etag", f'"{sha}"'),
@@ -346,6 +348,28 @@ def scenarios(t, hub, endpoint, model_dir):
     p = pull(data, endpoint)
     fails_cleanly(t, p, "redirect to 0.0.0.0", "refused to connect to unspecified address",
                   model_folder(data))
+    # The guard judges the address each hop connects to, however the URL spells it. Only
+    # refusals are tested: a private target that is allowed (--allow-private) would be a
+    # real connection attempt to an address this machine may or may not reach.
+    for target, cls, addr in [
+            ("http://169.254.169.254/latest/meta-data/", "link-local", "169.254.169.254"),
+            ("http://2852039166/x", "link-local", "169.254.169.254"),      # decimal
+            ("http://0251.0376.0251.0376/x", "link-local", "169.254.169.254"),  # octal
+            ("http://0xa9.0xfe.0xa9.0xfe/x", "link-local", "169.254.169.254"),  # hex
+            ("http://[::ffff:169.254.169.254]/x", "link-local", "::ffff:169.254.169.254"),
+            ("http://[fe80::1]/x", "link-local", "fe80::1"),
+            ("http://10.0.0.1/x", "private", "10.0.0.1"),
+            ("http://[fd00::1]/x", "private", "fd00::1"),
+            ("http://[::]/x", "unspecified", "::")]:
+        hub.reset(redirect_to=target)
+        p = pull(data, endpoint)
+        fails_cleanly(t, p, f"redirect to {target}", f"refused to connect to {cls} address {addr}",
+                      model_folder(data))
+    # a private endpoint, however spelled, needs --allow-private (loopback is named, so allowed)
+    for ep in ("http://10.1.2.3:9", "http://167838211:9", "http://[::ffff:10.1.2.3]:9"):
+        p = pull(tempdir(), ep)
+        t.check(p.returncode == 1 and "refused to connect to private address" in p.stderr,
+                f"endpoint {ep} is refused without --allow-private", p.stderr)
 
     # --- size limits ---------------------------------------------------------
     data = tempdir()
