@@ -465,8 +465,13 @@ static void attention(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, co
     int H = b->cfg.hidden, heads = b->cfg.heads, dh = H / heads;
     int pairs = n * heads;
     float scale = 1.0f / sqrtf((float)dh);
+    /* The caller's thread count now (a short query runs on one), within the
+     * scratch the context was made with: a team of two here for every
+     * query stalled each layer whenever the other core was busy. */
+    int nt = rg_kernels_threads();
+    if (nt > ctx->threads) nt = ctx->threads;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) num_threads(ctx->threads) if (pairs > 1 && ctx->threads > 1)
+#pragma omp parallel for schedule(dynamic) num_threads(nt) if (pairs > 1 && nt > 1)
 #endif
     for (int p = 0; p < pairs; p++) {
         int s = p / heads, h = p % heads, L = lens[s];
