@@ -78,7 +78,8 @@ static int ingest_usage(int sync)
         puts(
             "usage: ragd sync [--dry-run] [--collection NAME] [--include GLOB]...\n"
             "                 [--exclude GLOB]... [--chunk-tokens N] [--overlap N] [--model NAME]\n"
-            "                 [--lexical-only] [--meta KEY=VALUE]... [--pii-mask] PATH...\n\n"
+            "                 [--lexical-only] [--meta KEY=VALUE]... [--pii-mask] [--loaders N]\n"
+            "                 PATH...\n\n"
             "Makes the collection mirror the given folders (and files): new files are\n"
             "added, changed ones replaced, and documents whose file is gone (or no longer\n"
             "selected by --include/--exclude) deleted, with their vectors. A file whose\n"
@@ -91,7 +92,7 @@ static int ingest_usage(int sync)
     }
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
          "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
-         "                   [--meta KEY=VALUE]... [--pii-mask] PATH...\n\n"
+         "                   [--meta KEY=VALUE]... [--pii-mask] [--loaders N] PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
          "changed ones replaced. Supported: text (.txt), Markdown (.md), HTML, PDF (its\n"
          "text layer, with pages), DOCX, CSV/TSV (rows with their header), JSON/JSONL\n"
@@ -104,7 +105,10 @@ static int ingest_usage(int sync)
          "--pii-mask replaces e-mail addresses, phone numbers, payment cards, IBANs,\n"
          "Taiwan and mainland national IDs, US SSNs and IP addresses with placeholders\n"
          "([EMAIL], [CARD], ...) in the loaded text and titles before anything is\n"
-         "stored; each document records its counts under \"pii\" in its metadata.");
+         "stored; each document records its counts under \"pii\" in its metadata.\n"
+         "Files are read, loaded and chunked on --loaders threads (default: one on up\n"
+         "to two cores, else half the cores) while the chunks of several documents at\n"
+         "a time are embedded and written; a killed run resumes where it stopped.");
     return 0;
 }
 
@@ -152,6 +156,10 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
             if (rc < 0) return 2;
             model = v;
+        } else if ((rc = cli_opt(argc, argv, &i, "--loaders", &v))) {
+            size_t n;
+            if (rc < 0 || !cli_size("--loaders", v, 1, RG_INGEST_LOADERS_MAX, &n)) return 2;
+            o.loaders = (int)n;
         } else if ((rc = cli_opt(argc, argv, &i, "--meta", &v))) {
             if (rc < 0) return 2;
             if (o.n_meta == RG_INGEST_MAX_META)

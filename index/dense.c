@@ -280,6 +280,44 @@ rg_status rg_dense_update(rg_dense *d, int64_t coll, const int64_t *old_ids, siz
     return st;
 }
 
+rg_status rg_dense_embed_passages(rg_dense *d, const char *const *texts, const size_t *lens,
+                                  size_t n, float *out, rg_error *err)
+{
+    const char *batch[RG_DENSE_EMBED_BATCH];
+    size_t blens[RG_DENSE_EMBED_BATCH];
+    for (size_t at = 0; at < n; at += RG_DENSE_EMBED_BATCH) {
+        size_t m = n - at < RG_DENSE_EMBED_BATCH ? n - at : RG_DENSE_EMBED_BATCH;
+        for (size_t i = 0; i < m; i++) {
+            if (!d->passage_prefix[0]) { /* no copy needed */
+                batch[i] = texts[at + i];
+                blens[i] = lens[at + i];
+                continue;
+            }
+            rg_buf *b = &d->texts[i];
+            rg_buf_reset(b);
+            if (rg_buf_puts(b, d->passage_prefix) || rg_buf_append(b, texts[at + i], lens[at + i]))
+                return rg_fail(err, RG_ENOMEM, "out of memory embedding chunks");
+            batch[i] = rg_buf_str(b);
+            blens[i] = b->len;
+        }
+        rg_status st = rg_encoder_embed(d->enc, batch, blens, m, out + at * (size_t)d->dim, err);
+        if (st) return st;
+    }
+    return RG_OK;
+}
+
+rg_status rg_dense_replace(rg_dense *d, int64_t coll, const int64_t *old_ids, size_t n_old,
+                           const int64_t *new_ids, size_t n_new, const float *vecs, rg_error *err)
+{
+    coll_index *c = find(d, coll);
+    if (!c) return rg_fail(err, RG_EINTERNAL, "collection %lld is not attached", (long long)coll);
+    c->dirty = 1;
+    rg_status st = n_old ? rg_vectors_remove(c->v, n_old, old_ids, NULL, err) : RG_OK;
+    if (!st && n_new) st = rg_vectors_add(c->v, n_new, vecs, new_ids, err);
+    if (st) c->partial = 1;
+    return st;
+}
+
 /*
  * A collection starts with exact search (its index is made when it is
  * empty); once it outgrows that, its vectors move to the index type chosen

@@ -81,6 +81,23 @@ rg_status rg_dense_update(rg_dense *d, int64_t collection_id, const int64_t *old
 rg_status rg_dense_save(rg_dense *d, rg_error *err);
 
 /*
+ * Embeds n chunk texts (each the text rg_store_chunk_embed_text gives: the
+ * document title, a line break, the chunk) with the passage prompt in
+ * front, into out (n * dim floats). For callers that embed before they
+ * write (the ingestion pipeline batches chunks across documents).
+ */
+rg_status rg_dense_embed_passages(rg_dense *d, const char *const *texts, const size_t *lens,
+                                  size_t n, float *out, rg_error *err);
+
+/*
+ * rg_dense_update with the new chunks' vectors given (vecs: n_new * dim
+ * floats in new_ids order), for a change already committed to the store.
+ */
+rg_status rg_dense_replace(rg_dense *d, int64_t collection_id, const int64_t *old_ids,
+                           size_t n_old, const int64_t *new_ids, size_t n_new, const float *vecs,
+                           rg_error *err);
+
+/*
  * Drops a collection's vectors and its model binding, and deletes its file:
  * the next attach embeds everything again (`ragd reindex`).
  */

@@ -90,7 +90,13 @@ struct rg_store {
     sqlite3_stmt *stmt[ST_COUNT];
     char tokenize[32];
     char path[STORE_PATH_MAX];
+    char dir[STORE_PATH_MAX];
 };
+
+const char *rg_store_dir(const rg_store *s)
+{
+    return s->dir;
+}
 
 /* Translates the connection's last error; names the operation. */
 static rg_status db_fail(rg_store *s, rg_error *err, int rc, const char *what)
@@ -328,6 +334,7 @@ rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_st
     if (st) return st;
     rg_store *s = rg_calloc(1, sizeof *s);
     if (!s) return rg_fail(err, RG_ENOMEM, "out of memory opening the store");
+    snprintf(s->dir, sizeof s->dir, "%s", data_dir);
     int n = snprintf(s->path, sizeof s->path, "%s/%s", data_dir, RG_STORE_DB_FILE);
     if (n < 0 || (size_t)n >= sizeof s->path) {
         rg_free(s);

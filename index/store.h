@@ -46,6 +46,8 @@ rg_store_options rg_store_default_options(void);
 rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_store **out,
                         rg_error *err);
 void rg_store_close(rg_store *s);
+/* The data directory s was opened on (for a second connection to it). */
+const char *rg_store_dir(const rg_store *s);
 
 /* The connection, for other index/ modules. Owned by the store. */
 sqlite3 *rg_store_db(rg_store *s);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,23 +288,25 @@ out:
     return out;
 }
 
-rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
-                             const char *source_uri, const rg_document *doc,
-                             const char *content_hash, int64_t size, const char *metadata_json,
-                             const rg_chunk_options *chunk, size_t *n_chunks, rg_error *err)
+/*
+ * Writes doc with its chunks (chunks[0..n)) as source_uri in one
+ * transaction, then its vectors: vecs (n * dim floats, already embedded) or,
+ * when vecs is NULL, embedded now from the store. Should embedding fail or
+ * the process die after the commit, the next attach reconciles the vectors.
+ */
+static rg_status write_document(rg_store *s, rg_dense *dense, int64_t collection_id,
+                                const char *source_uri, const rg_document *doc,
+                                const rg_chunk *chunks, size_t n, const char *content_hash,
+                                int64_t size, const char *metadata_json, const float *vecs,
+                                rg_error *err)
 {
-    rg_chunk *chunks = NULL;
     rg_chunk_row *rows = NULL;
-    char (*sections)[SECTION_MAX] = NULL;
+    char(*sections)[SECTION_MAX] = NULL;
     int64_t *old_ids = NULL, *new_ids = NULL;
-    size_t n = 0, n_old = 0, n_new = 0;
-    rg_status st = rg_chunk_document(doc, chunk, &chunks, &n, err);
-    if (st) return st;
+    size_t n_old = 0, n_new = 0;
+    rg_status st = RG_OK;
     char *paged = metadata_with_pages(metadata_json, doc, &st);
-    if (st) {
-        st = rg_fail(err, st, "%s: out of memory", source_uri);
-        goto out;
-    }
+    if (st) return rg_fail(err, st, "%s: out of memory", source_uri);
     if (n) {
         rows = rg_calloc(n, sizeof *rows);
         sections = rg_calloc(n, sizeof *sections);
@@ -338,20 +341,39 @@ rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id
             goto out;
     }
     if ((st = rg_store_put_document(s, &meta, rows, n, &doc_id, err))) goto out;
-    if (n_chunks) *n_chunks = n;
-    /* The document is committed; vectors follow. Should embedding fail or the
-     * process die here, the next attach reconciles the vector file. */
     if (dense) {
         if ((st = rg_store_chunk_ids(s, collection_id, doc_id, &new_ids, &n_new, err))) goto out;
-        st = rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
+        if (vecs && n_new != n) {
+            st = rg_fail(err, RG_EINTERNAL, "%s: %zu chunks stored, %zu embedded", source_uri,
+                         n_new, n);
+            goto out;
+        }
+        st = vecs
+                 ? rg_dense_replace(dense, collection_id, old_ids, n_old, new_ids, n_new, vecs, err)
+                 : rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
     }
 out:
     cJSON_free(paged);
-    rg_free(chunks);
     rg_free(rows);
     rg_free(sections);
     rg_free(old_ids);
     rg_free(new_ids);
+    return st;
+}
+
+rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
+                             const char *source_uri, const rg_document *doc,
+                             const char *content_hash, int64_t size, const char *metadata_json,
+                             const rg_chunk_options *chunk, size_t *n_chunks, rg_error *err)
+{
+    rg_chunk *chunks = NULL;
+    size_t n = 0;
+    rg_status st = rg_chunk_document(doc, chunk, &chunks, &n, err);
+    if (st) return st;
+    st = write_document(s, dense, collection_id, source_uri, doc, chunks, n, content_hash, size,
+                        metadata_json, NULL, err);
+    if (!st && n_chunks) *n_chunks = n;
+    rg_free(chunks);
     return st;
 }
 
@@ -394,10 +416,12 @@ static char *file_metadata(const rg_ingest_options *o, int64_t mtime, const rg_p
 
 /* What a run shares with each file. */
 typedef struct run_ctx {
-    rg_store *s;
+    rg_store *s;  /* the writer's connection */
     int64_t coll; /* 0 in a dry run on a collection that does not exist yet */
     const rg_ingest_options *o;
     char settings[RG_SHA256_HEX_LEN + 1];
+    double t0;
+    rg_error fatal; /* set when the store stops working: the run stops */
 } run_ctx;
 
 /* 1 when the manifest says f is stored as it is now, so it need not be read. */
@@ -422,97 +446,309 @@ static int same_as_stored(rg_store *s, int64_t coll, int64_t doc_id, const rg_do
     return same;
 }
 
-/* Ingests one file; returns the event, err filled on failure. */
-static rg_ingest_event ingest_file(const run_ctx *r, const walk_file *f, rg_ingest_stats *stats,
-                                   rg_error *err)
-{
-    rg_store *s = r->s;
-    const rg_ingest_options *o = r->o;
-    char *data = NULL, *meta = NULL;
-    size_t len = 0;
+/*
+ * One file between the loader threads and the writer. The loader decides
+ * what the file needs; the writer, the only thread that writes, does it.
+ */
+typedef struct job {
+    rg_ingest_event ev; /* final unless write is set (then ADDED or UPDATED once written) */
+    int write;          /* store doc with chunks[0..n_chunks) */
+    int set_hash;       /* new bytes, same text: record hash and size only */
+    int found;          /* a document had this source before */
+    int64_t doc_id;     /* its id */
+    rg_error err;
     rg_document doc;
-    int have_doc = 0;
-    rg_ingest_event ev = RG_INGEST_FAILED;
-    char hash[RG_SHA256_HEX_LEN + 1] = "", old_hash[65];
-    int found = 0, in_manifest = 0;
-    int64_t doc_id = 0;
+    int have_doc;
+    rg_chunk *chunks;
+    size_t n_chunks;
+    char hash[RG_SHA256_HEX_LEN + 1];
+    size_t len; /* bytes read */
+    rg_pii_counts pii;
+} job;
+
+static void job_clear(job *j)
+{
+    if (j->have_doc) rg_document_free(&j->doc);
+    rg_free(j->chunks);
+    memset(j, 0, sizeof *j);
+}
+
+/*
+ * The loader's half of one file: manifest and hash checks, reading, loading
+ * (masked), chunking. s is the loader's own connection (reads only).
+ */
+static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job *j)
+{
+    const rg_ingest_options *o = r->o;
+    char *data = NULL, old_hash[65];
+    size_t len = 0;
+    int in_manifest = 0;
     rg_manifest_row m;
-    rg_pii_counts pii = {{0}};
-    if (r->coll && rg_store_manifest_get(s, r->coll, f->path, &m, &in_manifest, err)) goto out;
-    if (in_manifest && manifest_current(&m, f, r->settings, o->pii_types))
-        return RG_INGEST_UNCHANGED;
-    if (read_file(f->path, &data, &len, err)) goto out;
-    stats->bytes += len;
-    rg_sha256_hex(data, len, hash);
-    if (r->coll && rg_store_find_document(s, r->coll, f->path, &found, &doc_id, old_hash, err))
+    rg_error *err = &j->err;
+    rg_error_clear(err);
+    j->ev = RG_INGEST_FAILED;
+    /* In a directory walk, files no loader claims by name are passed over
+     * quietly (images, archives); a file named explicitly is sniffed. */
+    if (!f->explicit_arg && !rg_loader_find(f->path, NULL, 0)) {
+        rg_fail(err, RG_EUNSUPPORTED, "%s: not a supported document type", f->path);
+        j->ev = RG_INGEST_SKIPPED;
+        return;
+    }
+    if (r->coll && rg_store_manifest_get(s, r->coll, f->path, &m, &in_manifest, err)) return;
+    if (in_manifest && manifest_current(&m, f, r->settings, o->pii_types)) {
+        j->ev = RG_INGEST_UNCHANGED;
+        return;
+    }
+    if (read_file(f->path, &data, &len, err)) return;
+    j->len = len;
+    rg_sha256_hex(data, len, j->hash);
+    if (r->coll &&
+        rg_store_find_document(s, r->coll, f->path, &j->found, &j->doc_id, old_hash, err))
         goto out;
     /* A manifest row written before settings were recorded (settings_hash "")
      * counts as the same settings; a document without a row (an upload) too. */
     int same_settings =
         !in_manifest || !m.settings_hash[0] || strcmp(m.settings_hash, r->settings) == 0;
     int same_pii = !in_manifest || m.pii_types == o->pii_types;
-    if (found && strcmp(hash, old_hash) == 0 && same_settings && same_pii) {
-        ev = RG_INGEST_UNCHANGED;
+    if (j->found && strcmp(j->hash, old_hash) == 0 && same_settings && same_pii) {
+        j->ev = RG_INGEST_UNCHANGED;
         goto out;
     }
     /* Personal data is masked in the loaded text, whatever the file's format. */
-    if (rg_load_buffer_masked(f->path, data, len, o->pii_types, &pii, &doc, err)) goto out;
-    have_doc = 1;
+    if (rg_load_buffer_masked(f->path, data, len, o->pii_types, &j->pii, &j->doc, err)) goto out;
+    j->have_doc = 1;
     /* New bytes or settings that leave the text as it is stored (masking that
      * found nothing, an edit outside the text): nothing to re-chunk. */
-    if (found && same_settings && same_as_stored(s, r->coll, doc_id, &doc)) {
-        if (!o->dry_run && strcmp(hash, old_hash) != 0 &&
-            rg_store_set_document_hash(s, doc_id, hash, (int64_t)len, err))
-            goto out;
-        ev = RG_INGEST_UNCHANGED;
+    if (j->found && same_settings && same_as_stored(s, r->coll, j->doc_id, &j->doc)) {
+        j->set_hash = strcmp(j->hash, old_hash) != 0;
+        j->ev = RG_INGEST_UNCHANGED;
         goto out;
     }
-    size_t n = 0;
-    if (o->dry_run) {
-        ev = found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
+    j->ev = j->found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
+    if (o->dry_run) goto out;
+    if (rg_chunk_document(&j->doc, &o->chunk, &j->chunks, &j->n_chunks, err)) {
+        rg_fail(err, err->code, "%s: %s", f->path, rg_error_message(err));
+        j->ev = RG_INGEST_FAILED;
         goto out;
     }
-    if (!(meta = file_metadata(o, f->mtime, o->pii_types ? &pii : NULL))) {
-        rg_fail(err, RG_ENOMEM, "%s: out of memory", f->path);
-        goto out;
+    j->write = 1;
+out:
+    rg_free(data);
+}
+
+/*
+ * The loaders and the writer share a ring of RG_INGEST_QUEUE jobs, filled
+ * in file order: file i goes to slot i % RG_INGEST_QUEUE once the writer
+ * has taken file i - RG_INGEST_QUEUE, so memory stays bounded whatever the
+ * number of files, and the writer sees files in walk order.
+ */
+typedef struct pipe_state {
+    const run_ctx *r;
+    const walk *w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job slots[RG_INGEST_QUEUE];
+    int ready[RG_INGEST_QUEUE];
+    size_t taken; /* files the writer has taken */
+    int stop;     /* the writer gave up: loaders exit */
+    int n_loaders;
+    rg_store *stores[RG_INGEST_LOADERS_MAX];
+    pthread_t threads[RG_INGEST_LOADERS_MAX];
+} pipe_state;
+
+typedef struct loader_arg {
+    pipe_state *p;
+    int k;
+} loader_arg;
+
+static void *loader_main(void *arg_)
+{
+    loader_arg *arg = arg_;
+    pipe_state *p = arg->p;
+    for (size_t i = (size_t)arg->k; i < p->w->n; i += (size_t)p->n_loaders) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && i >= p->taken + RG_INGEST_QUEUE)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        job *j = &p->slots[i % RG_INGEST_QUEUE];
+        prepare_file(p->r, p->stores[arg->k], &p->w->files[i], j);
+        pthread_mutex_lock(&p->mu);
+        p->ready[i % RG_INGEST_QUEUE] = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
     }
-    if (rg_ingest_document(s, o->dense, r->coll, f->path, &doc, hash, (int64_t)len, meta, &o->chunk,
-                           &n, err))
-        goto out;
-    stats->chunks += n;
-    if (o->pii_types) {
-        for (int t = 0; t < RG_PII_TYPE_COUNT; t++) stats->pii.n[t] += pii.n[t];
-        if (rg_pii_counts_total(&pii)) { /* the audit trail: which file, what, never the values */
-            rg_buf cb;
-            rg_buf_init(&cb, RG_PII_TYPE_COUNT * 32);
-            if (rg_pii_counts_json(&pii, &cb) == RG_OK)
-                rg_log(RG_LOG_INFO, "pii: masked %zu in %s %s", rg_pii_counts_total(&pii),
-                       f->path, rg_buf_str(&cb));
-            rg_buf_free(&cb);
+    return NULL;
+}
+
+/* The writer's scratch for embedding a batch; grows, never shrinks. */
+typedef struct writer {
+    job batch[RG_INGEST_QUEUE];    /* prepared documents waiting to be embedded */
+    size_t index[RG_INGEST_QUEUE]; /* their files' places in the walk */
+    size_t n_batch, batch_chunks;
+    rg_buf text; /* embed texts back to back */
+    size_t *offs, *lens;
+    const char **ptrs;
+    float *vecs;
+    size_t cap; /* chunks the arrays above hold */
+} writer;
+
+static void writer_free(writer *wr)
+{
+    for (size_t i = 0; i < wr->n_batch; i++)
+        job_clear(&wr->batch[i]);
+    rg_buf_free(&wr->text);
+    rg_free(wr->offs);
+    rg_free(wr->lens);
+    rg_free(wr->ptrs);
+    rg_free(wr->vecs);
+}
+
+static rg_status writer_reserve(writer *wr, size_t n, int dim, rg_error *err)
+{
+    if (n <= wr->cap) return RG_OK;
+    size_t cap = wr->cap ? wr->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    size_t *offs = rg_realloc(wr->offs, cap * sizeof *offs);
+    if (offs) wr->offs = offs;
+    size_t *lens = rg_realloc(wr->lens, cap * sizeof *lens);
+    if (lens) wr->lens = lens;
+    const char **ptrs = rg_realloc(wr->ptrs, cap * sizeof *ptrs);
+    if (ptrs) wr->ptrs = ptrs;
+    float *vecs = dim ? rg_realloc(wr->vecs, cap * (size_t)dim * sizeof *vecs) : wr->vecs;
+    if (vecs) wr->vecs = vecs;
+    if (!offs || !lens || !ptrs || (dim && !vecs))
+        return rg_fail(err, RG_ENOMEM, "out of memory embedding %zu chunks", n);
+    wr->cap = cap;
+    return RG_OK;
+}
+
+/* Reports one finished file: counts, manifest, callback. */
+static void finish_file(run_ctx *r, const walk_file *f, job *j, rg_ingest_stats *stats)
+{
+    const rg_ingest_options *o = r->o;
+    stats->files++;
+    stats->bytes += j->len;
+    switch (j->ev) {
+    case RG_INGEST_ADDED:
+        stats->added++;
+        break;
+    case RG_INGEST_UPDATED:
+        stats->updated++;
+        break;
+    case RG_INGEST_UNCHANGED:
+        stats->unchanged++;
+        break;
+    case RG_INGEST_SKIPPED:
+        stats->skipped++;
+        break;
+    case RG_INGEST_FAILED:
+        stats->failed++;
+        break;
+    case RG_INGEST_DELETED:
+        break;
+    }
+    int wrote = j->ev == RG_INGEST_ADDED || j->ev == RG_INGEST_UPDATED;
+    if (wrote && !o->dry_run) {
+        stats->chunks += j->n_chunks;
+        if (o->pii_types) {
+            for (int t = 0; t < RG_PII_TYPE_COUNT; t++)
+                stats->pii.n[t] += j->pii.n[t];
+            if (rg_pii_counts_total(&j->pii)) { /* the audit trail: which file, what, no values */
+                rg_buf cb;
+                rg_buf_init(&cb, RG_PII_TYPE_COUNT * 32);
+                if (rg_pii_counts_json(&j->pii, &cb) == RG_OK)
+                    rg_log(RG_LOG_INFO, "pii: masked %zu in %s %s", rg_pii_counts_total(&j->pii),
+                           f->path, rg_buf_str(&cb));
+                rg_buf_free(&cb);
+            }
         }
     }
-    ev = found ? RG_INGEST_UPDATED : RG_INGEST_ADDED;
-out:
-    if (have_doc) rg_document_free(&doc);
-    rg_free(data);
-    cJSON_free(meta);
-    if (!o->dry_run) {
+    /* The manifest: every file considered, but not those a walk passes over
+     * and not the ones the manifest already says are current. */
+    if (!o->dry_run && j->ev != RG_INGEST_SKIPPED && (j->ev != RG_INGEST_UNCHANGED || j->len)) {
         rg_error note_err;
         rg_manifest_entry e = {
             .source_uri = f->path,
             .size = f->size,
             .mtime_ns = f->mtime_ns,
-            .content_hash = ev == RG_INGEST_FAILED ? NULL : hash,
+            .content_hash = j->ev == RG_INGEST_FAILED ? NULL : j->hash,
             .settings_hash = r->settings,
-            .status = ev == RG_INGEST_FAILED      ? "error"
-                      : ev == RG_INGEST_UNCHANGED ? "unchanged"
-                                                  : "ok",
-            .message = ev == RG_INGEST_FAILED ? rg_error_message(err) : NULL,
+            .status = j->ev == RG_INGEST_FAILED      ? "error"
+                      : j->ev == RG_INGEST_UNCHANGED ? "unchanged"
+                                                     : "ok",
+            .message = j->ev == RG_INGEST_FAILED ? rg_error_message(&j->err) : NULL,
             .pii_types = o->pii_types,
         };
-        rg_store_manifest_put(s, r->coll, &e, &note_err);
+        rg_store_manifest_put(r->s, r->coll, &e, &note_err);
     }
-    return ev;
+    stats->seconds = now_seconds() - r->t0;
+    if (o->on_file) o->on_file(o->ctx, f->path, j->ev, &j->err, stats);
+}
+
+/*
+ * Embeds the batch's chunks in as few encoder calls as their count allows,
+ * then writes each document with its vectors, and reports them.
+ */
+static void flush_batch(run_ctx *r, const walk *w, writer *wr, rg_ingest_stats *stats)
+{
+    const rg_ingest_options *o = r->o;
+    rg_dense *dense = o->dense;
+    int dim = dense ? rg_dense_dim(dense) : 0;
+    rg_error err;
+    rg_error_clear(&err);
+    rg_status st = RG_OK;
+    if (dense && wr->batch_chunks) {
+        st = writer_reserve(wr, wr->batch_chunks, dim, &err);
+        rg_buf_reset(&wr->text);
+        size_t c = 0;
+        for (size_t b = 0; !st && b < wr->n_batch; b++) {
+            const job *j = &wr->batch[b];
+            size_t tn = strlen(j->doc.title);
+            for (size_t k = 0; !st && k < j->n_chunks; k++, c++) {
+                /* what rg_store_chunk_embed_text gives: title, line break, chunk */
+                wr->offs[c] = wr->text.len;
+                if ((tn && (rg_buf_append(&wr->text, j->doc.title, tn) ||
+                            rg_buf_putc(&wr->text, '\n'))) ||
+                    rg_buf_append(&wr->text, j->doc.text + j->chunks[k].start,
+                                  j->chunks[k].end - j->chunks[k].start))
+                    st = rg_fail(&err, RG_ENOMEM, "out of memory embedding chunks");
+                wr->lens[c] = wr->text.len - wr->offs[c];
+            }
+        }
+        for (size_t i = 0; !st && i < wr->batch_chunks; i++)
+            wr->ptrs[i] = wr->text.data + wr->offs[i];
+        if (!st)
+            st = rg_dense_embed_passages(dense, wr->ptrs, wr->lens, wr->batch_chunks, wr->vecs,
+                                         &err);
+    }
+    size_t c = 0;
+    for (size_t b = 0; b < wr->n_batch; b++) {
+        job *j = &wr->batch[b];
+        const walk_file *f = &w->files[wr->index[b]];
+        if (st) { /* the batch could not be embedded: none of it is written */
+            j->ev = RG_INGEST_FAILED;
+            rg_fail(&j->err, err.code, "%s: %s", f->path, rg_error_message(&err));
+        } else {
+            char *meta = file_metadata(o, f->mtime, o->pii_types ? &j->pii : NULL);
+            rg_status ws = meta ? write_document(r->s, dense, r->coll, f->path, &j->doc, j->chunks,
+                                                 j->n_chunks, j->hash, (int64_t)j->len, meta,
+                                                 dense ? wr->vecs + c * (size_t)dim : NULL, &j->err)
+                                : rg_fail(&j->err, RG_ENOMEM, "%s: out of memory", f->path);
+            cJSON_free(meta);
+            if (ws) j->ev = RG_INGEST_FAILED;
+        }
+        c += j->n_chunks;
+        finish_file(r, f, j, stats);
+        if (j->ev == RG_INGEST_FAILED && !r->fatal.code &&
+            (j->err.code == RG_EDB || j->err.code == RG_ECORRUPT || j->err.code == RG_EBUSY))
+            r->fatal = j->err; /* a store that stops working stops the run */
+        job_clear(j);
+    }
+    wr->n_batch = 0;
+    wr->batch_chunks = 0;
 }
 
 static void walk_free(walk *w)
@@ -608,6 +844,100 @@ static rg_status sync_deletes(const run_ctx *r, const walk *w, const char *const
     return RG_OK;
 }
 
+/* Loader threads for this run: options.loaders, else by core count. */
+static int loader_count(const rg_ingest_options *o, size_t n_files)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = o->loaders > 0 ? o->loaders : cores <= 2 ? 1 : (int)(cores / 2);
+    if (n > RG_INGEST_LOADERS_MAX) n = RG_INGEST_LOADERS_MAX;
+    if ((size_t)n > n_files) n = n_files ? (int)n_files : 1;
+    return n;
+}
+
+/*
+ * Loader threads read, load and chunk files into the ring; this thread
+ * takes them in walk order, embeds the chunks of several documents in one
+ * batch and writes them (pipe_state, writer).
+ */
+static rg_status run_pipeline(run_ctx *r, const walk *w, rg_ingest_stats *stats, double *last_save,
+                              rg_error *err)
+{
+    const rg_ingest_options *o = r->o;
+    pipe_state *p = rg_calloc(1, sizeof *p);
+    writer *wr = rg_calloc(1, sizeof *wr);
+    loader_arg args[RG_INGEST_LOADERS_MAX];
+    int started = 0;
+    rg_status st = RG_OK;
+    if (!p || !wr) {
+        rg_free(p);
+        rg_free(wr);
+        return rg_fail(err, RG_ENOMEM, "out of memory starting ingestion");
+    }
+    rg_buf_init(&wr->text, RG_INGEST_BATCH_TEXT_MAX);
+    p->r = r;
+    p->w = w;
+    p->n_loaders = loader_count(o, w->n);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    rg_store_options so = rg_store_default_options();
+    so.create = 0;
+    for (int k = 0; k < p->n_loaders && !st; k++)
+        st = rg_store_open(rg_store_dir(r->s), &so, &p->stores[k], err);
+    for (int k = 0; k < p->n_loaders && !st; k++, started++) {
+        args[k] = (loader_arg){p, k};
+        int rc = pthread_create(&p->threads[k], NULL, loader_main, &args[k]);
+        if (rc) st = rg_fail(err, RG_ENOMEM, "cannot start a loader thread: %s", strerror(rc));
+    }
+    for (size_t i = 0; !st && i < w->n && !r->fatal.code; i++) {
+        size_t slot = i % RG_INGEST_QUEUE;
+        pthread_mutex_lock(&p->mu);
+        while (!p->ready[slot])
+            pthread_cond_wait(&p->cv, &p->mu);
+        job j = p->slots[slot];
+        memset(&p->slots[slot], 0, sizeof p->slots[slot]);
+        p->ready[slot] = 0;
+        p->taken = i + 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (j.write) {
+            if (wr->n_batch == RG_INGEST_QUEUE) flush_batch(r, w, wr, stats);
+            wr->index[wr->n_batch] = i;
+            wr->batch[wr->n_batch++] = j;
+            wr->batch_chunks += j.n_chunks;
+            if (wr->batch_chunks >= RG_DENSE_EMBED_BATCH) flush_batch(r, w, wr, stats);
+        } else {
+            if (j.set_hash && !o->dry_run &&
+                rg_store_set_document_hash(r->s, j.doc_id, j.hash, (int64_t)j.len, &j.err))
+                j.ev = RG_INGEST_FAILED;
+            finish_file(r, &w->files[i], &j, stats);
+            job_clear(&j);
+        }
+        if (o->dense && !r->fatal.code && now_seconds() - *last_save > RG_INGEST_SAVE_SECONDS) {
+            flush_batch(r, w, wr, stats);
+            if ((st = rg_dense_save(o->dense, err))) break;
+            *last_save = now_seconds();
+        }
+    }
+    if (!st) flush_batch(r, w, wr, stats);
+    if (!st && r->fatal.code) st = rg_fail(err, r->fatal.code, "%s", r->fatal.msg);
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int k = 0; k < started; k++)
+        pthread_join(p->threads[k], NULL);
+    for (int k = 0; k < p->n_loaders; k++)
+        rg_store_close(p->stores[k]);
+    for (size_t i = 0; i < RG_INGEST_QUEUE; i++)
+        job_clear(&p->slots[i]);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    writer_free(wr);
+    rg_free(wr);
+    rg_free(p);
+    return st;
+}
+
 rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
                           const rg_ingest_options *opt, rg_ingest_stats *stats, rg_error *err)
 {
@@ -625,7 +955,7 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
                            "('modified' is set by ragd)",
                            o.meta_keys[i], RG_META_KEY_MAX);
     double t0 = now_seconds();
-    run_ctx r = {.s = s, .o = &o};
+    run_ctx r = {.s = s, .o = &o, .t0 = t0};
     rg_ingest_settings_hash(&o, o.dense ? rg_dense_model(o.dense) : NULL, r.settings);
     /* A dry run creates nothing: on a new collection every file is an add. */
     rg_status st = rg_store_collection(s, o.collection ? o.collection : RG_DEFAULT_COLLECTION,
@@ -643,52 +973,7 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
     stats->total_files = w.n;
     for (size_t i = 0; i < w.n; i++)
         stats->total_bytes += (uint64_t)w.files[i].size;
-    for (size_t i = 0; i < w.n; i++) {
-        const walk_file *f = &w.files[i];
-        rg_error ferr;
-        rg_error_clear(&ferr);
-        rg_ingest_event ev;
-        stats->files++;
-        /* In a directory walk, files no loader claims by name are passed over
-         * quietly (images, archives); a file named explicitly is sniffed. */
-        if (!f->explicit_arg && !rg_loader_find(f->path, NULL, 0)) {
-            ev = RG_INGEST_SKIPPED;
-            rg_fail(&ferr, RG_EUNSUPPORTED, "%s: not a supported document type", f->path);
-        } else {
-            ev = ingest_file(&r, f, stats, &ferr);
-        }
-        switch (ev) {
-        case RG_INGEST_ADDED:
-            stats->added++;
-            break;
-        case RG_INGEST_UPDATED:
-            stats->updated++;
-            break;
-        case RG_INGEST_UNCHANGED:
-            stats->unchanged++;
-            break;
-        case RG_INGEST_SKIPPED:
-            stats->skipped++;
-            break;
-        case RG_INGEST_FAILED:
-            stats->failed++;
-            break;
-        case RG_INGEST_DELETED:
-            break;
-        }
-        /* A store that stops working stops the run; a bad file does not. */
-        if (ev == RG_INGEST_FAILED &&
-            (ferr.code == RG_EDB || ferr.code == RG_ECORRUPT || ferr.code == RG_EBUSY)) {
-            st = rg_fail(err, ferr.code, "%s", ferr.msg);
-            goto out;
-        }
-        stats->seconds = now_seconds() - t0;
-        if (o.on_file) o.on_file(o.ctx, f->path, ev, &ferr, stats);
-        if (o.dense && now_seconds() - last_save > RG_INGEST_SAVE_SECONDS) {
-            if ((st = rg_dense_save(o.dense, err))) goto out;
-            last_save = now_seconds();
-        }
-    }
+    if ((st = run_pipeline(&r, &w, stats, &last_save, err))) goto out;
     if (o.sync && r.coll) {
         qsort(w.files, w.n, sizeof *w.files, path_cmp);
         if ((st = sync_deletes(&r, &w, paths, n_paths, stats, err))) goto out;

@@ -52,6 +52,15 @@ int rg_meta_key_valid(const char *key);
 #define RG_INGEST_SAVE_SECONDS 60
 /* At most this many files in one run. */
 #define RG_INGEST_MAX_FILES 10000000u
+/*
+ * Files prepared ahead of the writer (read, loaded, chunked): the bound on
+ * what a run holds in memory besides the file list, whatever its size.
+ */
+#define RG_INGEST_QUEUE 16
+/* Most loader threads a run starts. */
+#define RG_INGEST_LOADERS_MAX 8
+/* Most bytes of chunk text one embedding batch holds. */
+#define RG_INGEST_BATCH_TEXT_MAX (256u << 20)
 
 typedef enum rg_ingest_event {
     RG_INGEST_ADDED,
@@ -122,6 +131,13 @@ typedef struct rg_ingest_options {
      * its metadata gets "pii": the per-type counts, {} when nothing matched.
      */
     unsigned pii_types;
+    /*
+     * Threads that read, load and chunk files while the calling thread
+     * embeds and writes (0: one on up to two cores, else half the cores;
+     * at most RG_INGEST_LOADERS_MAX). The calling thread takes the files in
+     * walk order and embeds the chunks of several documents per batch.
+     */
+    int loaders;
     int sync;    /* delete what the walk no longer finds (see the top of this file) */
     int dry_run; /* change nothing; report through on_file what would change */
 } rg_ingest_options;

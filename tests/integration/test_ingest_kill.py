@@ -93,7 +93,9 @@ def snapshot(data):
 # The reference: one run that is never interrupted.
 ref_data = new_data()
 t0 = time.time()
-p, s = run_json(["ingest", src], data=ref_data, timeout=1800)
+# Three loader threads here (one by default on two cores): the store must not
+# depend on how many threads prepared the files or in what order they finished.
+p, s = run_json(["ingest", "--loaders", "3", src], data=ref_data, timeout=1800)
 one_run = time.time() - t0
 t.check(p.returncode == 0 and s and s["added"] == N_DOCS, f"reference run adds {N_DOCS} documents",
         p.stdout[-300:] + p.stderr[-300:])
