@@ -113,4 +113,37 @@ for question, want in (("Which sign does page two mention with the quotes?", 2),
 p = run(["ask", "Which sign does page two mention with the quotes?"], data=data)
 t.check(", page 2" in p.stdout, "the text answer names the page of its source", p.stdout)
 
+# --- hostile files in one folder: each gives one clear error line, the run goes on ---------
+bad = tempdir("ragd-bad-files-")
+docx_fixtures = os.path.join(source_root(), "tests", "ingest", "data", "docx")
+shutil.copy(os.path.join(fixtures, "encrypted-user.pdf"), os.path.join(bad, "locked.pdf"))
+shutil.copy(os.path.join(docx_fixtures, "encrypted.docx"), os.path.join(bad, "locked.docx"))
+shutil.copy(os.path.join(docx_fixtures, "truncated.docx"), os.path.join(bad, "cut.docx"))
+shutil.copy(os.path.join(docx_fixtures, "bomb.docx"), os.path.join(bad, "bomb.docx"))
+with open(os.path.join(bad, "corrupt.pdf"), "wb") as f:
+    f.write(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+with open(os.path.join(bad, "half.pdf"), "wb") as f:
+    f.write(open(os.path.join(fixtures, "english.pdf"), "rb").read()[:700])
+with open(os.path.join(bad, "huge.md"), "wb") as f:
+    f.truncate(HUGE)
+with open(os.path.join(bad, "fine.md"), "w") as f:
+    f.write("# Fine\n\nQuokkas smile at tourists on Rottnest Island.\n")
+shutil.copy(os.path.join(fixtures, "english.pdf"), os.path.join(bad, "good.pdf"))
+bad_data = tempdir()
+p, s = run_json(["ingest", "--lexical-only", bad], data=bad_data)
+errs = [l for l in p.stderr.splitlines() if l.strip()]
+failed_names = sorted(os.path.basename(l.split(":")[2].strip()) for l in errs
+                      if l.startswith("ragd: error: "))
+t.check(p.returncode == 1 and s and s["added"] >= 2 and s["failed"] == len(errs),
+        "hostile files fail one by one and the run goes on", p.stdout + p.stderr)
+t.check(all(l.startswith("ragd: error: " + bad) for l in errs) and
+        {"locked.pdf", "locked.docx", "cut.docx", "bomb.docx", "corrupt.pdf", "huge.md"}
+        <= set(failed_names), "one error line per bad file, naming it", p.stderr)
+t.check(any("encrypted" in l and "locked.pdf" in l for l in errs) and
+        any("encrypted or not a Word document" in l and "locked.docx" in l for l in errs),
+        "encrypted PDF and DOCX are named as encrypted", p.stderr)
+p, r = run_json(["search", "--mode", "lexical", "quokkas rottnest"], data=bad_data)
+t.check(r and r["results"] and r["results"][0]["source"].endswith("fine.md"),
+        "the good files were ingested", str(r)[:300])
+
 t.done()
