@@ -215,17 +215,32 @@ typedef struct ask_params {
     const rg_history *history; /* NULL: a single question */
 } ask_params;
 
-/* Runs the answer pipeline; replies itself (error) and returns non-zero on failure. */
-static int run_answer(rg_request *req, serve_app *app, serve_worker *w, const ask_params *p,
-                      sse_ctx *sse, rg_answer *ans)
+/*
+ * Refreshes the worker and checks the collection: 1 to go on, 0 after
+ * replying. Callers run it before a stream begins, while a failure can
+ * still be a plain error reply (the server refuses a reply after
+ * rg_reply_stream_begin, and the client would get an empty stream).
+ */
+static int answer_ready(rg_request *req, serve_worker *w, const char *collection)
 {
     rg_error err;
     rg_error_clear(&err);
     if (serve_refresh(w, &err)) {
         rg_reply_status(req, &err);
-        return 1;
+        return 0;
     }
-    if (!serve_collection_exists(req, w, p->collection)) return 1;
+    return serve_collection_exists(req, w, collection);
+}
+
+/*
+ * Runs the answer pipeline (after answer_ready); replies itself (error) and
+ * returns non-zero on failure.
+ */
+static int run_answer(rg_request *req, serve_app *app, serve_worker *w, const ask_params *p,
+                      sse_ctx *sse, rg_answer *ans)
+{
+    rg_error err;
+    rg_error_clear(&err);
     rg_answer_options ao = rg_answer_default_options();
     ao.k = p->k;
     ao.collection = p->collection;
@@ -306,6 +321,7 @@ void route_answer(void *app_, void *ctx, rg_request *req)
         }
         p.history = &history;
     }
+    if (!answer_ready(req, w, p.collection)) goto done;
     if (!p.stream) {
         if (run_answer(req, app, w, &p, NULL, &ans)) goto done;
         if (rg_answer_to_json(&ans, &out, &err)) {
@@ -495,21 +511,20 @@ void route_chat(void *app_, void *ctx, rg_request *req)
     sse_ctx sse = {.req = req, .chat = 1, .id = id, .model = model, .created = created};
     rg_error err;
     rg_error_clear(&err);
-    if (p.collection) {
-        int64_t cid;
-        rg_status st = serve_refresh(w, &err);
-        if (!st) st = rg_store_collection(w->store, p.collection, 0, &cid, &err);
-        if (st == RG_ENOTFOUND) {
-            rg_reply_error(req, 404, "model_not_found",
-                           "the model '%s' does not exist: use \"ragd\" for every collection, "
-                           "or a collection's name",
-                           model);
-            goto done;
-        }
-        if (st) {
-            rg_reply_status(req, &err);
-            goto done;
-        }
+    /* as answer_ready, before a stream begins, with the model's name in the 404 */
+    int64_t cid;
+    rg_status st = serve_refresh(w, &err);
+    if (!st && p.collection) st = rg_store_collection(w->store, p.collection, 0, &cid, &err);
+    if (st == RG_ENOTFOUND) {
+        rg_reply_error(req, 404, "model_not_found",
+                       "the model '%s' does not exist: use \"ragd\" for every collection, "
+                       "or a collection's name",
+                       model);
+        goto done;
+    }
+    if (st) {
+        rg_reply_status(req, &err);
+        goto done;
     }
     if (p.stream) {
         if (rg_reply_stream_begin(req, 200, "text/event-stream")) goto done;

@@ -277,6 +277,11 @@ static rg_status load_replace(sn_step *st, const cJSON *j, rg_error *err)
     st->content_len = strlen(content->valuestring);
     if (st->pat_len == 0 || st->pat_len > SN_REPLACE_MAX || st->content_len > SN_REPLACE_MAX)
         return rg_fail(err, RG_ELIMIT, "tokenizer: Replace pattern or content of bad length");
+    /* the steps decode what they are given: a pattern that ends inside a character, or
+     * content that is not UTF-8, would leave them stuck on a stray byte (tests/fuzz) */
+    if (!rg_utf8_valid(p, st->pat_len, NULL) ||
+        !rg_utf8_valid(content->valuestring, st->content_len, NULL))
+        return rg_fail(err, RG_ECORRUPT, "tokenizer: Replace pattern or content is not UTF-8");
     memcpy(st->pat, p, st->pat_len);
     memcpy(st->content, content->valuestring, st->content_len);
     if (cJSON_IsString(str) || strcspn(p, "\\.^$|?*+()[]{}") == st->pat_len)
@@ -478,7 +483,8 @@ static rg_status load_step(tok_sp_norm *nm, const cJSON *j, int depth, rg_error 
     }
     if (strcmp(t, "Prepend") == 0) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prepend");
-        if (!cJSON_IsString(p) || strlen(p->valuestring) > SN_REPLACE_MAX)
+        if (!cJSON_IsString(p) || strlen(p->valuestring) > SN_REPLACE_MAX ||
+            !rg_utf8_valid(p->valuestring, strlen(p->valuestring), NULL))
             return rg_fail(err, RG_ECORRUPT, "tokenizer: malformed Prepend normalizer");
         st->kind = SN_PREPEND;
         st->content_len = strlen(p->valuestring);

@@ -393,6 +393,35 @@ static const added_tok *match_added(const rg_tokenizer *tok, const char *s, size
     return best;
 }
 
+/*
+ * An added token's lstrip and rstrip: the white space before text[end]
+ * (down to from) or from text[i] (up to len), whole code points of valid
+ * UTF-8. Taking single bytes for code points would read the last byte of
+ * a character such as U+C785 (EC 9E 85) as U+0085, a space, and cut the
+ * character in two (found by tests/fuzz: fuzz_unigram).
+ */
+static size_t strip_back(const char *text, size_t from, size_t end)
+{
+    while (end > from) {
+        size_t k = 1;
+        while (k < 4 && end - k > from && ((unsigned char)text[end - k] & 0xC0) == 0x80)
+            k++;
+        uint32_t c;
+        if (rg_utf8_decode(text + end - k, k, &c) != k || !tok_is_rust_whitespace(c)) break;
+        end -= k;
+    }
+    return end;
+}
+
+static size_t strip_forward(const char *text, size_t i, size_t len)
+{
+    uint32_t c;
+    size_t k;
+    while (i < len && (k = rg_utf8_decode(text + i, len - i, &c)) && tok_is_rust_whitespace(c))
+        i += k;
+    return i;
+}
+
 static rg_status run(const rg_tokenizer *tok, const char *text, size_t len, tok_ids *ids,
                      rg_error *err)
 {
@@ -409,16 +438,12 @@ static rg_status run(const rg_tokenizer *tok, const char *text, size_t len, tok_
         if (!t)
             continue;
         size_t end = i;
-        if (t->lstrip)
-            while (end > seg && tok_is_rust_whitespace((unsigned char)text[end - 1]))
-                end--;
+        if (t->lstrip) end = strip_back(text, seg, end);
         if ((rc = run_segment(tok, text + seg, end - seg, seg == 0, &cps, ids, err)) ||
             (rc = tok_ids_push(ids, t->id, err)))
             goto out;
         i += t->len;
-        if (t->rstrip)
-            while (i < len && tok_is_rust_whitespace((unsigned char)text[i]))
-                i++;
+        if (t->rstrip) i = strip_forward(text, i, len);
         seg = i;
         i--;
     }

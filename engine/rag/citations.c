@@ -232,8 +232,11 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Writes one marker renumbered ("[1, 3]"), or nothing when it cites no source. */
-static rg_status write_marker(checker *ck, const rg_marker *mk)
+/*
+ * Writes one marker renumbered ("[1, 3]"), or nothing when it cites no
+ * source. The sentence being written starts at out[from].
+ */
+static rg_status write_marker(checker *ck, const rg_marker *mk, size_t from)
 {
     int nums[RG_MARKER_NUMS_MAX];
     int n = 0;
@@ -249,8 +252,10 @@ static rg_status write_marker(checker *ck, const rg_marker *mk)
             dup |= nums[k] == nv;
         if (!dup) nums[n++] = nv;
     }
-    if (n == 0) { /* a marker pointing nowhere goes, with the space before it */
-        while (ck->out.len && ck->out.data[ck->out.len - 1] == ' ')
+    if (n == 0) { /* a marker pointing nowhere goes, with the space before it in its
+                     sentence (not before the sentence: its span would end before it
+                     starts, found by tests/fuzz) */
+        while (ck->out.len > from && ck->out.data[ck->out.len - 1] == ' ')
             ck->out.data[--ck->out.len] = '\0';
         return RG_OK;
     }
@@ -282,7 +287,7 @@ static rg_status write_answer(checker *ck, rg_answer *ans)
         for (size_t m = ss->first_marker; m < ss->first_marker + ss->n_markers && !st; m++) {
             const rg_marker *mk = &ck->markers[m];
             st = rg_buf_append(&ck->out, ck->text + at, mk->span.start - at);
-            if (!st) st = write_marker(ck, mk);
+            if (!st) st = write_marker(ck, mk, start);
             at = mk->span.end;
         }
         if (!st) st = rg_buf_append(&ck->out, ck->text + at, ss->span.end - at);

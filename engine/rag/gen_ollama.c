@@ -33,7 +33,9 @@ static rg_status deliver(ollama *g, const char *s, size_t n, rg_error *err)
 static size_t count_of(const cJSON *j, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (size_t)v->valuedouble : 0;
+    /* 0 for what no size_t holds too: converting that is undefined (tests/fuzz) */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 0x1p53)) return 0;
+    return (size_t)v->valuedouble;
 }
 
 /* One NDJSON line, or the whole body of a non-streamed answer. */

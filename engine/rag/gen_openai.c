@@ -214,8 +214,10 @@ static void read_usage(openai *g, const cJSON *j)
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (cJSON_IsNumber(p) && p->valuedouble >= 0) g->res->prompt_tokens = (size_t)p->valuedouble;
-    if (cJSON_IsNumber(c) && c->valuedouble >= 0)
+    /* a count no size_t holds is the server's nonsense: converting it is undefined (tests/fuzz) */
+    if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble < 0x1p53)
+        g->res->prompt_tokens = (size_t)p->valuedouble;
+    if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 0x1p53)
         g->res->completion_tokens = (size_t)c->valuedouble;
 }
 
@@ -352,12 +354,14 @@ static rg_status oa_generate(void *self, const rg_gen_request *req, rg_buf *out,
     int cancelled;
     rg_status st = rg_llm_post(g->http, &g->o, &call, &cancelled, err);
     rg_free(body);
+    /* a whole body is read, and its text delivered, here: before the cancel check,
+     * so that a caller stopping at that piece gets RG_FINISH_CANCELLED too */
+    if (!st && !g->o.stream && !g->cancelled && !cancelled) st = finish_body(g, err);
     if (g->cancelled || cancelled) {
         rg_error_clear(err);
         res->finish = RG_FINISH_CANCELLED;
         return RG_OK;
     }
-    if (!st && !g->o.stream) st = finish_body(g, err);
     if (!st && g->o.stream && !g->done)
         st = rg_fail(err, RG_ENET, "%s: the stream ended before the answer was complete", g->url);
     return st;

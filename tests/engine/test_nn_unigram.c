@@ -244,6 +244,49 @@ static void test_normalizers(void)
     rg_tokenizer_close(t);
 }
 
+/*
+ * A Replace pattern or content, or a Prepend string, that is not UTF-8 (the
+ * file's bytes: cJSON does not check them) left the normalizer looping on a
+ * stray byte, or a pattern ending inside a character matched half of one
+ * (tests/fuzz: fuzz_tokenizer_json, corpus/tokenizer_json/regress-*). Such a
+ * file is now refused when it is opened.
+ */
+static void test_normalizer_invalid_utf8(void)
+{
+    static const char *const norms[] = {
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\"  \"},\"content\":\"\xff\xff \"}",
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\"K] \xe2\"},\"content\":\" \"}",
+        "{\"type\":\"Prepend\",\"prepend\":\"\xe2\x96\"}",
+    };
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
+        const char *json = tiny_json(",\"unk_id\":1", norms[i]);
+        rg_tokenizer *t = NULL;
+        rg_error err;
+        CHECK_INT(rg_tokenizer_from_json(json, strlen(json), &t, &err), RG_ECORRUPT);
+        CHECK(t == NULL);
+    }
+}
+
+/*
+ * <mask> strips the white space before it (lstrip). The last byte of 입
+ * (EC 9E 85) once passed for U+0085, a space: the strip cut the character in
+ * two and the normalizer looped on the stray bytes (tests/fuzz: fuzz_unigram,
+ * corpus/unigram/regress-lstrip-multibyte).
+ */
+static void test_lstrip_multibyte(void)
+{
+    rg_tokenizer *t = open_json(main_json);
+    REQUIRE(t);
+    int32_t a[64], b[64];
+    size_t na = 0, nb = 0;
+    rg_error err;
+    static const char nl[] = "x \xec\x9e\x85\n\u00a0<mask>", sp[] = "x \xec\x9e\x85 <mask>";
+    CHECK_INT(rg_tokenizer_encode(t, nl, strlen(nl), 0, a, 64, &na, &err), RG_OK);
+    CHECK_INT(rg_tokenizer_encode(t, sp, strlen(sp), 0, b, 64, &nb, &err), RG_OK);
+    CHECK(na == nb && na > 0 && memcmp(a, b, na * sizeof a[0]) == 0); /* all the space stripped */
+    rg_tokenizer_close(t);
+}
+
 static void test_malformed(void)
 {
     static const char *bad[][2] = {
@@ -353,9 +396,15 @@ int main(void)
     main_json_len = size;
     fix_load(&fx);
     static const test_case cases[] = {
-        TEST(test_parity_main),     TEST(test_parity_variants), TEST(test_viterbi_unknown_bytes),
-        TEST(test_normalizers),     TEST(test_malformed),       TEST(test_damaged_charsmap),
+        TEST(test_parity_main),
+        TEST(test_parity_variants),
+        TEST(test_viterbi_unknown_bytes),
+        TEST(test_normalizers),
+        TEST(test_malformed),
+        TEST(test_damaged_charsmap),
         TEST(test_alloc_failures),
+        TEST(test_normalizer_invalid_utf8),
+        TEST(test_lstrip_multibyte),
     };
     int rc = test_run(cases, sizeof cases / sizeof cases[0]);
     fix_free(&fx);

@@ -133,6 +133,9 @@ bad = [
     ("answer without question", "POST", "/v1/answer", b"{}", {}, 400, "invalid_request"),
     ("stream not a bool", "POST", "/v1/answer", b'{"question": "x", "stream": "yes"}', {}, 400,
      "invalid_request"),
+    # found by tests/fuzz (fuzz_http): the 404 came after the stream had begun, and was lost
+    ("streamed answer, unknown collection", "POST", "/v1/answer",
+     b'{"question": "x", "stream": true, "collection": "nope"}', {}, 404, "collection_not_found"),
     ("chat without messages", "POST", "/v1/chat/completions", b'{"model": "ragd"}', {}, 400,
      "invalid_request"),
     ("chat ending with assistant", "POST", "/v1/chat/completions",

@@ -66,6 +66,16 @@ static void test_renumber_and_drop(void)
     CHECK_INT(a.n_citations, 0);
     CHECK_INT(a.sentences[0].support, RG_UNCITED);
     rg_answer_free(&a);
+    /* a sentence that is only such a marker, after a space: dropping the space before the
+     * marker once reached before the sentence, whose span then ended before it began
+     * (tests/fuzz: fuzz_citations, corpus/citations/regress-empty-sentence-span) */
+    REQUIRE(check("Port 51820 [1].\n\n [7]\n\nMore.", s, 3, 0, &a) == RG_OK);
+    REQUIRE(a.n_sentences == 3);
+    for (size_t i = 0; i < a.n_sentences; i++)
+        CHECK(a.sentences[i].span.start <= a.sentences[i].span.end &&
+              a.sentences[i].span.end <= a.text_len);
+    CHECK_STR(a.text, "Port 51820 [1].\n\n \n\nMore.");
+    rg_answer_free(&a);
 }
 
 static void test_support_facts(void)
