@@ -398,55 +398,6 @@ rg_status rg_reply_error(rg_request *r, unsigned status, const char *code, const
     return st;
 }
 
-unsigned rg_http_status_of(rg_status st, const char **code)
-{
-    unsigned http = 500;
-    const char *c = "internal";
-    switch (st) {
-    case RG_OK:
-        http = 200, c = "ok";
-        break;
-    case RG_EINVAL:
-    case RG_EUTF8:
-    case RG_EPARSE:
-    case RG_EBINARY:
-        http = 400, c = "invalid_request";
-        break;
-    case RG_ENOTFOUND:
-        http = 404, c = "not_found";
-        break;
-    case RG_EEXISTS:
-        http = 409, c = "conflict";
-        break;
-    case RG_ELIMIT:
-        http = 413, c = "too_large";
-        break;
-    case RG_EUNSUPPORTED:
-        http = 415, c = "unsupported";
-        break;
-    case RG_EBUSY:
-        http = 503, c = "busy";
-        break;
-    case RG_ETIMEOUT:
-        http = 504, c = "timeout";
-        break;
-    case RG_ENET:
-        http = 502, c = "upstream";
-        break;
-    default:
-        break;
-    }
-    if (code) *code = c;
-    return http;
-}
-
-rg_status rg_reply_status(rg_request *r, const rg_error *err)
-{
-    const char *code;
-    unsigned http = rg_http_status_of(err->code, &code);
-    return rg_reply_error(r, http, code, "%s", rg_error_message(err));
-}
-
 /* Resumes the connection if it waits for us. Called with r->mu held. */
 static void wake_locked(rg_request *r)
 {
