@@ -28,10 +28,7 @@ typedef struct progress {
 /* A dry run's line (or JSON entry) for one planned change. */
 static void plan_note(progress *p, const char *path, rg_ingest_event ev)
 {
-    const char *what = ev == RG_INGEST_ADDED     ? "add"
-                       : ev == RG_INGEST_UPDATED ? "update"
-                       : ev == RG_INGEST_DELETED ? "delete"
-                                                 : NULL;
+    const char *what = rg_ingest_plan_word(ev);
     if (!what) return;
     if (!p->json) {
         printf("%-6s %s\n", what, path);

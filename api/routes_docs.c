@@ -431,10 +431,7 @@ static void sync_plan_note(void *ctx, const char *path, rg_ingest_event ev, cons
 {
     (void)err;
     (void)so_far;
-    const char *what = ev == RG_INGEST_ADDED     ? "add"
-                       : ev == RG_INGEST_UPDATED ? "update"
-                       : ev == RG_INGEST_DELETED ? "delete"
-                                                 : NULL;
+    const char *what = rg_ingest_plan_word(ev);
     cJSON *list = what ? cJSON_GetObjectItemCaseSensitive(ctx, what) : NULL;
     if (list) cJSON_AddItemToArray(list, cJSON_CreateString(path));
 }

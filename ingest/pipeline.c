@@ -36,6 +36,20 @@ typedef struct walk {
     const rg_ingest_options *opt;
 } walk;
 
+const char *rg_ingest_plan_word(rg_ingest_event ev)
+{
+    switch (ev) {
+    case RG_INGEST_ADDED:
+        return "add";
+    case RG_INGEST_UPDATED:
+        return "update";
+    case RG_INGEST_DELETED:
+        return "delete";
+    default:
+        return NULL;
+    }
+}
+
 rg_ingest_options rg_ingest_default_options(void)
 {
     rg_ingest_options o;

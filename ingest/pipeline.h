@@ -87,6 +87,12 @@ typedef struct rg_ingest_stats {
     rg_pii_counts pii;    /* personal data masked in the files added or updated */
 } rg_ingest_stats;
 
+/*
+ * The word a dry run's plan lists an event under: "add", "update" or
+ * "delete"; NULL for events that change nothing.
+ */
+const char *rg_ingest_plan_word(rg_ingest_event ev);
+
 /* Called after each file; err is set for RG_INGEST_FAILED (and SKIPPED). */
 typedef void (*rg_ingest_fn)(void *ctx, const char *path, rg_ingest_event ev,
                              const rg_error *err, const rg_ingest_stats *so_far);
