@@ -30,6 +30,10 @@ enum {
     ST_ACL_INSERT,
     ST_MANIFEST_GET,
     ST_MANIFEST_FORGET,
+    /* prepared ahead so that a failed write can be undone without allocating */
+    ST_BEGIN,
+    ST_FTS_TOUCH,
+    ST_ROLLBACK,
     ST_COUNT
 };
 
@@ -39,6 +43,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DOC_FIND] = "SELECT id, content_hash FROM documents WHERE collection_id = ?1 AND "
                     "source_uri = ?2",
     [ST_DOC_DELETE] = "DELETE FROM documents WHERE id = ?1",
+    [ST_BEGIN] = "BEGIN",
+    [ST_FTS_TOUCH] = "DELETE FROM chunks_fts WHERE rowid = 0",
+    [ST_ROLLBACK] = "ROLLBACK",
     [ST_DOC_INSERT] = "INSERT INTO documents(collection_id, source_uri, title, media_type, "
                       "content_hash, size, created_at, updated_at, metadata, text) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, json(?8), ?9)",
@@ -91,6 +98,7 @@ struct rg_store {
     char tokenize[32];
     char path[STORE_PATH_MAX];
     char dir[STORE_PATH_MAX];
+    int fts_stale; /* a failed write may have left FTS5's memory behind the file */
 };
 
 const char *rg_store_dir(const rg_store *s)
@@ -101,6 +109,7 @@ const char *rg_store_dir(const rg_store *s)
 /* Translates the connection's last error; names the operation. */
 static rg_status db_fail(rg_store *s, rg_error *err, int rc, const char *what)
 {
+    int saved_errno = errno; /* first: what the failed call left */
     rg_status code;
     switch (rc & 0xff) {
     case SQLITE_NOMEM:
@@ -128,6 +137,16 @@ static rg_status db_fail(rg_store *s, rg_error *err, int rc, const char *what)
         break;
     }
     const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    /* A failed write or open names its cause: "disk I/O error" alone does not
+       tell a full disk from a file-size limit or a permission. */
+    int sys = s && s->db && code == RG_EIO ? sqlite3_system_errno(s->db) : 0;
+    /* SQLite records the system error only for some failures (not for a
+       commit's WAL write): then errno, if it is one a write fails with. */
+    if (!sys && code == RG_EIO &&
+        (saved_errno == EFBIG || saved_errno == ENOSPC || saved_errno == EDQUOT ||
+         saved_errno == EROFS))
+        sys = saved_errno;
+    if (sys) return rg_fail(err, code, "%s: %s (%s, in %s)", what, msg, strerror(sys), s->dir);
     if (code == RG_ECORRUPT)
         return rg_fail(err, code, "%s: database %s is damaged or not a ragd database (%s)", what,
                        s ? s->path : "?", msg);
@@ -138,6 +157,54 @@ static rg_status exec(rg_store *s, const char *sql, const char *what, rg_error *
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? RG_OK : db_fail(s, err, rc, what);
+}
+
+/*
+ * After a failed write. On NOMEM, IOERR or FULL SQLite rolls a transaction
+ * back by itself, and FTS5 (SQLite 3.40) then keeps the failed
+ * transaction's pending terms and cached index structure in memory and
+ * writes them with the next commit: a corrupt lexical index (found by
+ * injecting allocation failures, tests/faults). A transaction that touches
+ * the FTS5 table and rolls back makes FTS5 discard both. Until that has
+ * worked, begin_write retries it and refuses to write.
+ */
+static void rollback(rg_store *s)
+{ /* the transaction may be gone already: SQLite ends it on some errors */
+    if (sqlite3_get_autocommit(s->db)) return;
+    sqlite3_step(s->stmt[ST_ROLLBACK]);
+    sqlite3_reset(s->stmt[ST_ROLLBACK]);
+}
+
+static int fts_reset(rg_store *s)
+{
+    rollback(s);
+    int ok = sqlite3_step(s->stmt[ST_BEGIN]) == SQLITE_DONE;
+    sqlite3_reset(s->stmt[ST_BEGIN]);
+    if (ok) {
+        sqlite3_step(s->stmt[ST_FTS_TOUCH]);
+        sqlite3_reset(s->stmt[ST_FTS_TOUCH]);
+        ok = sqlite3_step(s->stmt[ST_ROLLBACK]) == SQLITE_DONE;
+        sqlite3_reset(s->stmt[ST_ROLLBACK]);
+    }
+    rollback(s);
+    if (ok && sqlite3_get_autocommit(s->db)) s->fts_stale = 0;
+    return !s->fts_stale;
+}
+
+static void abort_write(rg_store *s)
+{
+    s->fts_stale = 1;
+    fts_reset(s);
+}
+
+static rg_status begin_write(rg_store *s, const char *what, rg_error *err)
+{
+    if ((s->fts_stale || !sqlite3_get_autocommit(s->db)) && !fts_reset(s))
+        return rg_fail(err, RG_ENOMEM,
+                       "%s: the store has not recovered from an earlier failed "
+                       "write yet (out of memory?)",
+                       what);
+    return exec(s, "BEGIN IMMEDIATE", what, err);
 }
 
 /* Runs one statement with ?1 = i1 and ?2 = t2 (when not NULL). */
@@ -274,7 +341,7 @@ static rg_status migrate(rg_store *s, int stemming, rg_error *err)
     }
     return exec(s, "COMMIT", "committing migration", err);
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* statements are not prepared yet */
     return st;
 }
 
@@ -415,6 +482,24 @@ static rg_status step_done(rg_store *s, sqlite3_stmt *st, const char *what, rg_e
     return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, what);
 }
 
+rg_status rg_store_verify(rg_store *s, rg_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "checking the database");
+    rc = sqlite3_step(st);
+    const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (rc == SQLITE_ROW && (!res || strcmp(res, "ok") != 0)) {
+        rg_status r = rg_fail(err, RG_ECORRUPT, "database %s: %s", s->path, res ? res : "?");
+        sqlite3_finalize(st);
+        return r;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return db_fail(s, err, rc, "checking the database");
+    return exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
+                "checking the lexical index", err);
+}
+
 rg_status rg_store_change_seq(rg_store *s, int64_t *seq, rg_error *err)
 {
     sqlite3_stmt *st = use(s, ST_SEQ_GET);
@@ -528,7 +613,7 @@ static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *d
 rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_chunk_row *chunks,
                                 size_t n_chunks, int64_t *doc_id, rg_error *err)
 {
-    rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+    rg_status r = begin_write(s, "starting a transaction", err);
     if (r) return r;
     int found;
     int64_t old_id = 0, id;
@@ -564,7 +649,7 @@ rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_ch
     if (doc_id) *doc_id = id;
     return RG_OK;
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    abort_write(s);
     return r;
 }
 
@@ -585,7 +670,7 @@ rg_status rg_store_set_document_hash(rg_store *s, int64_t doc_id, const char *co
 
 rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err)
 {
-    rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+    rg_status r = begin_write(s, "starting a transaction", err);
     if (r) return r;
     /* The manifest row goes too, so that a later sync or ingest of the file
      * adds it again rather than finding it unchanged. */
@@ -604,7 +689,7 @@ rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err)
     if ((r = bump_seq(s, err))) goto fail;
     return exec(s, "COMMIT", "committing a delete", err);
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    abort_write(s);
     return r;
 }
 
@@ -612,7 +697,7 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
                                  size_t *n_deleted, rg_error *err)
 {
     *n_deleted = 0;
-    rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+    rg_status r = begin_write(s, "starting a transaction", err);
     if (r) return r;
     sqlite3_stmt *st;
     /* substr() compares bytes exactly, unlike LIKE or GLOB, which would give
@@ -643,7 +728,7 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
         goto fail;
     return exec(s, "COMMIT", "committing a delete", err);
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    abort_write(s);
     return r;
 }
 
@@ -1000,7 +1085,7 @@ rg_status rg_store_forget_source(rg_store *s, int64_t collection_id, const char 
                                  int *removed, rg_error *err)
 {
     *removed = 0;
-    rg_status r = exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+    rg_status r = begin_write(s, "starting a transaction", err);
     if (r) return r;
     int found;
     int64_t doc_id;
@@ -1019,7 +1104,7 @@ rg_status rg_store_forget_source(rg_store *s, int64_t collection_id, const char 
     if ((r = step_done(s, st, "deleting a manifest entry", err))) goto fail;
     return exec(s, "COMMIT", "committing a delete", err);
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    abort_write(s);
     *removed = 0;
     return r;
 }
