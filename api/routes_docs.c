@@ -600,7 +600,11 @@ void route_doc_delete(void *app_, void *ctx, rg_request *req)
     if (!st) st = serve_refresh(w, &err);
     if (!st && w->dense) st = rg_dense_attach(w->dense, coll, &err);
     if (!st) st = rg_store_chunk_ids(w->store, coll, id, &ids, &n_ids, &err);
-    if (!st) st = rg_store_delete_document(w->store, id, &err);
+    if (!st) {
+        st = rg_store_delete_document(w->store, id, &err);
+        /* a failed commit may still have taken effect: the next attach reconciles */
+        if (st && w->dense) rg_dense_mark_stale(w->dense, coll);
+    }
     if (!st && w->dense) st = rg_dense_update(w->dense, coll, ids, n_ids, NULL, 0, &err);
     if (!st && w->dense) st = rg_dense_save(w->dense, &err);
     if (st) {

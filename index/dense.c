@@ -220,9 +220,22 @@ static rg_status new_index(rg_dense *d, int64_t coll, rg_vectors **v, rg_error *
     return rg_vectors_open(&o, v, err);
 }
 
+void rg_dense_mark_stale(rg_dense *d, int64_t coll)
+{
+    coll_index *c = find(d, coll);
+    if (c) c->partial = 1;
+}
+
 rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
 {
-    if (find(d, coll)) return RG_OK;
+    coll_index *c = find(d, coll);
+    if (c && c->partial) { /* behind the store since a failed update: catch up */
+        c->dirty = 1;
+        rg_status st = reconcile(d, coll, c->v, err);
+        if (!st) c->partial = 0;
+        return st;
+    }
+    if (c) return RG_OK;
     char bound[RG_DENSE_MODEL_MAX + 64];
     rg_status st = rg_store_collection_model(d->store, coll, bound, sizeof bound, err);
     if (st) return st;

@@ -65,9 +65,19 @@ const char *rg_dense_model(const rg_dense *d);
  * Makes the collection ready: binds it to the model if it is unbound, loads
  * its index file and reconciles it with the store (embedding what is
  * missing). RG_EINVAL when the collection is bound to another model.
- * Idempotent: later calls return at once.
+ * Idempotent: later calls return at once, unless a change left the
+ * collection's vectors behind the store (a failed update, or
+ * rg_dense_mark_stale): then they reconcile it again first.
  */
 rg_status rg_dense_attach(rg_dense *d, int64_t collection_id, rg_error *err);
+
+/*
+ * Records that a store change of the collection was committed but its
+ * vectors could not follow (an error after the commit): the next
+ * rg_dense_attach reconciles the live index with the store, and until then
+ * a save stamps the file as stale, so that no later open trusts it.
+ */
+void rg_dense_mark_stale(rg_dense *d, int64_t collection_id);
 
 /*
  * Records a document change already committed to the store: the vectors of

@@ -518,6 +518,11 @@ rg_status rg_vectors_save(rg_vectors *v, const char *path, uint64_t change_seq, 
         goto out;
     }
     rc = write_body_and_header(v, f, change_seq, err);
+    if (rc == RG_EIO) { /* name the file: the body writers do not know it */
+        char why[RG_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        rc = rg_fail(err, rc, "saving the vector index %s: %s", path, why);
+    }
     if (fclose(f) != 0 && rc == RG_OK)
         rc = rg_fail(err, RG_EIO, "closing %s: %s", tmp, strerror(errno));
     if (rc != RG_OK) goto out;

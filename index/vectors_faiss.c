@@ -22,6 +22,7 @@
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,10 +539,13 @@ static rg_status fx_save(void *ctx, FILE *f, rg_error *err)
     if (rc == RG_OK)
         rc = rg_vec_write(f, c->pend_x, c->n_pend * (size_t)c->dim * sizeof *c->pend_x, err);
     if (rc != RG_OK) return rc;
+    errno = 0;
     int frc = faiss_write_index(c->index, f);
-    return frc ? rg_fail(err, RG_EIO, "FAISS write_index failed: %s",
-                         faiss_get_last_error() ? faiss_get_last_error() : "unknown error")
-               : RG_OK;
+    if (!frc) return RG_OK;
+    if (errno) /* a failed write: its cause is all the reader needs */
+        return rg_fail(err, RG_EIO, "write failed: %s", strerror(errno));
+    return rg_fail(err, RG_EIO, "FAISS write_index failed: %s",
+                   faiss_get_last_error() ? faiss_get_last_error() : "unknown error");
 }
 
 static rg_status fx_read_ids(fx *c, FILE *f, uint64_t n, int64_t state, rg_error *err)

@@ -354,17 +354,23 @@ static rg_status write_document(rg_store *s, rg_dense *dense, int64_t collection
         if (found && (st = rg_store_chunk_ids(s, collection_id, doc_id, &old_ids, &n_old, err)))
             goto out;
     }
-    if ((st = rg_store_put_document(s, &meta, rows, n, &doc_id, err))) goto out;
+    if ((st = rg_store_put_document(s, &meta, rows, n, &doc_id, err))) {
+        /* SQLite may report a failure after the commit took effect (an
+           allocation failing late): the next attach reconciles either way */
+        if (dense) rg_dense_mark_stale(dense, collection_id);
+        goto out;
+    }
     if (dense) {
-        if ((st = rg_store_chunk_ids(s, collection_id, doc_id, &new_ids, &n_new, err))) goto out;
-        if (vecs && n_new != n) {
+        /* Committed: from here a failure leaves the vectors behind the store. */
+        st = rg_store_chunk_ids(s, collection_id, doc_id, &new_ids, &n_new, err);
+        if (!st && vecs && n_new != n)
             st = rg_fail(err, RG_EINTERNAL, "%s: %zu chunks stored, %zu embedded", source_uri,
                          n_new, n);
-            goto out;
-        }
-        st = vecs
-                 ? rg_dense_replace(dense, collection_id, old_ids, n_old, new_ids, n_new, vecs, err)
-                 : rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
+        if (!st)
+            st = vecs ? rg_dense_replace(dense, collection_id, old_ids, n_old, new_ids, n_new, vecs,
+                                         err)
+                      : rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
+        if (st) rg_dense_mark_stale(dense, collection_id);
     }
 out:
     cJSON_free(paged);
@@ -753,6 +759,10 @@ static void flush_batch(run_ctx *r, const walk *w, writer *wr, rg_ingest_stats *
                                 : rg_fail(&j->err, RG_ENOMEM, "%s: out of memory", f->path);
             cJSON_free(meta);
             if (ws) j->ev = RG_INGEST_FAILED;
+            /* the store or the disk under it fails: the run stops, naming why */
+            if ((ws == RG_EDB || ws == RG_ECORRUPT || ws == RG_EBUSY || ws == RG_EIO) &&
+                !r->fatal.code)
+                r->fatal = j->err;
         }
         c += j->n_chunks;
         finish_file(r, f, j, stats);
@@ -837,7 +847,10 @@ static rg_status sync_deletes(const run_ctx *r, const walk *w, const char *const
                 st = rg_store_find_document(r->s, r->coll, uris[i], &found, &doc_id, NULL, err);
                 if (!st && found && o->dense)
                     st = rg_store_chunk_ids(r->s, r->coll, doc_id, &old, &n_old, err);
-                if (!st) st = rg_store_forget_source(r->s, r->coll, uris[i], &removed, err);
+                if (!st) {
+                    st = rg_store_forget_source(r->s, r->coll, uris[i], &removed, err);
+                    if (st && o->dense) rg_dense_mark_stale(o->dense, r->coll); /* as above */
+                }
                 if (!st && removed && o->dense)
                     st = rg_dense_update(o->dense, r->coll, old, n_old, NULL, 0, err);
                 rg_free(old);
@@ -992,7 +1005,16 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         qsort(w.files, w.n, sizeof *w.files, path_cmp);
         if ((st = sync_deletes(&r, &w, paths, n_paths, stats, err))) goto out;
     }
-    if (o.dense) st = rg_dense_save(o.dense, err);
+    if (o.dense) {
+        /* a document whose vectors failed after its commit is caught up before the save */
+        rg_error aerr;
+        rg_status ast = rg_dense_attach(o.dense, r.coll, &aerr);
+        st = rg_dense_save(o.dense, err);
+        if (!st && ast) {
+            st = ast;
+            *err = aerr;
+        }
+    }
 out:
     stats->seconds = now_seconds() - t0;
     walk_free(&w);
