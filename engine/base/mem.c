@@ -24,6 +24,11 @@ void rg_mem_fail_at(unsigned long n, int sticky)
     atomic_store(&fail_at, n);
 }
 
+int rg_mem_fault_next(void)
+{
+    return should_fail();
+}
+
 unsigned long rg_mem_count(void)
 {
     return atomic_load(&alloc_count);

@@ -23,6 +23,12 @@ char *rg_strndup(const char *s, size_t n); /* always NUL-terminated */
  * so does every later one while `sticky` is set. n == 0 turns it off.
  */
 void rg_mem_fail_at(unsigned long n, int sticky);
+/*
+ * Counts one allocation made by another allocator that a test routes
+ * through this counter (SQLite's through sqlite3_config, cJSON's hooks) and
+ * returns 1 when that allocation must fail.
+ */
+int rg_mem_fault_next(void);
 /* Allocations made since the last rg_mem_fail_at call. */
 unsigned long rg_mem_count(void);
 
