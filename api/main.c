@@ -1,6 +1,7 @@
 /*
  * main.c — the ragd command line: global options, then a subcommand.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,9 @@ int cmd_help(const rg_cli *cli, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f, quotas) then fails the write with EFBIG,
+       which ragd reports and recovers from, instead of killing it mid-save. */
+    signal(SIGXFSZ, SIG_IGN);
     rg_cli cli = {.data_dir = "./ragd-data"};
     const char *env = getenv("RAGD_DATA");
     if (env && env[0]) cli.data_dir = env, cli.data_explicit = 1;
