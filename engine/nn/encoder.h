@@ -45,7 +45,7 @@ typedef enum rg_pooling {
 } rg_pooling;
 
 typedef struct rg_encoder_options {
-    int threads;             /* <= 0: all cores */
+    int threads;             /* <= 0: all cores the process may use (kernels.h) */
     rg_gemm_backend backend; /* RG_GEMM_AUTO: the fastest built in */
     int int8;                /* 1: per-channel int8 weights for the linear layers */
     size_t max_length;       /* 0: from the model folder */

@@ -5,10 +5,12 @@
  * oracle in tests; it is also the fallback when neither oneDNN nor CBLAS
  * was found at build time.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "engine/nn/kernels.h"
 #include "engine/nn/kernels_x86.h"
 
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,8 +83,10 @@ const char *rg_gemm_name(rg_gemm_backend be)
 
 void rg_kernels_set_threads(int n)
 {
-    if (n <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) { /* the cores this process may run on (taskset, cpusets), else all online */
+        cpu_set_t set;
+        long c = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                             : sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;
     }
     n_threads = n;

@@ -31,7 +31,8 @@ rg_gemm_backend rg_gemm_best(void);
 /* 1 when the backend was built in (REF always is). */
 int rg_gemm_available(rg_gemm_backend be);
 const char *rg_gemm_name(rg_gemm_backend be);
-/* Threads for the GEMM backends and the parallel loops; n <= 0: all cores. */
+/* Threads for the GEMM backends and the parallel loops; n <= 0: all the cores the
+   process may run on (its CPU affinity: taskset, cpusets). */
 void rg_kernels_set_threads(int n);
 int rg_kernels_threads(void);
 /*
