@@ -15,6 +15,7 @@ APT_PACKAGES=(
   python3-venv
   chromium chromium-driver wrk   # the web page's browser test; the HTTP load test
   clang libclang-rt-14-dev       # scripts/fuzz.sh: libFuzzer with ASan + UBSan
+  valgrind                       # scripts/valgrind.sh: memcheck over the integration tests
 )
 PY_PACKAGES=(
   ir-measures           # reference metrics for the eval test
