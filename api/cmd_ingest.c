@@ -14,6 +14,7 @@
 #include "engine/base/mem.h"
 #include "engine/nn/encoder.h"
 #include "index/dense.h"
+#include "ingest/loader.h"
 #include "ingest/pipeline.h"
 
 typedef struct progress {
@@ -69,6 +70,29 @@ static const char *pii_json(const rg_pii_counts *c, char *out, size_t cap)
     return out;
 }
 
+/*
+ * Splits --json-text / --json-title's comma-separated names (v is changed in
+ * place) into names, NULL-terminated; 0 after saying what is wrong.
+ */
+static int field_list(const char *opt, char *v, const char **names)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == RG_JSON_MAX_FIELDS) {
+            cli_fail("%s: at most %d field names", opt, RG_JSON_MAX_FIELDS);
+            return 0;
+        }
+        names[n++] = tok;
+    }
+    if (!n) {
+        cli_fail("%s needs at least one field name", opt);
+        return 0;
+    }
+    names[n] = NULL;
+    return 1;
+}
+
 static int ingest_usage(int sync)
 {
     if (sync) {
@@ -76,20 +100,22 @@ static int ingest_usage(int sync)
             "usage: ragd sync [--dry-run] [--collection NAME] [--include GLOB]...\n"
             "                 [--exclude GLOB]... [--chunk-tokens N] [--overlap N] [--model NAME]\n"
             "                 [--lexical-only] [--meta KEY=VALUE]... [--pii-mask] [--loaders N]\n"
-            "                 PATH...\n\n"
+            "                 [--json-text FIELDS] [--json-title FIELDS] PATH...\n\n"
             "Makes the collection mirror the given folders (and files): new files are\n"
             "added, changed ones replaced, and documents whose file is gone (or no longer\n"
             "selected by --include/--exclude) deleted, with their vectors. A file whose\n"
             "size and modification time match the last run is not read again; one whose\n"
             "bytes are unchanged is not re-chunked unless the settings that shape chunks\n"
-            "changed (chunk size, overlap, model, --pii-mask, ragd's loaders). A file that\n"
+            "changed (chunk size, overlap, model, --pii-mask, ragd's loaders); new JSON\n"
+            "fields re-chunk only the files whose loaded text they change. A file that\n"
             "fails keeps its previous document. --dry-run prints the changes (add, update,\n"
             "delete) and makes none. Options as for 'ragd ingest'.");
         return 0;
     }
     puts("usage: ragd ingest [--collection NAME] [--include GLOB]... [--exclude GLOB]...\n"
          "                   [--chunk-tokens N] [--overlap N] [--model NAME] [--lexical-only]\n"
-         "                   [--meta KEY=VALUE]... [--pii-mask] [--loaders N] PATH...\n\n"
+         "                   [--meta KEY=VALUE]... [--pii-mask] [--loaders N]\n"
+         "                   [--json-text FIELDS] [--json-title FIELDS] PATH...\n\n"
          "Adds files and folders (recursively) to the index. Unchanged files are skipped,\n"
          "changed ones replaced. Supported: text (.txt), Markdown (.md), HTML, PDF (its\n"
          "text layer, with pages), DOCX, CSV/TSV (rows with their header), JSON/JSONL\n"
@@ -105,7 +131,11 @@ static int ingest_usage(int sync)
          "stored; each document records its counts under \"pii\" in its metadata.\n"
          "Files are read, loaded and chunked on --loaders threads (default: one on up\n"
          "to two cores, else half the cores) while the chunks of several documents at\n"
-         "a time are embedded and written; a killed run resumes where it stopped.");
+         "a time are embedded and written; a killed run resumes where it stopped.\n"
+         "--json-text and --json-title name the members (comma-separated, matched\n"
+         "without case) that JSON and JSONL records give as text and as title; the\n"
+         "defaults are text,content,body,description,abstract,summary and\n"
+         "title,name,subject.");
     return 0;
 }
 
@@ -119,6 +149,7 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
     int rc, lexical_only = 0;
     const char *model = NULL;
     const char *mkeys[RG_INGEST_MAX_META], *mvals[RG_INGEST_MAX_META];
+    const char *json_text[RG_JSON_MAX_FIELDS + 1], *json_title[RG_JSON_MAX_FIELDS + 1];
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) return ingest_usage(sync);
@@ -157,6 +188,12 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
             size_t n;
             if (rc < 0 || !cli_size("--loaders", v, 1, RG_INGEST_LOADERS_MAX, &n)) return 2;
             o.loaders = (int)n;
+        } else if ((rc = cli_opt(argc, argv, &i, "--json-text", &v))) {
+            if (rc < 0 || !field_list("--json-text", (char *)v, json_text)) return 2;
+            o.json_text_fields = json_text;
+        } else if ((rc = cli_opt(argc, argv, &i, "--json-title", &v))) {
+            if (rc < 0 || !field_list("--json-title", (char *)v, json_title)) return 2;
+            o.json_title_fields = json_title;
         } else if ((rc = cli_opt(argc, argv, &i, "--meta", &v))) {
             if (rc < 0) return 2;
             if (o.n_meta == RG_INGEST_MAX_META)

@@ -252,6 +252,9 @@ rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, 
 /* Manifest -------------------------------------------------------------- */
 
 /* One source's last ingestion, as rg_store_manifest_put records it. */
+/* Longest settings description a manifest row keeps (pipeline.h writes them). */
+#define RG_STORE_SETTINGS_MAX 96
+
 typedef struct rg_manifest_entry {
     const char *source_uri;
     int64_t size;
@@ -272,7 +275,7 @@ typedef struct rg_manifest_row {
     int64_t size;
     int64_t mtime_ns;
     char content_hash[65];
-    char settings_hash[65];
+    char settings_hash[RG_STORE_SETTINGS_MAX + 1];
     char status[16];
     char document_hash[65]; /* content hash of the stored document; "" if there is none */
     unsigned pii_types;

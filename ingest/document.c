@@ -44,6 +44,7 @@ struct rg_doc_builder {
     unsigned page;             /* rg_doc_begin_page's, 0 until then */
     unsigned pii_types;        /* rg_doc_builder_mask's; 0: nothing masked */
     rg_pii_counts *pii_counts; /* borrowed, may be NULL */
+    const struct rg_json_fields *json; /* borrowed, may be NULL */
 };
 
 rg_doc_builder *rg_doc_builder_new(void)
@@ -62,6 +63,16 @@ void rg_doc_builder_free(rg_doc_builder *b)
     rg_buf_free(&b->title);
     rg_free(b->blocks);
     rg_free(b);
+}
+
+void rg_doc_builder_set_json_fields(rg_doc_builder *b, const struct rg_json_fields *f)
+{
+    b->json = f;
+}
+
+const struct rg_json_fields *rg_doc_builder_json_fields(const rg_doc_builder *b)
+{
+    return b->json;
 }
 
 void rg_doc_builder_mask(rg_doc_builder *b, unsigned pii_types, rg_pii_counts *counts)

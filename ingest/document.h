@@ -71,6 +71,11 @@ void rg_doc_builder_free(rg_doc_builder *b);
  */
 void rg_doc_builder_mask(rg_doc_builder *b, unsigned pii_types, rg_pii_counts *counts);
 
+/* The JSON loaders' field lists for this load (loader.h), borrowed; NULL: the process's. */
+struct rg_json_fields;
+void rg_doc_builder_set_json_fields(rg_doc_builder *b, const struct rg_json_fields *f);
+const struct rg_json_fields *rg_doc_builder_json_fields(const rg_doc_builder *b);
+
 /*
  * Adds a block of raw (not yet normalised) UTF-8 text; the builder copies it.
  * Empty blocks (after normalisation) are dropped. level is used for headings

@@ -273,6 +273,14 @@ rg_status rg_load_buffer(const char *path, const char *data, size_t n, rg_docume
 rg_status rg_load_buffer_masked(const char *path, const char *data, size_t n, unsigned pii_types,
                                 rg_pii_counts *counts, rg_document *doc, rg_error *err)
 {
+    rg_load_options o = {.pii_types = pii_types, .counts = counts};
+    return rg_load_buffer_with(path, data, n, &o, doc, err);
+}
+
+rg_status rg_load_buffer_with(const char *path, const char *data, size_t n,
+                              const rg_load_options *opt, rg_document *doc, rg_error *err)
+{
+    rg_load_options o = opt ? *opt : (rg_load_options){0};
     const char *name = display_name(path);
     if (n > RG_LOADER_MAX_FILE_BYTES)
         return rg_fail(err, RG_ELIMIT, "%s: %zu bytes is over the file limit of %u bytes", name, n,
@@ -286,7 +294,8 @@ rg_status rg_load_buffer_masked(const char *path, const char *data, size_t n, un
     if (!loader) return rg_fail(err, RG_EUNSUPPORTED, "%s: no loader for this file type", name);
     rg_doc_builder *b = rg_doc_builder_new();
     if (!b) return rg_fail(err, RG_ENOMEM, "%s: out of memory", name);
-    rg_doc_builder_mask(b, pii_types, counts);
+    rg_doc_builder_mask(b, o.pii_types, o.counts);
+    rg_doc_builder_set_json_fields(b, o.json);
     rg_error inner;
     rg_error_clear(&inner);
     rg_document tmp;

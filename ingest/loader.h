@@ -171,6 +171,18 @@ extern const rg_loader rg_loader_email;
 rg_status rg_loader_json_set_fields(const char *const *text_fields, const char *const *title_fields,
                                     rg_error *err);
 
+/*
+ * Field lists for one ingestion run rather than the whole process (two
+ * collections may read different fields at once): made by
+ * rg_json_fields_new (NULL lists: the defaults above; errors as for
+ * rg_loader_json_set_fields), given to loads through rg_load_options,
+ * freed by rg_json_fields_free.
+ */
+typedef struct rg_json_fields rg_json_fields;
+rg_status rg_json_fields_new(const char *const *text_fields, const char *const *title_fields,
+                             rg_json_fields **out, rg_error *err);
+void rg_json_fields_free(rg_json_fields *f);
+
 /* A plain-text first line up to this long becomes the title. */
 #define RG_TEXT_TITLE_MAX_BYTES 120u
 
@@ -224,6 +236,17 @@ rg_status rg_load_buffer(const char *path, const char *data, size_t n, rg_docume
  */
 rg_status rg_load_buffer_masked(const char *path, const char *data, size_t n, unsigned pii_types,
                                 rg_pii_counts *counts, rg_document *doc, rg_error *err);
+
+/* What one load may be told; zeroed: no masking, the process's JSON fields. */
+typedef struct rg_load_options {
+    unsigned pii_types;         /* as rg_load_buffer_masked */
+    rg_pii_counts *counts;      /* borrowed, may be NULL */
+    const rg_json_fields *json; /* borrowed, may be NULL */
+} rg_load_options;
+
+/* rg_load_buffer with options (o may be NULL). */
+rg_status rg_load_buffer_with(const char *path, const char *data, size_t n,
+                              const rg_load_options *o, rg_document *doc, rg_error *err);
 
 /*
  * Reads the file at path and calls rg_load_buffer. RG_ENOTFOUND, RG_EIO too;

@@ -38,9 +38,10 @@ typedef struct field_list {
     size_t n;
 } field_list;
 
-typedef struct json_fields {
+struct rg_json_fields {
     field_list text, title;
-} json_fields;
+};
+typedef struct rg_json_fields json_fields;
 
 static const char *const default_text[] = {"text",     "content", "body", "description",
                                            "abstract", "summary", NULL};
@@ -92,6 +93,27 @@ rg_status rg_loader_json_set_fields(const char *const *text_fields, const char *
     fields_ready = 1;
     pthread_mutex_unlock(&fields_mu);
     return RG_OK;
+}
+
+rg_status rg_json_fields_new(const char *const *text_fields, const char *const *title_fields,
+                             rg_json_fields **out, rg_error *err)
+{
+    *out = NULL;
+    json_fields *f = rg_malloc(sizeof *f);
+    if (!f) return rg_fail(err, RG_ENOMEM, "out of memory");
+    rg_status st = fill(&f->text, text_fields, default_text, err);
+    if (!st) st = fill(&f->title, title_fields, default_title, err);
+    if (st) {
+        rg_free(f);
+        return st;
+    }
+    *out = f;
+    return RG_OK;
+}
+
+void rg_json_fields_free(rg_json_fields *f)
+{
+    rg_free(f);
 }
 
 static void snapshot(json_fields *out)
@@ -359,7 +381,11 @@ static rg_status json_load(const char *path, const char *data, size_t n, rg_doc_
     memset(&j, 0, sizeof j);
     j.b = b;
     j.err = err;
-    snapshot(&j.f);
+    const rg_json_fields *given = rg_doc_builder_json_fields(b);
+    if (given)
+        j.f = *given;
+    else
+        snapshot(&j.f);
     rg_buf_init(&j.row, JSON_MAX_ROW_BYTES);
     rg_buf_init(&j.title, RG_LOADER_MAX_FILE_BYTES);
     if (rg_path_has_ext(path, jsonl_exts))

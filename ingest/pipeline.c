@@ -439,7 +439,8 @@ typedef struct run_ctx {
     rg_store *s;  /* the writer's connection */
     int64_t coll; /* 0 in a dry run on a collection that does not exist yet */
     const rg_ingest_options *o;
-    char settings[RG_SHA256_HEX_LEN + 1];
+    char settings[RG_STORE_SETTINGS_MAX + 1]; /* chunk settings hash [+ "+j" JSON fields] */
+    rg_json_fields *json;                     /* NULL: the defaults */
     double t0;
     rg_error fatal; /* set when the store stops working: the run stops */
 } run_ctx;
@@ -529,17 +530,21 @@ static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job 
      * counts as the same settings; a document without a row (an upload) too. */
     int same_settings =
         !in_manifest || !m.settings_hash[0] || strcmp(m.settings_hash, r->settings) == 0;
+    /* only the loader's settings changed: the loaded text decides, below */
+    int same_chunking =
+        same_settings || strncmp(m.settings_hash, r->settings, RG_SHA256_HEX_LEN) == 0;
     int same_pii = !in_manifest || m.pii_types == o->pii_types;
     if (j->found && strcmp(j->hash, old_hash) == 0 && same_settings && same_pii) {
         j->ev = RG_INGEST_UNCHANGED;
         goto out;
     }
     /* Personal data is masked in the loaded text, whatever the file's format. */
-    if (rg_load_buffer_masked(f->path, data, len, o->pii_types, &j->pii, &j->doc, err)) goto out;
+    rg_load_options lo = {.pii_types = o->pii_types, .counts = &j->pii, .json = r->json};
+    if (rg_load_buffer_with(f->path, data, len, &lo, &j->doc, err)) goto out;
     j->have_doc = 1;
     /* New bytes or settings that leave the text as it is stored (masking that
      * found nothing, an edit outside the text): nothing to re-chunk. */
-    if (j->found && same_settings && same_as_stored(s, r->coll, j->doc_id, &j->doc)) {
+    if (j->found && same_chunking && same_as_stored(s, r->coll, j->doc_id, &j->doc)) {
         j->set_hash = strcmp(j->hash, old_hash) != 0;
         j->ev = RG_INGEST_UNCHANGED;
         goto out;
@@ -810,6 +815,25 @@ void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char
     rg_sha256_hex(text, strlen(text), out);
 }
 
+/* Appends "+j" and 16 hex digits naming o's JSON field lists to settings. */
+static void append_json_settings(const rg_ingest_options *o, char *settings)
+{
+    char text[2 * RG_JSON_MAX_FIELDS * RG_JSON_FIELD_NAME_MAX + 16];
+    size_t len = 0;
+    const char *const *lists[2] = {o->json_text_fields, o->json_title_fields};
+    for (int l = 0; l < 2; l++) {
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s", l ? "|title:" : "text:");
+        for (const char *const *f = lists[l]; f && *f && len < sizeof text; f++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s,", *f);
+        if (!lists[l]) len += (size_t)snprintf(text + len, sizeof text - len, "(default)");
+        if (len >= sizeof text) len = sizeof text - 1;
+    }
+    char hex[RG_SHA256_HEX_LEN + 1];
+    rg_sha256_hex(text, len, hex);
+    snprintf(settings + RG_SHA256_HEX_LEN, RG_STORE_SETTINGS_MAX + 1 - RG_SHA256_HEX_LEN, "+j%.16s",
+             hex);
+}
+
 static int path_cmp(const void *a, const void *b)
 {
     return strcmp(((const walk_file *)a)->path, ((const walk_file *)b)->path);
@@ -984,6 +1008,11 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
     double t0 = now_seconds();
     run_ctx r = {.s = s, .o = &o, .t0 = t0};
     rg_ingest_settings_hash(&o, o.dense ? rg_dense_model(o.dense) : NULL, r.settings);
+    if (o.json_text_fields || o.json_title_fields) { /* checked before anything is written */
+        rg_status js = rg_json_fields_new(o.json_text_fields, o.json_title_fields, &r.json, err);
+        if (js) return js;
+        append_json_settings(&o, r.settings);
+    }
     /* A dry run creates nothing: on a new collection every file is an add. */
     rg_status st = rg_store_collection(s, o.collection ? o.collection : RG_DEFAULT_COLLECTION,
                                        !o.dry_run, &r.coll, err);
@@ -991,10 +1020,10 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         r.coll = 0;
         st = RG_OK;
     }
-    if (st) return st;
+    if (st) goto out_json;
     walk w = {.opt = &o};
     if (o.dense && o.dry_run) o.dense = NULL; /* attaching may embed; a dry run reads only */
-    if (o.dense && (st = rg_dense_attach(o.dense, r.coll, err))) return st;
+    if (o.dense && (st = rg_dense_attach(o.dense, r.coll, err))) goto out_json;
     double last_save = t0;
     if ((st = collect(&w, paths, n_paths, err))) goto out;
     stats->total_files = w.n;
@@ -1018,5 +1047,7 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
 out:
     stats->seconds = now_seconds() - t0;
     walk_free(&w);
+out_json:
+    rg_json_fields_free(r.json);
     return st;
 }

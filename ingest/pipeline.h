@@ -144,6 +144,15 @@ typedef struct rg_ingest_options {
      * walk order and embeds the chunks of several documents per batch.
      */
     int loaders;
+    /*
+     * The member names the JSON and JSONL loaders read as text and as
+     * titles (NULL-terminated lists; NULL: loader.h's defaults). They are
+     * part of the settings a sync compares, apart from those that shape
+     * chunks: changing them re-reads every file but re-chunks only those
+     * whose loaded text changes (the JSON files that have the fields).
+     */
+    const char *const *json_text_fields;
+    const char *const *json_title_fields;
     int sync;    /* delete what the walk no longer finds (see the top of this file) */
     int dry_run; /* change nothing; report through on_file what would change */
 } rg_ingest_options;
@@ -156,7 +165,9 @@ typedef struct rg_ingest_options {
 
 /*
  * The settings hash of o (hex SHA-256, 65 bytes with the NUL) for the
- * collection's model (NULL or "" when chunks are counted without an encoder).
+ * collection's model (NULL or "" when chunks are counted without an encoder):
+ * what shapes chunks. A run's manifest rows hold it, followed by "+j" and
+ * 16 hex digits of the JSON field lists when they are not the defaults.
  */
 void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char out[65]);
 

@@ -245,4 +245,45 @@ try:
 finally:
     srv.stop()
 
+# ---- JSON field lists: part of the settings, re-chunking only the files they change ----
+jdata, jdir = tempdir("ragd-json-data-"), tempdir("ragd-json-docs-")
+with open(os.path.join(jdir, "notes.jsonl"), "w") as f:
+    f.write('{"msg": "The okapijf lives in forests.", "subject": "Okapi note", "id": 7}\n'
+            '{"msg": "A second gerenukjf record.", "subject": "Gerenuk"}\n')
+with open(os.path.join(jdir, "page.md"), "w") as f:
+    f.write("# Plain\n\nA markdown platypusjf page.\n")
+
+
+def okapi_text():
+    p, r = run_json(["search", "--mode", "lexical", "-k", "1", "okapijf"], data=jdata)
+    return r["results"][0]["text"] if r and r["results"] else None
+
+
+p, s = run_json(["sync", "--lexical-only", jdir], data=jdata)
+t.check(p.returncode == 0 and s["added"] == 2, "sync a JSONL file and a page", p.stderr)
+text = okapi_text()
+t.check(text and "msg: " in text and "id: 7" in text,
+        "without text fields named, a record is read as its key: value rows", str(text))
+p, dry = run_json(["sync", "--dry-run", "--json-text", "msg", jdir], data=jdata)
+plan = (dry or {}).get("plan", {})
+t.check(p.returncode == 0 and plan.get("update") == [os.path.join(jdir, "notes.jsonl")]
+        and not plan.get("add") and not plan.get("delete"),
+        "--json-text in a dry run: only the JSON file would be updated", p.stdout + p.stderr)
+p, s = run_json(["sync", "--lexical-only", "--json-text", "msg", "--json-title", "subject", jdir],
+                data=jdata)
+t.check(p.returncode == 0 and s["updated"] == 1 and s["unchanged"] == 1,
+        "new JSON fields re-chunk the JSON file and leave the page", p.stdout + p.stderr)
+text = okapi_text()
+t.check(text and "msg:" not in text and "id: 7" not in text and "The okapijf lives" in text,
+        "the named field is the text", str(text))
+p, s = run_json(["sync", "--lexical-only", "--json-text", "msg", "--json-title", "subject", jdir],
+                data=jdata)
+t.check(p.returncode == 0 and s["unchanged"] == 2, "the same fields again change nothing",
+        p.stdout + p.stderr)
+p = run(["sync", "--json-text", ",", jdir], data=jdata)
+t.check(p.returncode == 2 and "field name" in p.stderr, "an empty field list is refused", p.stderr)
+p = run(["sync", "--json-text", "x" * 80, jdir], data=jdata)
+t.check(p.returncode != 0 and "JSON field names" in p.stderr, "an overlong field name is refused",
+        p.stderr)
+
 t.done()
