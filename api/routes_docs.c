@@ -437,7 +437,42 @@ static void sync_plan_note(void *ctx, const char *path, rg_ingest_event ev, cons
 }
 
 /*
- * POST /v1/collections/{c}/sync {"path", "dry_run"}: makes the collection
+ * body[name], when present: an array of 1 to RG_JSON_MAX_FIELDS field names
+ * into names (NULL-terminated; the strings stay in body), *set = 1. Replies
+ * 400 and returns 0 when it is anything else.
+ */
+static int get_field_list(rg_request *req, const cJSON *body, const char *name, const char **names,
+                          int *set)
+{
+    *set = 0;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(body, name);
+    if (!a || cJSON_IsNull(a)) return 1;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n < 1 || n > RG_JSON_MAX_FIELDS) {
+        rg_reply_error(req, 400, "invalid_request", "'%s' must be an array of 1 to %d field names",
+                       name, RG_JSON_MAX_FIELDS);
+        return 0;
+    }
+    size_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (!cJSON_IsString(e) || !e->valuestring[0] ||
+            strlen(e->valuestring) >= RG_JSON_FIELD_NAME_MAX) {
+            rg_reply_error(req, 400, "invalid_request", "'%s' holds field names of 1 to %d bytes",
+                           name, RG_JSON_FIELD_NAME_MAX - 1);
+            return 0;
+        }
+        names[i++] = e->valuestring;
+    }
+    names[i] = NULL;
+    *set = 1;
+    return 1;
+}
+
+/*
+ * POST /v1/collections/{c}/sync {"path", "dry_run", "json_text_fields",
+ * "json_title_fields"}: makes the collection
  * mirror a folder under a sync root (pipeline.h: adds, updates, deletes).
  */
 void route_sync(void *app_, void *ctx, rg_request *req)
@@ -452,8 +487,12 @@ void route_sync(void *app_, void *ctx, rg_request *req)
     cJSON *plan = NULL;
     rg_error err;
     rg_error_clear(&err);
+    const char *json_text[RG_JSON_MAX_FIELDS + 1], *json_title[RG_JSON_MAX_FIELDS + 1];
+    int has_text = 0, has_title = 0;
     if (!body || !serve_get_string(req, body, "path", 1, PATH_MAX - 1, &path) ||
-        !serve_get_bool(req, body, "dry_run", &dry_run))
+        !serve_get_bool(req, body, "dry_run", &dry_run) ||
+        !get_field_list(req, body, "json_text_fields", json_text, &has_text) ||
+        !get_field_list(req, body, "json_title_fields", json_title, &has_title))
         goto done;
     if (!app->n_sync_roots) {
         rg_reply_error(req, 403, "forbidden",
@@ -496,6 +535,8 @@ void route_sync(void *app_, void *ctx, rg_request *req)
     o.chunk = rg_ingest_chunk_options(o.chunk, w->enc);
     o.sync = 1;
     o.dry_run = dry_run;
+    o.json_text_fields = has_text ? json_text : NULL;
+    o.json_title_fields = has_title ? json_title : NULL;
     if (dry_run) {
         if (!(plan = cJSON_CreateObject()) || !cJSON_AddArrayToObject(plan, "add") ||
             !cJSON_AddArrayToObject(plan, "update") || !cJSON_AddArrayToObject(plan, "delete")) {

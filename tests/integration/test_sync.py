@@ -226,6 +226,21 @@ try:
                 f"deleted file gone from the {mode} leg over HTTP", str(o)[:300])
     st, _, o, _ = srv.request("POST", "/v1/collections/kb/sync", {"path": "kb", "dry_run": 1})
     t.check(st == 400, "dry_run must be a boolean", str(o))
+    for bad in ([], "msg", [""], ["x" * 64], [1], ["f"] * 33):
+        st, _, o, _ = srv.request("POST", "/v1/collections/kb/sync",
+                                  {"path": "kb", "json_text_fields": bad})
+        t.check(st == 400 and "json_text_fields" in o["error"]["message"],
+                f"json_text_fields {str(bad)[:20]} is refused", str(o))
+    # a JSONL file read through the named fields, over HTTP (a dry run: the
+    # counters below stay those of the syncs above)
+    with open(os.path.join(root, "kb", "rec.jsonl"), "w", encoding="utf-8") as f:
+        f.write('{"msg": "Herons stand on one leg.", "head": "Herons"}\n')
+    st, _, o, _ = srv.request("POST", "/v1/collections/kb/sync",
+                              {"path": "kb", "dry_run": True, "json_text_fields": ["msg"],
+                               "json_title_fields": ["head"]})
+    t.check(st == 200 and o["plan"]["add"] == [os.path.join(root, "kb", "rec.jsonl")]
+            and o["unchanged"] == 1, "HTTP sync takes JSON field lists", str(o))
+    os.remove(os.path.join(root, "kb", "rec.jsonl"))
     # The ingestion counters: two syncs that changed something, one dry run that did not.
     st, _, _, raw = srv.request("GET", "/metrics")
     metrics = {}
