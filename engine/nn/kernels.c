@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,14 @@ int rg_gemm_available(rg_gemm_backend be)
 
 rg_gemm_backend rg_gemm_best(void)
 {
+    /* RAGD_GEMM names a backend to use instead (for comparisons, and for
+       memcheck, which cannot follow oneDNN's JIT code); one that is not
+       available here is ignored. */
+    const char *want = getenv("RAGD_GEMM");
+    for (int be = RG_GEMM_REF; want && be <= RG_GEMM_NATIVE; be++)
+        if (strcmp(want, rg_gemm_name((rg_gemm_backend)be)) == 0 &&
+            rg_gemm_available((rg_gemm_backend)be))
+            return (rg_gemm_backend)be;
     if (rg_gemm_available(RG_GEMM_NATIVE))
         return RG_GEMM_NATIVE;
     if (rg_gemm_available(RG_GEMM_DNNL))

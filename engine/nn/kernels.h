@@ -27,6 +27,8 @@ typedef enum rg_gemm_backend {
 
 /* ---- Backends and threads ---- */
 
+/* The fastest backend here, or the one the environment's RAGD_GEMM names
+   (reference, cblas, onednn, native) when it is available. */
 rg_gemm_backend rg_gemm_best(void);
 /* 1 when the backend was built in (REF always is). */
 int rg_gemm_available(rg_gemm_backend be);
