@@ -7,6 +7,7 @@
 #define RG_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_failures;
@@ -51,6 +52,15 @@ static int test_checks;
             fprintf(stderr, "%s:%d: CHECK_INT failed: %s == %lld, expected %lld\n", __FILE__, \
                     __LINE__, #a, a_, b_);                                                 \
         }                                                                                  \
+    } while (0)
+
+/* For setup and helpers that return a value: the test cannot go on, so it aborts. */
+#define MUST(x)                                                                                    \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #x);                         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 typedef void (*test_fn)(void);

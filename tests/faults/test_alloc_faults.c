@@ -49,14 +49,6 @@
 /* Highest N tried unless RG_FAULT_MAX says otherwise: far above any run here. */
 #define FAULT_N_MAX 2000000ul
 
-#define MUST(x)                                                                                    \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #x);                         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char root[PATH_MAX_T / 4];      /* everything the test writes */
 static char docs[PATH_MAX_T / 2];      /* scenario A's files */
 static char sync_docs[PATH_MAX_T / 2]; /* scenario B's files, changed after its base was built */
@@ -294,6 +286,10 @@ static int states_allowed(const char *got, const char *before, const char *after
         }
         p = nl + 1;
     }
+    /* each line of got and after starts after a newline, the first one too */
+    char gotnl[STATE_MAX + 1], afternl[STATE_MAX + 1];
+    snprintf(gotnl, sizeof gotnl, "\n%s", got);
+    snprintf(afternl, sizeof afternl, "\n%s", after);
     for (const char *p = before; *p;) {
         const char *nl = strchr(p, '\n');
         const char *sp = strchr(p, ' ');
@@ -304,9 +300,6 @@ static int states_allowed(const char *got, const char *before, const char *after
         memcpy(name + 1, p, n);
         name[n + 1] = ' ';
         name[n + 2] = '\0';
-        char gotnl[STATE_MAX + 1], afternl[STATE_MAX + 1];
-        snprintf(gotnl, sizeof gotnl, "\n%s", got);
-        snprintf(afternl, sizeof afternl, "\n%s", after);
         if (strstr(afternl, name) && !strstr(gotnl, name)) {
             fprintf(stderr, "document lost: %s\n", name + 1);
             return 0;

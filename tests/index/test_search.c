@@ -24,15 +24,6 @@
 
 static char dir[64];
 
-/* REQUIRE for helpers that return a value: the test cannot go on. */
-#define MUST(x)                                                                                    \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #x);                         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static const char *const words[] = {
     "river",  "mountain", "ledger", "invoice", "harbour", "lantern", "copper", "meadow",
     "signal", "archive",  "violet", "compass", "glacier", "orchard", "beacon", "granite",
