@@ -31,6 +31,7 @@
 #include "index/fusion.h"
 #include "index/metrics.h"
 #include "index/search.h"
+#include "ingest/normalize.h"
 #include "ingest/pipeline.h"
 
 /* Longest line read from a dataset file. */
@@ -515,11 +516,25 @@ static rg_status answer_line(void *vctx, char *line, size_t n, size_t lineno, rg
         if (!cJSON_IsString(it) || !it->valuestring[0] ||
             strlen(it->valuestring) > EVAL_ANSWER_BYTES)
             continue;
-        if (!(q->answers[q->n_answers] = rg_strdup(it->valuestring))) {
+        /* in the stored text's form: NFKC folds the full-width commas,
+         * brackets and digits of Chinese answers, so raw strings never match */
+        rg_buf nb;
+        rg_buf_init(&nb, 4 * EVAL_ANSWER_BYTES);
+        rg_error nerr = {0};
+        rg_status ns = rg_normalize(it->valuestring, strlen(it->valuestring), RG_WS_COLLAPSE,
+                                    &nb, &nerr);
+        if (ns == RG_ENOMEM || (!ns && !nb.len)) {
+            rg_buf_free(&nb);
+            if (!ns) continue;
             st = rg_fail(err, RG_ENOMEM, "out of memory reading answers");
             goto out;
         }
-        q->n_answers++;
+        if (ns) {
+            rg_buf_free(&nb);
+            st = rg_fail(err, RG_EPARSE, "answers.jsonl:%zu: %s", lineno, nerr.msg);
+            goto out;
+        }
+        q->answers[q->n_answers++] = rg_buf_steal(&nb);
     }
 out:
     cJSON_Delete(o);

@@ -5,8 +5,11 @@
 #   scripts/fuzz.sh smoke [SECONDS] [NAME...]  every target (or those named) for SECONDS
 #                                             (default 10) each, one after another; fails
 #                                             on any crash, leak or timeout
-#   scripts/fuzz.sh long [SECONDS] [NAME...]   the same for a long run (default 600 s each),
-#                                             then a table of executions and coverage
+#   scripts/fuzz.sh long [SECONDS] [--runs N] [NAME...]
+#                                             the same for a long run (default 600 s each;
+#                                             with --runs, until N executions, SECONDS
+#                                             then only caps each target), then a table of
+#                                             executions, speed and coverage
 #   scripts/fuzz.sh run NAME [ARGS...]        one target with the environment set, e.g. to
 #                                             replay a crash: scripts/fuzz.sh run http FILE
 #
@@ -99,12 +102,13 @@ run_one() {
   local name=$1 secs=$2 corpus=$3 log=$WORK/$1.log seeds=$ROOT/tests/fuzz/corpus/$1
   local bin=$BUILD/tests/fuzz/fuzz_$name
   mkdir -p "$corpus" "$WORK/artifacts"
-  local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$name")"
+  local args=(-max_total_time="$secs" -timeout=10 ${RUNS:+-runs="$RUNS"} -rss_limit_mb=2048 -max_len="$(max_len "$name")"
     -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$name-" "$corpus")
   [ -d "$seeds" ] && args+=("$seeds")
   nice -n 10 "$bin" "${args[@]}" >"$log" 2>&1
   local rc=$?
   R_EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  R_RATE=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   R_COV=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
   R_FT=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
   R_NOTE=
@@ -126,7 +130,7 @@ run_one() {
   fi
 }
 
-line() { printf '%-22s %-5s %12s execs  cov %6s  ft %7s  %s\n' "$@"; }
+line() { printf '%-22s %-5s %12s execs  cov %6s  ft %7s  %8s exec/s  %s\n' "$@"; }
 
 campaign() {
   local mode=$1 secs=$2
@@ -146,7 +150,7 @@ campaign() {
     [ "$mode" = long ] && corpus=$ROOT/$BUILD/corpus/$n
     run_one "$n" "$secs" "$corpus"
     local row
-    row=$(line "fuzz_$n" "$R_STATUS" "${R_EXECS:-?}" "${R_COV:-?}" "${R_FT:-?}" "$R_NOTE")
+    row=$(line "fuzz_$n" "$R_STATUS" "${R_EXECS:-?}" "${R_COV:-?}" "${R_FT:-?}" "${R_RATE:-?}" "$R_NOTE")
     rows+=("$row")
     echo "$row"
     case $R_STATUS in
@@ -161,10 +165,10 @@ campaign() {
     local r
     for r in "${rows[@]}"; do
       # target result execs "execs" "cov" N "ft" N ...
-      awk -v s="$secs" '{ printf "%-22s %-5s %12s %8d  %6s  %7s\n", $1, $2, $3, ($3 ~ /^[0-9]+$/ ? $3 / s : 0), $6, $8 }' <<<"$r"
+      awk '{ printf "%-22s %-5s %12s %8s  %6s  %7s\n", $1, $2, $3, $9, $6, $8 }' <<<"$r"
     done
   fi
-  echo "fuzz $mode: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t0)) s, ${secs} s per target)"
+  echo "fuzz $mode: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t0)) s, ${RUNS:+up to $RUNS executions or }${secs} s per target)"
   [ $failed -eq 0 ]
 }
 
@@ -177,6 +181,11 @@ case $cmd in
     if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
       secs=$1
       shift
+    fi
+    RUNS=
+    if [ $# -ge 2 ] && [ "$1" = --runs ] && [[ $2 =~ ^[0-9]+$ ]]; then
+      RUNS=$2
+      shift 2
     fi
     build
     campaign "$cmd" "$secs" "$@"

@@ -69,6 +69,39 @@ p = run(["eval", "--dataset", ds])
 for label in ("nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50", "p99"):
     t.check(label in p.stdout, f"text output shows {label}", p.stdout)
 
+# --answers: gold strings are compared in the stored text's form. Chinese
+# gold answers carry full-width commas, brackets and digits that NFKC folds
+# at ingest; compared raw they would never match and a right answer would
+# count as wrong (cmrc2018: 773 of its 4,219 questions).
+zh = tempdir("ragd-beir-zh-")
+zh_docs = {
+    "z0": "小王子是法国作家安托万·德·圣埃克苏佩里于１９４２年写成的著名儿童文学短篇小说。"
+          "本书的主人公是来自外星球的小王子。",
+    "z1": "长江是亚洲第一长河，全长６３００公里，流经青海、西藏、四川、云南等省份。",
+    "z2": "珠穆朗玛峰是喜马拉雅山脉的主峰，位于中国与尼泊尔边境线上（海拔８８４８米）。",
+}
+zh_q = {"zq0": ("小王子是哪一年写成的？", ["１９４２年"]),
+        "zq1": ("长江全长多少公里？", ["全长６３００公里"]),
+        "zq2": ("珠穆朗玛峰海拔多少米？", ["（海拔８８４８米）"])}
+with open(os.path.join(zh, "corpus.jsonl"), "w") as f:
+    for d, text in zh_docs.items():
+        f.write(json.dumps({"_id": d, "title": "", "text": text}, ensure_ascii=False) + "\n")
+with open(os.path.join(zh, "queries.jsonl"), "w") as f, \
+        open(os.path.join(zh, "answers.jsonl"), "w") as fa, \
+        open(os.path.join(zh, "qrels.tsv"), "w") as fq:
+    fq.write("query-id\tcorpus-id\tscore\n")
+    for i, (q, (text, gold)) in enumerate(zh_q.items()):
+        f.write(json.dumps({"_id": q, "text": text}, ensure_ascii=False) + "\n")
+        fa.write(json.dumps({"id": q, "answers": gold}, ensure_ascii=False) + "\n")
+        fq.write(f"{q}\tz{i}\t1\n")
+p, r = run_json(["eval", "--dataset", zh, "--mode", "lexical", "--answers"])
+if t.check(p.returncode == 0 and r is not None, "eval --answers runs on full-width gold answers",
+           p.stderr):
+    t.check(r["gold_share"] == 1.0, "full-width gold answers match the NFKC-folded answers",
+            str(r))
+    t.check(r["citation_precision"] == 1.0, "and the chunks the answers cite", str(r))
+shutil.rmtree(zh, ignore_errors=True)
+
 # errors
 p = run(["eval", "--dataset", os.path.join(ds, "missing")])
 t.check(p.returncode == 1 and "not found" in p.stderr, "missing dataset folder is a clear error")
