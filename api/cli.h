@@ -23,6 +23,7 @@ int cmd_sync(const rg_cli *cli, int argc, char **argv);
 int cmd_rm(const rg_cli *cli, int argc, char **argv);
 int cmd_reindex(const rg_cli *cli, int argc, char **argv);
 int cmd_stats(const rg_cli *cli, int argc, char **argv);
+int cmd_check(const rg_cli *cli, int argc, char **argv);
 int cmd_search(const rg_cli *cli, int argc, char **argv);
 int cmd_ask(const rg_cli *cli, int argc, char **argv);
 int cmd_eval(const rg_cli *cli, int argc, char **argv);

@@ -25,6 +25,7 @@ static const command commands[] = {
     {"ask", cmd_ask, "answer a question from the documents, with citations"},
     {"reindex", cmd_reindex, "embed a collection again (e.g. with another model)"},
     {"stats", cmd_stats, "collections, documents, chunks and vectors"},
+    {"check", cmd_check, "check that the store and the vector indexes are sound"},
     {"key", cmd_key, "create, list and revoke API keys of the HTTP service"},
     {"serve", cmd_serve, "serve search, answers and OpenAI-compatible chat over HTTP"},
     {"eval", cmd_eval, "measure retrieval quality on a BEIR-layout dataset"},

@@ -496,8 +496,25 @@ rg_status rg_store_verify(rg_store *s, rg_error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) return db_fail(s, err, rc, "checking the database");
-    return exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
-                "checking the lexical index", err);
+    rg_status r = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
+                       "checking the lexical index", err);
+    /* integrity-check holds the index to its own rows; these hold it to the chunks */
+    static const char *const orphans[2][2] = {
+        {"SELECT count(*) FROM chunks WHERE id NOT IN (SELECT id FROM chunks_fts_docsize)",
+         "chunks missing from the lexical index"},
+        {"SELECT count(*) FROM chunks_fts_docsize WHERE id NOT IN (SELECT id FROM chunks)",
+         "lexical index rows without a chunk"},
+    };
+    for (int i = 0; i < 2 && !r; i++) {
+        if ((rc = sqlite3_prepare_v2(s->db, orphans[i][0], -1, &st, NULL)) != SQLITE_OK)
+            return db_fail(s, err, rc, "checking the lexical index");
+        rc = sqlite3_step(st);
+        long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) return db_fail(s, err, rc, "checking the lexical index");
+        if (n) r = rg_fail(err, RG_ECORRUPT, "database %s: %lld %s", s->path, n, orphans[i][1]);
+    }
+    return r;
 }
 
 rg_status rg_store_change_seq(rg_store *s, int64_t *seq, rg_error *err)

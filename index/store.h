@@ -47,8 +47,10 @@ rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_st
                         rg_error *err);
 void rg_store_close(rg_store *s);
 /*
- * Checks the database: SQLite's quick_check and FTS5's integrity-check of
- * the lexical index against the chunks. RG_ECORRUPT names what is wrong.
+ * Checks the database: SQLite's quick_check, FTS5's integrity-check of the
+ * lexical index, and that the lexical index holds exactly the chunks (no
+ * chunk missing, no row left from a deleted one). RG_ECORRUPT names what
+ * is wrong.
  */
 rg_status rg_store_verify(rg_store *s, rg_error *err);
 /* The data directory s was opened on (for a second connection to it). */

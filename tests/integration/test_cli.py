@@ -127,6 +127,25 @@ for args in (["search", "anything"], ["ingest", corpus]):
     t.check(p.returncode == 1 and one_error_line(p.stderr) and "damaged" in p.stderr,
             f"corrupt database: {args[0]} gives one line and exit 1", p.stderr + str(p.returncode))
 
+# --- ragd check ---------------------------------------------------------------------------------
+kdata = tempdir("ragd-check-")
+run(["ingest", corpus], data=kdata)
+p, r = run_json(["check"], data=kdata)
+t.check(p.returncode == 0 and r and r["store"] == "ok" and r["collections"][0]["chunks"] > 0,
+        "check passes on a sound store", p.stderr + str(r))
+import sqlite3  # noqa: E402
+db = sqlite3.connect(os.path.join(kdata, "ragd.db"))
+db.execute("DELETE FROM chunks_fts_docsize WHERE id = (SELECT max(id) FROM chunks)")
+db.commit()
+db.close()
+p = run(["check"], data=kdata)
+t.check(p.returncode == 1 and one_error_line(p.stderr) and "lexical index" in p.stderr,
+        "check names a chunk missing from the lexical index", p.stderr + str(p.returncode))
+p = run(["check"], data=cdata)
+t.check(p.returncode == 1 and one_error_line(p.stderr) and "damaged" in p.stderr,
+        "check on a corrupt database: one line, exit 1", p.stderr)
+shutil.rmtree(kdata, ignore_errors=True)
+
 p = run(["search", "x"], data=os.path.join(cdata, "nowhere"))
 t.check(p.returncode == 1 and one_error_line(p.stderr), "search without a store: clear error",
         p.stderr)

