@@ -302,7 +302,7 @@ rg_status rg_doc_builder_finish(rg_doc_builder *b, rg_document *doc, rg_error *e
         st = rg_fail(err, RG_ENOMEM, "out of memory finishing the document");
         goto out;
     }
-    *doc = (rg_document){ti, t, len, blocks, n, "text/plain"};
+    *doc = (rg_document){ti, t, len, blocks, n, "text/plain", NULL};
     blocks = NULL;
     /* reuse: the builder keeps its memory but forgets its content */
     rg_buf_reset(&b->raw);

@@ -53,6 +53,7 @@ typedef struct rg_document {
     rg_block *blocks; /* owned; in text order */
     size_t n_blocks;
     const char *media_type; /* static string, e.g. "text/markdown" */
+    const struct rg_loader *loader; /* static: the loader that made it (NULL: built directly) */
 } rg_document;
 
 typedef struct rg_doc_builder rg_doc_builder;

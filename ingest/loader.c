@@ -304,6 +304,7 @@ rg_status rg_load_buffer_with(const char *path, const char *data, size_t n,
     rg_doc_builder_free(b);
     if (st) return rg_fail(err, st, "%s: %s", name, rg_error_message(&inner));
     tmp.media_type = loader->media_type;
+    tmp.loader = loader;
     *doc = tmp;
     return RG_OK;
 }

@@ -40,7 +40,15 @@ typedef struct rg_loader {
      */
     rg_status (*load)(const char *path, const char *data, size_t n, rg_doc_builder *b,
                       rg_error *err);
+    /*
+     * 1 at first; bumped (up to RG_LOADER_VERSION_MAX) whenever the text
+     * this loader makes of the same bytes changes. Sync records it per file
+     * and reads again only the files of a loader whose version moved.
+     */
+    int version;
 } rg_loader;
+
+#define RG_LOADER_VERSION_MAX 999
 
 /*
  * Plain text (.txt, .text, and files without an extension that do not look

@@ -293,5 +293,5 @@ static int tsv_can_load(const char *path, const char *data, size_t n)
     return rg_path_has_ext(path, tsv_exts);
 }
 
-const rg_loader rg_loader_csv = {"csv", "text/csv", csv_can_load, csv_load};
-const rg_loader rg_loader_tsv = {"tsv", "text/tab-separated-values", tsv_can_load, csv_load};
+const rg_loader rg_loader_csv = {"csv", "text/csv", csv_can_load, csv_load, 1};
+const rg_loader rg_loader_tsv = {"tsv", "text/tab-separated-values", tsv_can_load, csv_load, 1};

@@ -562,4 +562,4 @@ static int docx_can_load(const char *path, const char *data, size_t n)
 
 const rg_loader rg_loader_docx = {
     "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    docx_can_load, docx_load};
+    docx_can_load, docx_load, 1};

@@ -680,4 +680,4 @@ static int email_can_load(const char *path, const char *data, size_t n)
     return rg_path_has_ext(path, email_exts);
 }
 
-const rg_loader rg_loader_email = {"email", "message/rfc822", email_can_load, email_load};
+const rg_loader rg_loader_email = {"email", "message/rfc822", email_can_load, email_load, 1};

@@ -416,4 +416,4 @@ static int html_can_load(const char *path, const char *data, size_t n)
     return rg_path_has_no_ext(path) && sniff_html(data, n);
 }
 
-const rg_loader rg_loader_html = {"html", "text/html", html_can_load, html_load};
+const rg_loader rg_loader_html = {"html", "text/html", html_can_load, html_load, 1};

@@ -414,5 +414,5 @@ static int jsonl_can_load(const char *path, const char *data, size_t n)
     return rg_path_has_ext(path, jsonl_exts);
 }
 
-const rg_loader rg_loader_json = {"json", "application/json", json_can_load, json_load};
-const rg_loader rg_loader_jsonl = {"jsonl", "application/x-ndjson", jsonl_can_load, json_load};
+const rg_loader rg_loader_json = {"json", "application/json", json_can_load, json_load, 1};
+const rg_loader rg_loader_jsonl = {"jsonl", "application/x-ndjson", jsonl_can_load, json_load, 1};

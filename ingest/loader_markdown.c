@@ -773,4 +773,4 @@ static int md_can_load(const char *path, const char *data, size_t n)
     return rg_path_has_ext(path, md_exts);
 }
 
-const rg_loader rg_loader_markdown = {"markdown", "text/markdown", md_can_load, md_load};
+const rg_loader rg_loader_markdown = {"markdown", "text/markdown", md_can_load, md_load, 1};

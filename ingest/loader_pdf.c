@@ -662,4 +662,4 @@ static int pdf_can_load(const char *path, const char *data, size_t n)
     return data && rg_path_has_no_ext(path) && has_pdf_header(data, n);
 }
 
-const rg_loader rg_loader_pdf = {"pdf", "application/pdf", pdf_can_load, pdf_load};
+const rg_loader rg_loader_pdf = {"pdf", "application/pdf", pdf_can_load, pdf_load, 1};

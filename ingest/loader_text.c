@@ -55,4 +55,4 @@ static rg_status text_load(const char *path, const char *data, size_t n, rg_doc_
     }
 }
 
-const rg_loader rg_loader_text = {"text", "text/plain", text_can_load, text_load};
+const rg_loader rg_loader_text = {"text", "text/plain", text_can_load, text_load, 1};

@@ -445,13 +445,59 @@ typedef struct run_ctx {
     rg_error fatal; /* set when the store stops working: the run stops */
 } run_ctx;
 
+/*
+ * A file's recorded settings are the run's settings, then "+l", the name of
+ * the loader that read it, "." and that loader's version: a loader's new
+ * version makes sync read only the files that loader read. A row without
+ * the suffix (written before loaders had versions, all at 1) counts as
+ * read by the loader path's name chooses, at version 1.
+ */
+#define LOADER_TAG "+l"
+
+/* 1 when recorded (a manifest row's settings) equals the run's settings and
+ * names a loader that is still at the recorded version. */
+static int settings_current(const char *recorded, const char *run, const char *path)
+{
+    const char *tag = strstr(recorded, LOADER_TAG);
+    size_t base = tag ? (size_t)(tag - recorded) : strlen(recorded);
+    if (base != strlen(run) || strncmp(recorded, run, base) != 0) return 0;
+    const rg_loader *ld = NULL;
+    long version = 1;
+    if (tag) {
+        char name[RG_STORE_SETTINGS_MAX + 1];
+        const char *dot = strrchr(tag, '.');
+        size_t len = dot ? (size_t)(dot - tag) - strlen(LOADER_TAG) : 0;
+        if (!dot || !len || len >= sizeof name) return 0;
+        memcpy(name, tag + strlen(LOADER_TAG), len);
+        name[len] = '\0';
+        char *end;
+        version = strtol(dot + 1, &end, 10);
+        if (*end || end == dot + 1) return 0;
+        ld = rg_loader_by_name(name);
+    } else {
+        ld = rg_loader_find(path, NULL, 0);
+    }
+    return ld && ld->version == version;
+}
+
+/* Writes the settings to record for a document doc loaded under run's settings. */
+static void settings_with_loader(const char *run, const rg_document *doc,
+                                 char out[RG_STORE_SETTINGS_MAX + 1])
+{
+    int n = doc->loader ? snprintf(out, RG_STORE_SETTINGS_MAX + 1, "%s" LOADER_TAG "%s.%d", run,
+                                   doc->loader->name, doc->loader->version)
+                        : -1;
+    /* too long for the column: recorded without the loader (read again next time) */
+    if (n < 0 || n > RG_STORE_SETTINGS_MAX) snprintf(out, RG_STORE_SETTINGS_MAX + 1, "%s", run);
+}
+
 /* 1 when the manifest says f is stored as it is now, so it need not be read. */
 static int manifest_current(const rg_manifest_row *m, const walk_file *f, const char *settings,
                             unsigned pii_types)
 {
     return (strcmp(m->status, "ok") == 0 || strcmp(m->status, "unchanged") == 0) &&
            m->size == f->size && m->mtime_ns == f->mtime_ns && m->pii_types == pii_types &&
-           strcmp(m->settings_hash, settings) == 0 && m->document_hash[0] &&
+           settings_current(m->settings_hash, settings, f->path) && m->document_hash[0] &&
            strcmp(m->document_hash, m->content_hash) == 0;
 }
 
@@ -485,6 +531,7 @@ typedef struct job {
     char hash[RG_SHA256_HEX_LEN + 1];
     size_t len; /* bytes read */
     rg_pii_counts pii;
+    char settings[RG_STORE_SETTINGS_MAX + 1]; /* to record in the manifest */
 } job;
 
 static void job_clear(job *j)
@@ -508,6 +555,7 @@ static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job 
     rg_error *err = &j->err;
     rg_error_clear(err);
     j->ev = RG_INGEST_FAILED;
+    snprintf(j->settings, sizeof j->settings, "%s", r->settings);
     /* In a directory walk, files no loader claims by name are passed over
      * quietly (images, archives); a file named explicitly is sniffed. */
     if (!f->explicit_arg && !rg_loader_find(f->path, NULL, 0)) {
@@ -528,8 +576,10 @@ static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job 
         goto out;
     /* A manifest row written before settings were recorded (settings_hash "")
      * counts as the same settings; a document without a row (an upload) too. */
-    int same_settings =
-        !in_manifest || !m.settings_hash[0] || strcmp(m.settings_hash, r->settings) == 0;
+    int same_settings = !in_manifest || !m.settings_hash[0] ||
+                        settings_current(m.settings_hash, r->settings, f->path);
+    if (in_manifest && same_settings && m.settings_hash[0])
+        snprintf(j->settings, sizeof j->settings, "%s", m.settings_hash);
     /* only the loader's settings changed: the loaded text decides, below */
     int same_chunking =
         same_settings || strncmp(m.settings_hash, r->settings, RG_SHA256_HEX_LEN) == 0;
@@ -542,6 +592,7 @@ static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job 
     rg_load_options lo = {.pii_types = o->pii_types, .counts = &j->pii, .json = r->json};
     if (rg_load_buffer_with(f->path, data, len, &lo, &j->doc, err)) goto out;
     j->have_doc = 1;
+    settings_with_loader(r->settings, &j->doc, j->settings);
     /* New bytes or settings that leave the text as it is stored (masking that
      * found nothing, an edit outside the text): nothing to re-chunk. */
     if (j->found && same_chunking && same_as_stored(s, r->coll, j->doc_id, &j->doc)) {
@@ -700,7 +751,7 @@ static void finish_file(run_ctx *r, const walk_file *f, job *j, rg_ingest_stats 
             .size = f->size,
             .mtime_ns = f->mtime_ns,
             .content_hash = j->ev == RG_INGEST_FAILED ? NULL : j->hash,
-            .settings_hash = r->settings,
+            .settings_hash = j->settings,
             .status = j->ev == RG_INGEST_FAILED      ? "error"
                       : j->ev == RG_INGEST_UNCHANGED ? "unchanged"
                                                      : "ok",

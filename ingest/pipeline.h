@@ -158,8 +158,10 @@ typedef struct rg_ingest_options {
 } rg_ingest_options;
 
 /*
- * Bumped whenever a loader's output changes, so that sync re-chunks the
- * files it read with the old code.
+ * Bumped whenever what every loader hands on changes (the document builder,
+ * normalisation), so that sync reads every file again. A change to one
+ * loader bumps that loader's own version (rg_loader.version) instead, and
+ * sync reads again only the files that loader read.
  */
 #define RG_INGEST_LOADERS_VERSION 1
 

@@ -167,7 +167,7 @@ static void test_empty_document(void)
 static void test_no_blocks(void)
 {
     char text[] = "One. Two.";
-    rg_document d = {"", text, strlen(text), NULL, 0, "text/plain"};
+    rg_document d = {"", text, strlen(text), NULL, 0, "text/plain", NULL};
     rg_chunk_options o = {UNIT, 0, count_unit, NULL};
     rg_chunk *c;
     size_t n;
@@ -386,7 +386,7 @@ static void test_code_lines(void)
 
 static void test_bad_options(void)
 {
-    rg_document d = {"", "x", 1, NULL, 0, "text/plain"};
+    rg_document d = {"", "x", 1, NULL, 0, "text/plain", NULL};
     rg_chunk *c;
     size_t n;
     rg_error err;

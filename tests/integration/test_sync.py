@@ -120,6 +120,45 @@ t.check(s.get("unchanged") == 6 and s.get("bytes") == len(DOCS["f.txt"]),
 p, s = sync()
 t.check(s.get("bytes") == 0, "then it is not read again", str(s))
 
+# Each file's manifest row names the loader that read it and its version;
+# a loader's new version (here: the rows say markdown was read at version
+# 0) makes sync read again only that loader's files. Their text is the same,
+# so nothing is re-chunked; the rows then carry the current version.
+def manifest():
+    c = db()
+    rows = dict(c.execute("SELECT source_uri, settings_hash FROM manifest").fetchall())
+    c.close()
+    return {os.path.relpath(k, src): v for k, v in rows.items()}
+
+
+tags = {k: v[v.find("+l"):] if "+l" in v else "" for k, v in manifest().items()}
+t.check(tags == {"a.txt": "+ltext.1", "b.md": "+lmarkdown.1", "sub/c.html": "+lhtml.1",
+                 "sub/d.txt": "+ltext.1", "sub/deep/e.md": "+lmarkdown.1", "f.txt": "+ltext.1"},
+        "manifest rows name each file's loader and version", str(tags))
+chunk_ids = sorted(r[0] for r in db().execute("SELECT id FROM chunks").fetchall())
+c = db()
+c.execute("UPDATE manifest SET settings_hash = replace(settings_hash, '+lmarkdown.1', "
+          "'+lmarkdown.0')")
+c.commit()
+c.close()
+p, s = sync()
+md_bytes = len(DOCS["b.md"].encode()) + len(DOCS["sub/deep/e.md"].encode())
+t.check(s.get("unchanged") == 6 and s.get("updated") == 0 and s.get("bytes") == md_bytes,
+        "a markdown loader version change reads the two .md files only", str(s))
+t.check(sorted(r[0] for r in db().execute("SELECT id FROM chunks").fetchall()) == chunk_ids,
+        "same loaded text: nothing re-chunked", "")
+t.check(all(v.endswith("+lmarkdown.1") for k, v in manifest().items() if k.endswith(".md")),
+        "their rows carry the current version again", str(manifest()))
+# a row from before loader versions (no suffix) counts as version 1: not read
+c = db()
+c.execute("UPDATE manifest SET settings_hash = substr(settings_hash, 1, "
+          "instr(settings_hash, '+l') - 1)")
+c.commit()
+c.close()
+p, s = sync()
+t.check(s.get("unchanged") == 6 and s.get("bytes") == 0,
+        "rows without a loader version are current while loaders are at version 1", str(s))
+
 # Modify one, delete one, add one: the dry run names exactly those.
 write("b.md", "# Bears\n\nPolar bears hunt seals on the sea ice of the Arctic.\n")
 os.remove(os.path.join(src, "sub/d.txt"))
