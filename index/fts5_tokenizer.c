@@ -222,11 +222,32 @@ static cp_at cjk_unit(const char *s, size_t n, cp_at c)
 }
 
 /*
+ * Chinese interrogatives and question particles (both scripts). A query's
+ * bigram holding one ("是什", "什么", "有幾", "幾天") asks rather than
+ * says: statements, which is what documents hold, rarely contain it, so
+ * as a query term it matches nothing and, unseen, weighs most in the
+ * query's ideal score (lexical.h), which made a short answerable question
+ * look uncovered. Queries leave such bigrams out; documents keep them.
+ */
+static int is_interrogative(uint32_t cp)
+{
+    static const uint32_t q[] = {0x4EC0 /* 什 */, 0x4E48 /* 么 */, 0x9EBC /* 麼 */,
+                                 0x54EA /* 哪 */, 0x51E0 /* 几 */, 0x5E7E /* 幾 */,
+                                 0x8C01 /* 谁 */, 0x8AB0 /* 誰 */, 0x5417 /* 吗 */,
+                                 0x55CE /* 嗎 */, 0x5462 /* 呢 */, 0x600E /* 怎 */,
+                                 0x751A /* 甚 */, 0x5565 /* 啥 */};
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        if (cp == q[i]) return 1;
+    return 0;
+}
+
+/*
  * A run of CJK units starting at c. Documents get each unit as a unigram
  * and the bigram of it and the next unit colocated with it; queries get the
  * bigrams alone (a unigram for a one-unit run), which matches exactly the
- * documents holding those bigrams at consecutive positions. Returns the
- * end of the run in *run_end.
+ * documents holding those bigrams at consecutive positions, except bigrams
+ * with an interrogative (is_interrogative). Returns the end of the run in
+ * *run_end.
  */
 static int emit_cjk_run(emitter *em, size_t n, cp_at c, int query, size_t *run_end)
 {
@@ -240,7 +261,7 @@ static int emit_cjk_run(emitter *em, size_t n, cp_at c, int query, size_t *run_e
             rc = emit(em, cur.start, cur.end, is_fold_stable(cur.cp), 0, 0, &sent);
             if (rc != SQLITE_OK) break;
         }
-        if (more) {
+        if (more && !(query && (is_interrogative(cur.cp) || is_interrogative(next.cp)))) {
             int stable = is_fold_stable(cur.cp) && is_fold_stable(next.cp);
             rc = emit(em, cur.start, next.end, stable, !query && sent, 0, &sent);
             if (rc != SQLITE_OK) break;
