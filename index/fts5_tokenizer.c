@@ -231,10 +231,9 @@ static cp_at cjk_unit(const char *s, size_t n, cp_at c)
  */
 static int is_interrogative(uint32_t cp)
 {
-    static const uint32_t q[] = {0x4EC0 /* 什 */, 0x4E48 /* 么 */, 0x9EBC /* 麼 */,
-                                 0x54EA /* 哪 */, 0x51E0 /* 几 */, 0x5E7E /* 幾 */,
-                                 0x8C01 /* 谁 */, 0x8AB0 /* 誰 */, 0x5417 /* 吗 */,
-                                 0x55CE /* 嗎 */, 0x5462 /* 呢 */, 0x600E /* 怎 */,
+    static const uint32_t q[] = {0x4EC0 /* 什 */, 0x4E48 /* 么 */, 0x9EBC /* 麼 */, 0x54EA /* 哪 */,
+                                 0x51E0 /* 几 */, 0x5E7E /* 幾 */, 0x8C01 /* 谁 */, 0x8AB0 /* 誰 */,
+                                 0x5417 /* 吗 */, 0x55CE /* 嗎 */, 0x5462 /* 呢 */, 0x600E /* 怎 */,
                                  0x751A /* 甚 */, 0x5565 /* 啥 */};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
         if (cp == q[i]) return 1;
