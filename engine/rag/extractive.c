@@ -203,7 +203,14 @@ static rg_status embed_best(const extractive *x, const rg_gen_request *req, cand
             texts[i + 1] = req->sources[c->source].text + c->span.start;
             lens[i + 1] = c->span.end - c->span.start;
         }
-        st = rg_encoder_embed(enc, texts, lens, n + 1, vec, err);
+        /* short texts, as queries are: the query path (int8 weights where
+         * the CPU runs them natively, several texts per forward pass) costs
+         * a fraction of the passage path's fp32 */
+        for (size_t i = 0; !st && i < n + 1; i += RG_ENCODER_QUERY_BATCH_MAX) {
+            size_t m = n + 1 - i < RG_ENCODER_QUERY_BATCH_MAX ? n + 1 - i
+                                                                : RG_ENCODER_QUERY_BATCH_MAX;
+            st = rg_encoder_embed_queries(enc, texts + i, lens + i, m, vec + i * (size_t)dim, err);
+        }
     }
     for (size_t i = 0; !st && i < n; i++) {
         const float *a = vec, *b = vec + (i + 1) * (size_t)dim;
