@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,7 +57,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "c.byte_end, c.text, coalesce(c.section, ''), d.title, d.source_uri, k.name, "
                      /* the page: how many pages start at or before the chunk */
                      "(SELECT count(*) FROM json_each(d.metadata, '$.pages') "
-                     "WHERE value <= c.byte_start) "
+                     "WHERE value <= c.byte_start), "
+                     /* and the pages that start inside it */
+                     "(SELECT group_concat(value, ',') FROM json_each(d.metadata, '$.pages') "
+                     "WHERE value > c.byte_start AND value < c.byte_end) "
                      "FROM chunks c JOIN documents d ON d.id = c.document_id "
                      "JOIN collections k ON k.id = d.collection_id WHERE c.id = ?1",
     [ST_CHUNK_COLL] = "SELECT d.collection_id FROM chunks c JOIN documents d ON d.id = "
@@ -954,6 +958,14 @@ rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *v, rg
     v->source_uri = column_dup(st, 9, NULL);
     v->collection = column_dup(st, 10, NULL);
     v->page = sqlite3_column_int64(st, 11);
+    const char *breaks = (const char *)sqlite3_column_text(st, 12);
+    for (const char *p = breaks; p && *p && v->n_page_breaks < RG_CHUNK_PAGE_BREAKS_MAX;) {
+        char *end;
+        long long off = strtoll(p, &end, 10);
+        if (end == p) break;
+        v->page_breaks[v->n_page_breaks++] = off;
+        p = *end == ',' ? end + 1 : end;
+    }
     sqlite3_reset(st);
     if (!v->text || !v->section || !v->title || !v->source_uri || !v->collection) {
         rg_chunk_view_free(v);

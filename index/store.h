@@ -208,6 +208,9 @@ rg_status rg_store_document_get(rg_store *s, int64_t collection_id, int64_t doc_
 
 /* Chunks for display ---------------------------------------------------- */
 
+/* Page starts one chunk view records (a chunk is a few hundred tokens). */
+#define RG_CHUNK_PAGE_BREAKS_MAX 32
+
 /* A chunk with its document's fields. Strings are owned by the view. */
 typedef struct rg_chunk_view {
     int64_t chunk_id;
@@ -224,6 +227,10 @@ typedef struct rg_chunk_view {
     char *collection; /* collection name */
     int64_t page;     /* 1-based page the chunk starts on, from the document metadata's
                          "pages" (ingest/pipeline.c); 0 for documents without pages */
+    /* document offsets where later pages start inside the chunk, ascending
+     * (the first RG_CHUNK_PAGE_BREAKS_MAX: a chunk spans a few pages at most) */
+    int64_t page_breaks[RG_CHUNK_PAGE_BREAKS_MAX];
+    size_t n_page_breaks;
 } rg_chunk_view;
 
 rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *out, rg_error *err);

@@ -65,9 +65,18 @@ static rg_status fetch(rg_store *s, const rg_search_hit *hits, size_t n, retriev
         if (st) return st;
         r->n++;
         const rg_chunk_view *v = &r->views[i];
-        r->sources[i] =
-            (rg_source){v->doc_id,     v->chunk_id, v->byte_start, v->byte_end,   v->title,
-                        v->source_uri, v->text,     v->text_len,   hits[i].score, v->page};
+        r->sources[i] = (rg_source){.doc_id = v->doc_id,
+                                    .chunk_id = v->chunk_id,
+                                    .byte_start = v->byte_start,
+                                    .byte_end = v->byte_end,
+                                    .title = v->title,
+                                    .source_uri = v->source_uri,
+                                    .text = v->text,
+                                    .text_len = v->text_len,
+                                    .score = hits[i].score,
+                                    .page = v->page,
+                                    .page_breaks = v->page_breaks,
+                                    .n_page_breaks = v->n_page_breaks};
     }
     return RG_OK;
 }

@@ -22,7 +22,8 @@
  * prompt {sources, tokens} (what the generator was given; 0 when refused
  * before a prompt was built), citations[] (number, document_id,
  * title, source, chunk_id, byte_start, byte_end, page for paged documents
- * such as PDF (1-based, the page the chunk starts on), passage, score),
+ * such as PDF (1-based, the page the passage starts on), passage,
+ * passage_start, passage_end (the passage's span in the document), score),
  * sentences[] (start, end, support, reason), timings_ms (retrieve, prompt,
  * generate, check, total). With a conversation (options.history set) also
  * rewritten_query, rewrite {method, ms, fallback_reason when the LLM's

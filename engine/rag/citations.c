@@ -307,9 +307,10 @@ static rg_status write_answer(checker *ck, rg_answer *ans)
     return st;
 }
 
-/* The sentence of src that shares most terms with what cites it. */
+/* The sentence of src that shares most terms with what cites it, and its
+ * span in the chunk text (*at, bytes of *out). */
 static rg_status pick_passage(const rg_source *src, rg_terms *citing, rg_terms *scratch,
-                              char **out)
+                              char **out, size_t *at)
 {
     rg_span *spans = NULL;
     size_t n = 0;
@@ -329,6 +330,7 @@ static rg_status pick_passage(const rg_source *src, rg_terms *citing, rg_terms *
     if (st) return st;
     size_t len = best.end - best.start;
     if (len > RG_PASSAGE_MAX_BYTES) len = rg_utf8_floor(src->text + best.start, RG_PASSAGE_MAX_BYTES);
+    *at = best.start;
     *out = rg_strndup(src->text + best.start, len);
     return *out ? RG_OK : RG_ENOMEM;
 }
@@ -344,12 +346,19 @@ static rg_status write_citations(checker *ck, rg_answer *ans)
         *c = (rg_citation){.number = j + 1, .source = ck->order[j], .doc_id = src->doc_id,
                            .chunk_id = src->chunk_id, .byte_start = src->byte_start,
                            .byte_end = src->byte_end, .score = src->score};
-        c->page = src->page;
         c->title = rg_strdup(src->title ? src->title : "");
         c->source_uri = rg_strdup(src->source_uri ? src->source_uri : "");
         if (!c->title || !c->source_uri) return RG_ENOMEM;
-        rg_status st = pick_passage(src, &ck->citing[j], &ck->scratch, &c->passage);
+        size_t at = 0;
+        rg_status st = pick_passage(src, &ck->citing[j], &ck->scratch, &c->passage, &at);
         if (st) return st;
+        /* the chunk's text is its document's bytes [byte_start, byte_end) */
+        c->passage_start = src->byte_start + (int64_t)at;
+        c->passage_end = c->passage_start + (int64_t)strlen(c->passage);
+        /* the passage's page: the chunk's, plus the pages that start before it */
+        c->page = src->page;
+        for (size_t b = 0; c->page > 0 && b < src->n_page_breaks; b++)
+            c->page += src->page_breaks[b] <= c->passage_start;
     }
     return RG_OK;
 }
@@ -457,6 +466,8 @@ static cJSON *citation_json(const rg_citation *c, int *ok)
     need(ok, cJSON_AddNumberToObject(o, "byte_end", (double)c->byte_end));
     if (c->page > 0) need(ok, cJSON_AddNumberToObject(o, "page", (double)c->page));
     need(ok, cJSON_AddStringToObject(o, "passage", c->passage));
+    need(ok, cJSON_AddNumberToObject(o, "passage_start", (double)c->passage_start));
+    need(ok, cJSON_AddNumberToObject(o, "passage_end", (double)c->passage_end));
     need(ok, cJSON_AddNumberToObject(o, "score", c->score));
     return o;
 }

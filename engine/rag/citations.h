@@ -51,6 +51,9 @@ typedef struct rg_source {
     size_t text_len;
     float score;  /* retrieval score */
     int64_t page; /* 1-based page of a paged document (PDF) the chunk starts on, else 0 */
+    const int64_t *page_breaks; /* borrowed: document offsets of later pages starting inside
+                                   the chunk, ascending (rg_chunk_view), may be NULL */
+    size_t n_page_breaks;
 } rg_source;
 
 /* Every marker of text[0..len), in order. *out is owned by the caller (rg_free). */
@@ -89,8 +92,10 @@ typedef struct rg_citation {
     char *source_uri; /* owned */
     char *passage;    /* owned: the chunk sentence that best backs the citing sentences,
                          a substring of the chunk text */
+    int64_t passage_start; /* the passage's span in the document's text (bytes) */
+    int64_t passage_end;
     float score;
-    int64_t page; /* the source's page (rg_source.page), 0 when not paged */
+    int64_t page; /* 1-based page of a paged document the passage starts on, else 0 */
 } rg_citation;
 
 typedef struct rg_answer_timings {

@@ -106,12 +106,29 @@ for question, want in (("Which sign does page two mention with the quotes?", 2),
                    p.stdout + p.stderr):
         continue
     cites = a["citations"]
-    t.check(all(c.get("page") == page_of(c["byte_start"]) for c in cites),
-            "every citation's page is the page its chunk starts on", json.dumps(cites))
+    raw = text.encode()
+    t.check(all(raw[c["passage_start"]:c["passage_end"]].decode() == c["passage"]
+                and c["byte_start"] <= c["passage_start"] < c["passage_end"] <= c["byte_end"]
+                for c in cites),
+            "every citation's passage span holds its passage, inside its chunk", json.dumps(cites))
+    t.check(all(c.get("page") == page_of(c["passage_start"]) for c in cites),
+            "every citation's page is the page its passage starts on", json.dumps(cites))
     t.check(cites[0].get("page") == want, f"the first citation is on page {want}",
             json.dumps(cites[0], ensure_ascii=False))
 p = run(["ask", "Which sign does page two mention with the quotes?"], data=data)
 t.check(", page 2" in p.stdout, "the text answer names the page of its source", p.stdout)
+
+# one chunk for both pages (default chunk size): the citation still names
+# the page of the passage it quotes, not the page the chunk starts on
+data1 = tempdir()
+run(["model", "import", MODEL], data=data1)
+p, s = run_json(["ingest", os.path.join(docs, "report.pdf")], data=data1)
+t.check(p.returncode == 0 and s and s["chunks"] == 1, "the PDF in one chunk", p.stdout + p.stderr)
+p, a = run_json(["ask", "Which sign does page two mention with the quotes?"], data=data1)
+c = a["citations"][0] if a and a["citations"] else {}
+t.check(c.get("page") == 2 and page_of(c.get("byte_start", -1)) == 1
+        and page_of(c.get("passage_start", -1)) == 2,
+        "a chunk starting on page 1 cites its page-2 passage as page 2", json.dumps(c))
 
 # --- hostile files in one folder: each gives one clear error line, the run goes on ---------
 bad = tempdir("ragd-bad-files-")
