@@ -141,6 +141,19 @@ db.close()
 p = run(["check"], data=kdata)
 t.check(p.returncode == 1 and one_error_line(p.stderr) and "lexical index" in p.stderr,
         "check names a chunk missing from the lexical index", p.stderr + str(p.returncode))
+# a chunk gone without its trigger: FTS5 is sound in itself, but holds a row for nothing
+kdata2 = tempdir("ragd-check2-")
+run(["ingest", corpus], data=kdata2)
+db = sqlite3.connect(os.path.join(kdata2, "ragd.db"))
+db.execute("DROP TRIGGER chunks_fts_delete")
+db.execute("DELETE FROM chunks WHERE id = (SELECT max(id) FROM chunks)")
+db.commit()
+db.close()
+p = run(["check"], data=kdata2)
+t.check(p.returncode == 1 and one_error_line(p.stderr)
+        and "1 lexical index rows without a chunk" in p.stderr,
+        "check names a lexical row left from a deleted chunk", p.stderr + str(p.returncode))
+shutil.rmtree(kdata2, ignore_errors=True)
 p = run(["check"], data=cdata)
 t.check(p.returncode == 1 and one_error_line(p.stderr) and "damaged" in p.stderr,
         "check on a corrupt database: one line, exit 1", p.stderr)
