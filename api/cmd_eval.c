@@ -521,8 +521,8 @@ static rg_status answer_line(void *vctx, char *line, size_t n, size_t lineno, rg
         rg_buf nb;
         rg_buf_init(&nb, 4 * EVAL_ANSWER_BYTES);
         rg_error nerr = {0};
-        rg_status ns = rg_normalize(it->valuestring, strlen(it->valuestring), RG_WS_COLLAPSE,
-                                    &nb, &nerr);
+        rg_status ns =
+            rg_normalize(it->valuestring, strlen(it->valuestring), RG_WS_COLLAPSE, &nb, &nerr);
         if (ns == RG_ENOMEM || (!ns && !nb.len)) {
             rg_buf_free(&nb);
             if (!ns) continue;

@@ -309,8 +309,8 @@ static rg_status write_answer(checker *ck, rg_answer *ans)
 
 /* The sentence of src that shares most terms with what cites it, and its
  * span in the chunk text (*at, bytes of *out). */
-static rg_status pick_passage(const rg_source *src, rg_terms *citing, rg_terms *scratch,
-                              char **out, size_t *at)
+static rg_status pick_passage(const rg_source *src, rg_terms *citing, rg_terms *scratch, char **out,
+                              size_t *at)
 {
     rg_span *spans = NULL;
     size_t n = 0;
@@ -343,9 +343,13 @@ static rg_status write_citations(checker *ck, rg_answer *ans)
     for (int j = 0; j < ck->n_used; j++) {
         const rg_source *src = &ck->sources[ck->order[j]];
         rg_citation *c = &ans->citations[ans->n_citations++];
-        *c = (rg_citation){.number = j + 1, .source = ck->order[j], .doc_id = src->doc_id,
-                           .chunk_id = src->chunk_id, .byte_start = src->byte_start,
-                           .byte_end = src->byte_end, .score = src->score};
+        *c = (rg_citation){.number = j + 1,
+                           .source = ck->order[j],
+                           .doc_id = src->doc_id,
+                           .chunk_id = src->chunk_id,
+                           .byte_start = src->byte_start,
+                           .byte_end = src->byte_end,
+                           .score = src->score};
         c->title = rg_strdup(src->title ? src->title : "");
         c->source_uri = rg_strdup(src->source_uri ? src->source_uri : "");
         if (!c->title || !c->source_uri) return RG_ENOMEM;

@@ -207,8 +207,8 @@ static rg_status embed_best(const extractive *x, const rg_gen_request *req, cand
          * the CPU runs them natively, several texts per forward pass) costs
          * a fraction of the passage path's fp32 */
         for (size_t i = 0; !st && i < n + 1; i += RG_ENCODER_QUERY_BATCH_MAX) {
-            size_t m = n + 1 - i < RG_ENCODER_QUERY_BATCH_MAX ? n + 1 - i
-                                                                : RG_ENCODER_QUERY_BATCH_MAX;
+            size_t m =
+                n + 1 - i < RG_ENCODER_QUERY_BATCH_MAX ? n + 1 - i : RG_ENCODER_QUERY_BATCH_MAX;
             st = rg_encoder_embed_queries(enc, texts + i, lens + i, m, vec + i * (size_t)dim, err);
         }
     }
