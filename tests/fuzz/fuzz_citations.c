@@ -7,8 +7,9 @@
  * Checked: markers lie inside the text, in order, with numbers in
  * 0..RG_MARKER_NUM_MAX ([0] parses, and then names no source); the
  * answer's citations point at given sources and quote a bounded passage;
- * sentences lie inside the answer text; the supported share is in [0, 1];
- * the JSON builds.
+ * each passage lies inside its chunk at the span the citation gives, on a
+ * page between the chunk's first and last; sentences lie inside the answer
+ * text; the supported share is in [0, 1]; the JSON builds.
  */
 #include "fuzz.h"
 
@@ -44,19 +45,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rg_source src[MAX_SOURCES];
     char *copies[MAX_SOURCES];
+    int64_t breaks[MAX_SOURCES][2];
     size_t n_src = parts - 1;
     for (size_t i = 0; i < n_src; i++) {
         copies[i] = fuzz_strndup(part[i + 1], len[i + 1]); /* sources are C strings too */
+        /* a chunk at offset 100 of its document; paged ones get two page starts inside */
+        int64_t at = 100, n = (int64_t)len[i + 1];
+        breaks[i][0] = at + n / 3;
+        breaks[i][1] = at + 2 * n / 3;
         src[i] = (rg_source){.doc_id = (int64_t)i + 1,
                              .chunk_id = (int64_t)i + 10,
-                             .byte_start = 0,
-                             .byte_end = (int64_t)len[i + 1],
+                             .byte_start = at,
+                             .byte_end = at + n,
                              .title = "title",
                              .source_uri = "fuzz.txt",
                              .text = copies[i],
                              .text_len = len[i + 1],
                              .score = 1.0f / (float)(i + 1),
-                             .page = (int64_t)(i % 3)};
+                             .page = (int64_t)(i % 3),
+                             .page_breaks = i % 3 && n >= 3 ? breaks[i] : NULL,
+                             .n_page_breaks = i % 3 && n >= 3 ? 2 : 0};
     }
     rg_cite_options co = rg_cite_default_options();
     co.remove_unsupported = sel & 1;
@@ -68,6 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const rg_citation *c = &ans.citations[i];
             FUZZ_CHECK(c->source >= 0 && (size_t)c->source < n_src);
             FUZZ_CHECK(c->passage && strlen(c->passage) <= RG_PASSAGE_MAX_BYTES + 4);
+            const rg_source *s = &src[c->source];
+            FUZZ_CHECK(c->passage_start >= s->byte_start && c->passage_end <= s->byte_end &&
+                       c->passage_end - c->passage_start == (int64_t)strlen(c->passage));
+            FUZZ_CHECK(memcmp(s->text + (c->passage_start - s->byte_start), c->passage,
+                              strlen(c->passage)) == 0);
+            FUZZ_CHECK(s->page ? c->page >= s->page &&
+                                     c->page <= s->page + (int64_t)s->n_page_breaks
+                               : c->page == 0);
         }
         for (size_t i = 0; i < ans.n_sentences; i++)
             FUZZ_CHECK(ans.sentences[i].span.start <= ans.sentences[i].span.end &&
