@@ -442,7 +442,8 @@ typedef struct run_ctx {
     char settings[RG_STORE_SETTINGS_MAX + 1]; /* chunk settings hash [+ "+j" JSON fields] */
     rg_json_fields *json;                     /* NULL: the defaults */
     double t0;
-    rg_error fatal; /* set when the store stops working: the run stops */
+    double save_seconds; /* how long the last periodic save of the vectors took */
+    rg_error fatal;      /* set when the store stops working: the run stops */
 } run_ctx;
 
 /*
@@ -1014,10 +1015,14 @@ static rg_status run_pipeline(run_ctx *r, const walk *w, rg_ingest_stats *stats,
             finish_file(r, &w->files[i], &j, stats);
             job_clear(&j);
         }
-        if (o->dense && !r->fatal.code && now_seconds() - *last_save > RG_INGEST_SAVE_SECONDS) {
+        double since = now_seconds() - *last_save;
+        if (o->dense && !r->fatal.code && since > RG_INGEST_SAVE_SECONDS &&
+            since > RG_INGEST_SAVE_FACTOR * r->save_seconds) {
             flush_batch(r, w, wr, stats);
+            double t = now_seconds();
             if ((st = rg_dense_save(o->dense, err))) break;
             *last_save = now_seconds();
+            r->save_seconds = *last_save - t;
         }
     }
     if (!st) flush_batch(r, w, wr, stats);
