@@ -155,6 +155,16 @@ static rg_status load_added(rg_tokenizer *tok, const cJSON *a, rg_error *err)
     return RG_OK;
 }
 
+/* 1 when v is a token id: a whole number in [0, INT32_MAX] (stored in *out). */
+static int json_id(const cJSON *v, int32_t *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= INT32_MAX) ||
+        v->valuedouble != (double)(int32_t)v->valuedouble)
+        return 0;
+    *out = (int32_t)v->valuedouble;
+    return 1;
+}
+
 /* Ids of the special token called name in a TemplateProcessing's special_tokens. */
 static rg_status template_ids(const cJSON *specials, const char *name, int32_t *dst, size_t *n,
                               rg_error *err)
@@ -166,9 +176,9 @@ static rg_status template_ids(const cJSON *specials, const char *name, int32_t *
     const cJSON *v;
     cJSON_ArrayForEach(v, ids)
     {
-        if (*n >= TOK_TEMPLATE_MAX || !cJSON_IsNumber(v))
+        if (*n >= TOK_TEMPLATE_MAX || !json_id(v, &dst[*n]))
             return rg_fail(err, RG_ECORRUPT, "tokenizer: bad ids for special token %s", name);
-        dst[(*n)++] = (int32_t)v->valuedouble;
+        (*n)++;
     }
     return RG_OK;
 }
@@ -182,10 +192,11 @@ static rg_status load_post_processor(rg_tokenizer *tok, const cJSON *p, rg_error
     if (strcmp(t, "BertProcessing") == 0 || strcmp(t, "RobertaProcessing") == 0) {
         const cJSON *cls = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "cls"), 1);
         const cJSON *sep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "sep"), 1);
-        if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep))
-            return rg_fail(err, RG_ECORRUPT, "tokenizer: %s without cls/sep ids", t);
-        tok->prefix[tok->n_prefix++] = (int32_t)cls->valuedouble;
-        tok->suffix[tok->n_suffix++] = (int32_t)sep->valuedouble;
+        if (!json_id(cls, &tok->prefix[tok->n_prefix]) ||
+            !json_id(sep, &tok->suffix[tok->n_suffix]))
+            return rg_fail(err, RG_ECORRUPT, "tokenizer: %s without valid cls/sep ids", t);
+        tok->n_prefix++;
+        tok->n_suffix++;
         return RG_OK;
     }
     if (strcmp(t, "TemplateProcessing") != 0)
@@ -223,10 +234,7 @@ static void load_limits(rg_tokenizer *tok, const cJSON *root)
         tok->trunc_max = (size_t)ml->valuedouble;
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(pad, "pad_id");
-    if (cJSON_IsNumber(pid)) {
-        tok->pad_id = (int32_t)pid->valuedouble;
-        return;
-    }
+    if (json_id(pid, &tok->pad_id)) return;
     int32_t id = rg_tokenizer_token_to_id(tok, "[PAD]");
     if (id < 0)
         id = rg_tokenizer_token_to_id(tok, "<pad>");
@@ -259,6 +267,16 @@ rg_status rg_tokenizer_from_json(const char *json, size_t n, rg_tokenizer **out,
         (rc = load_post_processor(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err)))
         goto out;
     load_limits(tok, root);
+    /* what the post-processor adds and padding fills in must be tokens the model has */
+    for (size_t i = 0; !rc && i < tok->n_prefix + tok->n_suffix + 1; i++) {
+        int32_t id = i < tok->n_prefix                   ? tok->prefix[i]
+                     : i < tok->n_prefix + tok->n_suffix ? tok->suffix[i - tok->n_prefix]
+                                                         : tok->pad_id;
+        if ((size_t)id >= tok->vocab_size)
+            rc = rg_fail(err, RG_ECORRUPT,
+                         "tokenizer: special token id %d is outside the vocabulary of %zu", (int)id,
+                         tok->vocab_size);
+    }
 out:
     cJSON_Delete(root);
     if (rc) {

@@ -73,6 +73,28 @@ static void test_bad_json(void)
                        "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"}}";
     CHECK_INT(rg_tokenizer_from_json(hole, strlen(hole), &t, &err), RG_ECORRUPT);
     CHECK_INT(rg_tokenizer_open("/nonexistent/tokenizer.json", &t, &err), RG_ENOTFOUND);
+    /* special-token ids the post-processor or padding would emit must be in
+     * the vocabulary and whole numbers (found by fuzz_tokenizer_json: a sep
+     * id of -2 was emitted as a token) */
+    static const char *const bad_ids[] = {"[\"[SEP]\",-2]", "[\"[SEP]\",4]", "[\"[SEP]\",1.5]",
+                                          "[\"[SEP]\",1e300]"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":"
+                 "{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"x\":3}},"
+                 "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+                 "\"post_processor\":{\"type\":\"BertProcessing\",\"cls\":[\"[CLS]\",1],"
+                 "\"sep\":%s}}",
+                 bad_ids[i]);
+        CHECK_INT(rg_tokenizer_from_json(json, strlen(json), &t, &err), RG_ECORRUPT);
+        CHECK(t == NULL);
+    }
+    const char *pad = "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":"
+                      "{\"[UNK]\":0,\"x\":1}},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+                      "\"padding\":{\"pad_id\":7}}";
+    CHECK_INT(rg_tokenizer_from_json(pad, strlen(pad), &t, &err), RG_ECORRUPT);
+    CHECK(strstr(err.msg, "outside the vocabulary") != NULL);
 }
 
 /* Every allocation failure while loading must be reported, never crash or leak. */
