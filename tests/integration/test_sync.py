@@ -124,6 +124,14 @@ t.check(s.get("bytes") == 0, "then it is not read again", str(s))
 # a loader's new version (here: the rows say markdown was read at version
 # 0) makes sync read again only that loader's files. Their text is the same,
 # so nothing is re-chunked; the rows then carry the current version.
+def write_sql(sql):
+    """Changes the store behind ragd's back (what an older ragd would have written)."""
+    c = db()
+    c.execute(sql)
+    c.commit()
+    c.close()
+
+
 def manifest():
     c = db()
     rows = dict(c.execute("SELECT source_uri, settings_hash FROM manifest").fetchall())
@@ -136,11 +144,8 @@ t.check(tags == {"a.txt": "+ltext.1", "b.md": "+lmarkdown.1", "sub/c.html": "+lh
                  "sub/d.txt": "+ltext.1", "sub/deep/e.md": "+lmarkdown.1", "f.txt": "+ltext.1"},
         "manifest rows name each file's loader and version", str(tags))
 chunk_ids = sorted(r[0] for r in db().execute("SELECT id FROM chunks").fetchall())
-c = db()
-c.execute("UPDATE manifest SET settings_hash = replace(settings_hash, '+lmarkdown.1', "
+write_sql("UPDATE manifest SET settings_hash = replace(settings_hash, '+lmarkdown.1', "
           "'+lmarkdown.0')")
-c.commit()
-c.close()
 p, s = sync()
 md_bytes = len(DOCS["b.md"].encode()) + len(DOCS["sub/deep/e.md"].encode())
 t.check(s.get("unchanged") == 6 and s.get("updated") == 0 and s.get("bytes") == md_bytes,
@@ -150,11 +155,8 @@ t.check(sorted(r[0] for r in db().execute("SELECT id FROM chunks").fetchall()) =
 t.check(all(v.endswith("+lmarkdown.1") for k, v in manifest().items() if k.endswith(".md")),
         "their rows carry the current version again", str(manifest()))
 # a row from before loader versions (no suffix) counts as version 1: not read
-c = db()
-c.execute("UPDATE manifest SET settings_hash = substr(settings_hash, 1, "
+write_sql("UPDATE manifest SET settings_hash = substr(settings_hash, 1, "
           "instr(settings_hash, '+l') - 1)")
-c.commit()
-c.close()
 p, s = sync()
 t.check(s.get("unchanged") == 6 and s.get("bytes") == 0,
         "rows without a loader version are current while loaders are at version 1", str(s))
