@@ -26,6 +26,13 @@
 #define RG_LEX_MAX_CHUNKS ((size_t)UINT32_MAX - 1)
 #define RG_LEX_MIN_SLOTS  16
 #define RG_ELLIPSIS       "\xe2\x80\xa6"
+/* Pruning is considered before a posting list at least this long (or
+ * n_docs / RG_LEX_PRUNE_DIV, the larger): below it a plain pass is cheap. */
+#define RG_LEX_PRUNE_MIN_DF 512
+#define RG_LEX_PRUNE_DIV    64
+/* A bound on the remaining terms is inflated by this share before it is
+ * compared, covering float rounding of the sums it bounds. */
+#define RG_LEX_BOUND_SLACK 1e-4
 
 typedef struct lex_post {
     uint32_t doc; /* chunk index */
@@ -41,28 +48,47 @@ struct rg_lexical {
     char *pool;        /* term bytes, back to back */
     size_t *term_off;  /* [n_terms + 1] into pool */
     size_t *post_off;  /* [n_terms + 1] into post */
-    lex_post *post;    /* postings of term t: post[post_off[t] .. post_off[t+1]) */
+    lex_post *post;    /* postings of term t: post[post_off[t] .. post_off[t+1]), by chunk */
+    float *post_max;   /* [n_terms] largest impact of each term */
     uint32_t *slots;   /* hash of terms: term id + 1, 0 = empty */
     size_t slot_mask;  /* slots has slot_mask + 1 entries, a power of two */
     float *acc;        /* [n_docs] scores; 0 = untouched (every impact is > 0) */
-    uint32_t *touched; /* [n_docs] chunks with a non-zero acc */
+    uint32_t *touched; /* [n_docs + 1] chunks with a non-zero acc */
+    uint32_t *cand;    /* [n_docs] chunks still able to enter the top k (pruning) */
+    uint32_t *cand_tmp; /* [n_docs] radix sort scratch */
     float k1;          /* BM25 k1: an impact approaches k1 + 1 as tf grows */
+    int exhaustive;    /* no pruning */
+    size_t n_pruned;   /* searches that pruned */
     /* query scratch: the distinct query terms */
     uint32_t qterm[RG_QUERY_MAX_TERMS];
     size_t n_qterm;
+    struct lex_qterm {
+        uint32_t t;
+        float idf;
+        double bound; /* idf * largest impact */
+    } qinfo[RG_QUERY_MAX_TERMS];
     char qtext[RG_QUERY_MAX_TERMS][RG_TOKEN_MAX_BYTES];
     size_t qlen[RG_QUERY_MAX_TERMS];
 };
 
 rg_lexical_options rg_lexical_default_options(void)
 {
-    rg_lexical_options o = {RG_LEX_DEFAULT_TABLE, RG_LEX_DEFAULT_TOKENIZE, 0.9f, 0.4f};
+    rg_lexical_options o = {RG_LEX_DEFAULT_TABLE, RG_LEX_DEFAULT_TOKENIZE, 0.9f, 0.4f, 0};
     return o;
 }
 
 size_t rg_lexical_size(const rg_lexical *lx)
 {
     return lx ? lx->n_docs : 0;
+}
+
+size_t rg_lexical_pruned(rg_lexical *lx)
+{
+    if (!lx) return 0;
+    pthread_mutex_lock(&lx->mu);
+    size_t n = lx->n_pruned;
+    pthread_mutex_unlock(&lx->mu);
+    return n;
 }
 
 static uint64_t term_hash(const char *s, size_t n)
@@ -255,10 +281,17 @@ static rg_status build_postings(rg_lexical *lx, scan *s, float k1, float b, rg_e
         total += s->tf[p];
     }
     double avgdl = (double)total / (double)n;
-    for (size_t p = 0; p < s->n_post; p++) {
-        double tf = s->tf[p];
-        double norm = k1 * (1.0 - b + b * (double)dl[lx->post[p].doc] / avgdl);
-        lx->post[p].w = (float)(tf * (k1 + 1.0) / (tf + norm));
+    lx->post_max = rg_calloc(lx->n_terms ? lx->n_terms : 1, sizeof(float));
+    if (!lx->post_max) goto oom;
+    for (size_t t = 0; t < lx->n_terms; t++) {
+        for (size_t p = lx->post_off[t]; p < lx->post_off[t + 1]; p++) {
+            double tf = s->tf[p];
+            double norm = k1 * (1.0 - b + b * (double)dl[lx->post[p].doc] / avgdl);
+            lx->post[p].w = (float)(tf * (k1 + 1.0) / (tf + norm));
+            if (lx->post[p].w > lx->post_max[t]) lx->post_max[t] = lx->post[p].w;
+            /* rows came ordered by term, then chunk id: lookups rely on it */
+            if (p > lx->post_off[t] && lx->post[p].doc <= lx->post[p - 1].doc) lx->exhaustive = 1;
+        }
     }
     goto out;
 oom:
@@ -275,8 +308,11 @@ static rg_status build_hash(rg_lexical *lx, rg_error *err)
         n *= 2;
     lx->slots = rg_calloc(n, sizeof(uint32_t));
     lx->acc = rg_calloc(lx->n_docs ? lx->n_docs : 1, sizeof(float));
-    lx->touched = rg_malloc((lx->n_docs ? lx->n_docs : 1) * sizeof(uint32_t));
-    if (!lx->slots || !lx->acc || !lx->touched) {
+    /* one spare slot: add_list stores before it knows whether to keep */
+    lx->touched = rg_malloc((lx->n_docs + 1) * sizeof(uint32_t));
+    lx->cand = rg_malloc((lx->n_docs ? lx->n_docs : 1) * sizeof(uint32_t));
+    lx->cand_tmp = rg_malloc((lx->n_docs ? lx->n_docs : 1) * sizeof(uint32_t));
+    if (!lx->slots || !lx->acc || !lx->touched || !lx->cand || !lx->cand_tmp) {
         return rg_fail(err, RG_ENOMEM, "lexical: out of memory");
     }
     lx->slot_mask = n - 1;
@@ -311,6 +347,7 @@ rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical
     rg_status st = rg_fts5_tokenizer_open(db, o.tokenize, &lx->tok, err);
     if (st == RG_OK) st = scan_vocab(lx, db, o.fts_table, &s, err);
     lx->k1 = o.k1;
+    lx->exhaustive = o.exhaustive != 0;
     if (st == RG_OK) st = build_postings(lx, &s, o.k1, o.b, err);
     if (st == RG_OK) st = build_hash(lx, err);
     rg_free(s.raw_doc);
@@ -333,9 +370,12 @@ void rg_lexical_close(rg_lexical *lx)
     rg_free(lx->term_off);
     rg_free(lx->post_off);
     rg_free(lx->post);
+    rg_free(lx->post_max);
     rg_free(lx->slots);
     rg_free(lx->acc);
     rg_free(lx->touched);
+    rg_free(lx->cand);
+    rg_free(lx->cand_tmp);
     rg_free(lx);
 }
 
@@ -389,29 +429,202 @@ static void sift_up(rg_lex_hit *h, size_t i)
     }
 }
 
-/* Accumulates the scores of the query terms into acc; returns the number
- * of chunks touched. */
 static double idf_of(double n, double df)
 {
     return log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
-static size_t accumulate(rg_lexical *lx)
+/* Adds a whole posting list into acc, recording chunks touched for the
+ * first time; returns the new number of touched chunks. */
+static size_t add_list(rg_lexical *lx, uint32_t t, float idf, size_t nt)
 {
-    size_t nt = 0;
-    double n = (double)lx->n_docs;
-    for (size_t q = 0; q < lx->n_qterm; q++) {
-        uint32_t t = lx->qterm[q];
-        const lex_post *p = lx->post + lx->post_off[t];
-        size_t df = lx->post_off[t + 1] - lx->post_off[t];
-        float idf = (float)idf_of(n, (double)df);
-        for (size_t i = 0; i < df; i++) {
-            uint32_t d = p[i].doc;
-            if (lx->acc[d] == 0.0f) lx->touched[nt++] = d;
-            lx->acc[d] += idf * p[i].w;
-        }
+    const lex_post *p = lx->post + lx->post_off[t];
+    size_t df = lx->post_off[t + 1] - lx->post_off[t];
+    float *acc = lx->acc;
+    uint32_t *touched = lx->touched;
+    for (size_t i = 0; i < df; i++) {
+        uint32_t d = p[i].doc;
+        float a = acc[d];
+        touched[nt] = d; /* kept only if new: no branch to mispredict */
+        nt += a == 0.0f;
+        acc[d] = a + idf * p[i].w;
     }
     return nt;
+}
+
+/* First position at or after lo in p[0..n) whose chunk is >= d (galloping:
+ * cheap when the next match is near). */
+static size_t seek(const lex_post *p, size_t lo, size_t n, uint32_t d)
+{
+    size_t step = 1, hi = lo;
+    while (hi < n && p[hi].doc < d) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n) hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p[mid].doc < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds term t's impacts to the chunks cand[0..nc) (ascending) only. */
+static void add_to_candidates(rg_lexical *lx, uint32_t t, float idf, size_t nc)
+{
+    const lex_post *p = lx->post + lx->post_off[t];
+    size_t df = lx->post_off[t + 1] - lx->post_off[t];
+    float *acc = lx->acc;
+    if (nc * 16 < df) { /* few candidates, long list: look them up */
+        size_t at = 0;
+        for (size_t i = 0; i < nc && at < df; i++) {
+            at = seek(p, at, df, lx->cand[i]);
+            if (at < df && p[at].doc == lx->cand[i]) acc[p[at].doc] += idf * p[at].w;
+        }
+        return;
+    }
+    /* many candidates: a pass over the list that touches no new chunk
+     * (chunks pruned earlier may gain too; they are not ranked) */
+    for (size_t i = 0; i < df; i++) {
+        uint32_t d = p[i].doc;
+        if (acc[d] != 0.0f) acc[d] += idf * p[i].w;
+    }
+}
+
+/* The best k of docs[0..n) by acc that the filter allows, as a min-heap in
+ * hits (worst at hits[0]); returns how many. */
+static size_t heap_top(rg_lexical *lx, const uint32_t *docs, size_t n, size_t k,
+                       rg_chunk_filter filter, void *filter_ctx, rg_lex_hit *hits)
+{
+    size_t nh = 0;
+    float floor = -INFINITY; /* the worst kept score once the heap is full */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t d = docs[i];
+        float sc = lx->acc[d];
+        if (sc < floor) continue; /* the common case: no chunk id to load */
+        rg_lex_hit c = {lx->chunk_ids[d], sc};
+        if (nh == k && !hit_worse(&hits[0], &c)) continue;
+        if (filter && !filter(filter_ctx, c.chunk_id)) continue;
+        if (nh < k) {
+            hits[nh] = c;
+            sift_up(hits, nh++);
+        } else {
+            hits[0] = c;
+            sift_down(hits, nh, 0);
+        }
+        if (nh == k) floor = hits[0].score;
+    }
+    return nh;
+}
+
+/* Sorts a[0..n) (values below max) ascending: least significant digit
+ * first, RG_LEX_RADIX_BITS at a time, through tmp[0..n). */
+#define RG_LEX_RADIX_BITS 11
+static void sort_u32(uint32_t *a, uint32_t *tmp, size_t n, uint32_t max)
+{
+    size_t count[1u << RG_LEX_RADIX_BITS];
+    uint32_t mask = (1u << RG_LEX_RADIX_BITS) - 1;
+    for (unsigned shift = 0; shift < 32 && (max >> shift) != 0; shift += RG_LEX_RADIX_BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> shift) & mask]++;
+        size_t sum = 0;
+        for (size_t b = 0; b <= mask; b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i] >> shift) & mask]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+/* Keeps the candidates whose partial score plus rest can still reach
+ * theta; returns how many remain (order kept). */
+static size_t prune(rg_lexical *lx, size_t nc, double rest, float theta)
+{
+    size_t m = 0;
+    double slack = rest * (1.0 + RG_LEX_BOUND_SLACK);
+    for (size_t i = 0; i < nc; i++) {
+        uint32_t d = lx->cand[i];
+        if ((double)lx->acc[d] + slack >= (double)theta) lx->cand[m++] = d;
+    }
+    return m;
+}
+
+static int qterm_before(const void *a, const void *b)
+{
+    const struct lex_qterm *x = a, *y = b;
+    if (x->bound != y->bound) return x->bound > y->bound ? -1 : 1;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Scores the query terms of lx->qterm into acc and ranks the top k into
+ * hits as a min-heap; returns the number of hits. Clears acc again. */
+static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *filter_ctx,
+                        rg_lex_hit *hits)
+{
+    size_t nq = lx->n_qterm;
+    double n = (double)lx->n_docs;
+    double rest[RG_QUERY_MAX_TERMS + 1]; /* rest[i]: bound of terms i.. together */
+    size_t rest_df[RG_QUERY_MAX_TERMS + 1];
+    for (size_t q = 0; q < nq; q++) {
+        uint32_t t = lx->qterm[q];
+        size_t df = lx->post_off[t + 1] - lx->post_off[t];
+        lx->qinfo[q].t = t;
+        lx->qinfo[q].idf = (float)idf_of(n, (double)df);
+        lx->qinfo[q].bound = (double)lx->qinfo[q].idf * (double)lx->post_max[t];
+    }
+    qsort(lx->qinfo, nq, sizeof lx->qinfo[0], qterm_before);
+    rest[nq] = 0.0;
+    rest_df[nq] = 0;
+    for (size_t q = nq; q-- > 0;) {
+        uint32_t t = lx->qinfo[q].t;
+        rest[q] = rest[q + 1] + lx->qinfo[q].bound;
+        rest_df[q] = rest_df[q + 1] + (lx->post_off[t + 1] - lx->post_off[t]);
+    }
+    size_t min_df = lx->n_docs / RG_LEX_PRUNE_DIV;
+    if (min_df < RG_LEX_PRUNE_MIN_DF) min_df = RG_LEX_PRUNE_MIN_DF;
+
+    size_t nt = 0, nc = 0, q = 0, nh = 0;
+    int pruning = 0;
+    float theta = 0.0f;
+    for (; q < nq; q++) {
+        uint32_t t = lx->qinfo[q].t;
+        size_t df = lx->post_off[t + 1] - lx->post_off[t];
+        /* worth a look: a long list ahead, and ranking what is touched costs
+         * less than the passes it could save */
+        if (!lx->exhaustive && q > 0 && nt >= k && df >= min_df && nt <= rest_df[q]) {
+            nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits);
+            if (nh == k && rest[q] * (1.0 + RG_LEX_BOUND_SLACK) < (double)hits[0].score) {
+                theta = hits[0].score;
+                memcpy(lx->cand, lx->touched, nt * sizeof(uint32_t));
+                nc = prune(lx, nt, rest[q], theta);
+                sort_u32(lx->cand, lx->cand_tmp, nc, (uint32_t)lx->n_docs);
+                pruning = 1;
+                lx->n_pruned++;
+                break;
+            }
+        }
+        nt = add_list(lx, t, lx->qinfo[q].idf, nt);
+    }
+    if (pruning) {
+        for (; q < nq; q++) {
+            add_to_candidates(lx, lx->qinfo[q].t, lx->qinfo[q].idf, nc);
+            nc = prune(lx, nc, rest[q + 1], theta);
+        }
+        nh = heap_top(lx, lx->cand, nc, k, filter, filter_ctx, hits);
+    } else {
+        nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits);
+    }
+    for (size_t i = 0; i < nt; i++)
+        lx->acc[lx->touched[i]] = 0.0f;
+    return nh;
 }
 
 static int collect_term_text(void *ctx, const char *tok, size_t n, size_t start, size_t end,
@@ -452,22 +665,7 @@ rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chun
     pthread_mutex_lock(&lx->mu);
     lx->n_qterm = 0;
     rg_status st = rg_fts5_tokenizer_run(lx->tok, query, qn, 1, collect_term_id, lx, err);
-    size_t nt = st == RG_OK ? accumulate(lx) : 0;
-    size_t nh = 0;
-    for (size_t i = 0; i < nt; i++) {
-        uint32_t d = lx->touched[i];
-        rg_lex_hit c = {lx->chunk_ids[d], lx->acc[d]};
-        lx->acc[d] = 0.0f;
-        if (nh == k && !hit_worse(&hits[0], &c)) continue;
-        if (filter && !filter(filter_ctx, c.chunk_id)) continue;
-        if (nh < k) {
-            hits[nh] = c;
-            sift_up(hits, nh++);
-        } else {
-            hits[0] = c;
-            sift_down(hits, nh, 0);
-        }
-    }
+    size_t nh = st == RG_OK ? score_top(lx, k, filter, filter_ctx, hits) : 0;
     pthread_mutex_unlock(&lx->mu);
     /* Heap sort: moving the worst to the back leaves the best first. */
     for (size_t n = nh; n > 1; n--) {

@@ -86,6 +86,8 @@ typedef struct rg_lexical_options {
     const char *tokenize;  /* its tokenize= spec; default "porter ragd" */
     float k1;              /* BM25 k1, default 0.9 */
     float b;               /* BM25 b, default 0.4 */
+    int exhaustive;        /* 1: score every posting of every query term, without
+                              the top-k pruning (for tests; same results) */
 } rg_lexical_options;
 
 rg_lexical_options rg_lexical_default_options(void);
@@ -108,6 +110,9 @@ void rg_lexical_close(rg_lexical *lx);
 /* Chunks indexed (those with at least one token). */
 size_t rg_lexical_size(const rg_lexical *lx);
 
+/* Searches so far that pruned (see rg_lexical_search), for tests and metrics. */
+size_t rg_lexical_pruned(rg_lexical *lx);
+
 /* Returns non-zero if chunk_id may be returned (collection, ACL, metadata filters). */
 typedef int (*rg_chunk_filter)(void *ctx, int64_t chunk_id);
 
@@ -124,7 +129,17 @@ typedef struct rg_lex_hit {
  * query with no indexed terms gives zero hits and RG_OK. Query text longer
  * than RG_QUERY_MAX_BYTES gives RG_ELIMIT. filter is called with the
  * handle's mutex held (it must not call back into this handle) and only for
- * chunks whose score could still enter the top k.
+ * chunks whose score could still enter the top k, possibly twice for one
+ * chunk.
+ *
+ * Pruning (exact): terms are scored in decreasing order of their largest
+ * possible contribution (idf times the term's largest impact). Before a
+ * long posting list, if the k-th best partial score among chunks the filter
+ * allows already exceeds what all the remaining terms together could add,
+ * no chunk untouched so far can reach the top k: from there on only the
+ * chunks that still can are scored, by looking them up in the remaining
+ * lists instead of walking those lists. Common words ("the", "of") cost
+ * lookups instead of a pass over most of the collection.
  */
 rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chunk_filter filter,
                             void *filter_ctx, rg_lex_hit *hits, size_t *n_hits, rg_error *err);

@@ -728,7 +728,116 @@ static void test_open_errors_and_faults(void)
     sqlite3_close(db);
 }
 
+/* ---- pruning: the same top k as scoring every posting ---- */
+
+static uint32_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(*s >> 33);
+}
+
+#define PR_VOCAB 400
+#define PR_DOCS  3000
+
+/* Word w of a Zipf-like vocabulary: letters only ("ba", "ca", ...). */
+static void pr_word(unsigned w, char *out)
+{
+    size_t n = 0;
+    out[n++] = 'q';
+    do {
+        out[n++] = (char)('a' + w % 26);
+        w /= 26;
+    } while (w);
+    out[n] = 0;
+}
+
+/* A word index skewed to the head: the first few are in most chunks. */
+static unsigned pr_pick(uint64_t *s)
+{
+    double u = (rnd(s) + 0.5) / 2147483648.0;
+    return (unsigned)(PR_VOCAB * u * u * u);
+}
+
+static int not_third(void *ctx, int64_t id)
+{
+    (void)ctx;
+    return id % 3 != 0;
+}
+
+static int below_id(void *ctx, int64_t id)
+{
+    return id < *(int64_t *)ctx;
+}
+
+static void test_pruning_exact(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    uint64_t seed = 42;
+    sqlite3_stmt *ins = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, '', ?2)",
+                               -1, &ins, NULL) == SQLITE_OK);
+    REQUIRE(exec(db, "BEGIN") == SQLITE_OK);
+    for (int i = 1; i <= PR_DOCS; i++) {
+        char body[1024], w[8];
+        size_t len = 0, words = 3 + rnd(&seed) % 60;
+        for (size_t j = 0; j < words; j++) {
+            pr_word(pr_pick(&seed), w);
+            len += (size_t)snprintf(body + len, sizeof body - len, "%s ", w);
+        }
+        sqlite3_bind_int64(ins, 1, i);
+        sqlite3_bind_text(ins, 2, body, (int)len, SQLITE_TRANSIENT);
+        REQUIRE(sqlite3_step(ins) == SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    REQUIRE(exec(db, "COMMIT") == SQLITE_OK);
+
+    rg_lexical *fast = NULL, *full = NULL;
+    rg_error err;
+    rg_lexical_options o = rg_lexical_default_options();
+    REQUIRE(rg_lexical_open(db, &o, &fast, &err) == RG_OK);
+    o.exhaustive = 1;
+    REQUIRE(rg_lexical_open(db, &o, &full, &err) == RG_OK);
+
+    static const size_t ks[] = {1, 3, 10, 50, 400};
+    rg_lex_hit a[400], b[400];
+    int64_t limit = 40;
+    int mismatches = 0;
+    for (int qi = 0; qi < 600; qi++) {
+        char q[256], w[8];
+        size_t len = 0, words = 1 + rnd(&seed) % 8;
+        for (size_t j = 0; j < words; j++) {
+            /* common words with rarer ones, and now and then a word of no chunk */
+            unsigned x = rnd(&seed) % 4 == 0 ? rnd(&seed) % 6 : pr_pick(&seed);
+            if (rnd(&seed) % 16 == 0) x = PR_VOCAB + 7;
+            pr_word(x, w);
+            len += (size_t)snprintf(q + len, sizeof q - len, "%s ", w);
+        }
+        size_t k = ks[qi % 5];
+        rg_chunk_filter f = qi % 3 == 1 ? not_third : qi % 3 == 2 && qi % 7 == 0 ? below_id : NULL;
+        void *fc = f == below_id ? (void *)&limit : NULL;
+        size_t na = 0, nb = 0;
+        CHECK_INT(rg_lexical_search(fast, q, k, f, fc, a, &na, &err), RG_OK);
+        CHECK_INT(rg_lexical_search(full, q, k, f, fc, b, &nb, &err), RG_OK);
+        int same = na == nb;
+        for (size_t i = 0; same && i < na; i++)
+            same = a[i].chunk_id == b[i].chunk_id && a[i].score == b[i].score;
+        if (!same && mismatches++ < 3) fprintf(stderr, "pruning differs: k=%zu q='%s'\n", k, q);
+    }
+    CHECK_INT(mismatches, 0);
+    /* the comparison means something only if pruning happened, often */
+    CHECK(rg_lexical_pruned(fast) >= 100);
+    CHECK_INT(rg_lexical_pruned(full), 0);
+    rg_lexical_close(fast);
+    rg_lexical_close(full);
+    sqlite3_close(db);
+}
+
 TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
           TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
           TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
-          TEST(test_search_cjk), TEST(test_snippets), TEST(test_open_errors_and_faults))
+          TEST(test_search_cjk), TEST(test_snippets), TEST(test_open_errors_and_faults),
+          TEST(test_pruning_exact))
