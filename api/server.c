@@ -58,6 +58,9 @@ struct rg_request {
     size_t discarded;
     int too_large;
     double t_start;
+    double t_queued; /* handed to the worker queue (0: ran inline or never queued) */
+    double t_run;    /* a worker picked it up */
+    double t_done;   /* the handler returned */
     double deadline;
 
     pthread_mutex_t mu;
@@ -536,6 +539,7 @@ static int submit(rg_server *s, rg_request *r)
     }
     r->refs++; /* the job's reference (r->mu is held by the caller) */
     r->state = RS_QUEUED;
+    r->t_queued = now_s();
     r->deadline = r->t_start + (double)s->opt.request_timeout_ms / 1e3;
     r->next = NULL;
     if (s->q_tail)
@@ -579,6 +583,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&r->mu);
         r->state = RS_RUNNING;
+        r->t_run = now_s();
         int expired = r->cancel || now_s() > r->deadline || !r->conn_alive;
         pthread_mutex_unlock(&r->mu);
         if (expired)
@@ -591,6 +596,7 @@ static void *worker_main(void *arg)
         active_del_locked(s, r);
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_lock(&r->mu);
+        r->t_done = now_s();
         r->state = RS_DONE;
         if (r->stream) r->stream_done = 1;
         wake_locked(r);
@@ -739,6 +745,10 @@ static void log_request(rg_server *s, rg_request *r, double ms, int completed)
     cJSON_AddStringToObject(o, "route", rg_req_route(r));
     cJSON_AddNumberToObject(o, "status", r->status);
     cJSON_AddNumberToObject(o, "ms", ms);
+    if (r->t_run > 0) { /* a worker ran it: its wait in the queue and its run */
+        cJSON_AddNumberToObject(o, "queue_ms", (r->t_run - r->t_queued) * 1e3);
+        if (r->t_done > 0) cJSON_AddNumberToObject(o, "run_ms", (r->t_done - r->t_run) * 1e3);
+    }
     cJSON_AddNumberToObject(o, "bytes_in", (double)r->body.len);
     cJSON_AddNumberToObject(o, "bytes_out", (double)r->bytes_out);
     if (!completed) cJSON_AddBoolToObject(o, "client_gone", 1);

@@ -191,6 +191,12 @@ time.sleep(0.2)
 t.check(any('"request_id":"trace-42.a"' in l and '"event":"request"' in l for l in srv.lines),
         "requests are logged as JSON lines with their id")
 t.check(all(json.loads(l) for l in srv.lines if l.startswith("{")), "every log line is JSON")
+srv.request("POST", "/v1/search", {"query": q0, "k": 3}, headers={"X-Request-Id": "trace-43.s"})
+time.sleep(0.2)
+logged = [json.loads(l) for l in srv.lines if '"request_id":"trace-43.s"' in l]
+t.check(len(logged) == 1 and 0 <= logged[0].get("queue_ms", -1) and
+        0 < logged[0].get("run_ms", -1) <= logged[0]["ms"],
+        "a worker's request is logged with its wait in the queue and its run time", str(logged))
 
 # ---- answers ----
 QA = "How many days do I have to submit an expense report?"
