@@ -33,6 +33,14 @@
 /* A bound on the remaining terms is inflated by this share before it is
  * compared, covering float rounding of the sums it bounds. */
 #define RG_LEX_BOUND_SLACK 1e-4
+/* At most this many pruning checks a search (each ranks the chunks touched). */
+#define RG_LEX_PRUNE_CHECKS 3
+/* A check completes the k best scores only when the remaining terms' bound
+ * is below this many times the k-th best partial score. */
+#define RG_LEX_THETA_GAIN 2.0
+/* The floor of a check comes from final scores for k up to this, else from
+ * partial ones. */
+#define RG_LEX_THETA_MAX 1024
 
 typedef struct lex_post {
     uint32_t doc; /* chunk index */
@@ -56,6 +64,8 @@ struct rg_lexical {
     uint32_t *touched; /* [n_docs + 1] chunks with a non-zero acc */
     uint32_t *cand;    /* [n_docs] chunks still able to enter the top k (pruning) */
     uint32_t *cand_tmp; /* [n_docs] radix sort scratch */
+    uint32_t th_doc[RG_LEX_THETA_MAX]; /* kth_final scratch */
+    float th_score[RG_LEX_THETA_MAX];
     float k1;          /* BM25 k1: an impact approaches k1 + 1 as tf grows */
     int exhaustive;    /* no pruning */
     size_t n_pruned;   /* searches that pruned */
@@ -496,9 +506,11 @@ static void add_to_candidates(rg_lexical *lx, uint32_t t, float idf, size_t nc)
 }
 
 /* The best k of docs[0..n) by acc that the filter allows, as a min-heap in
- * hits (worst at hits[0]); returns how many. */
+ * hits (worst at hits[0]); returns how many. With as_index, a hit's
+ * chunk_id field holds the chunk's index instead of its id (the same order,
+ * so the same ties). */
 static size_t heap_top(rg_lexical *lx, const uint32_t *docs, size_t n, size_t k,
-                       rg_chunk_filter filter, void *filter_ctx, rg_lex_hit *hits)
+                       rg_chunk_filter filter, void *filter_ctx, rg_lex_hit *hits, int as_index)
 {
     size_t nh = 0;
     float floor = -INFINITY; /* the worst kept score once the heap is full */
@@ -506,9 +518,9 @@ static size_t heap_top(rg_lexical *lx, const uint32_t *docs, size_t n, size_t k,
         uint32_t d = docs[i];
         float sc = lx->acc[d];
         if (sc < floor) continue; /* the common case: no chunk id to load */
-        rg_lex_hit c = {lx->chunk_ids[d], sc};
+        rg_lex_hit c = {as_index ? (int64_t)d : lx->chunk_ids[d], sc};
         if (nh == k && !hit_worse(&hits[0], &c)) continue;
-        if (filter && !filter(filter_ctx, c.chunk_id)) continue;
+        if (filter && !filter(filter_ctx, lx->chunk_ids[d])) continue;
         if (nh < k) {
             hits[nh] = c;
             sift_up(hits, nh++);
@@ -557,6 +569,38 @@ static size_t prune(rg_lexical *lx, size_t nc, double rest, float theta)
     return m;
 }
 
+/* A floor for the k-th best final score, at term q with the k best
+ * partial scores in hits (all allowed by the filter): their final scores,
+ * completed by looking them up in the lists of terms q.., added in the order
+ * the search adds them, so each equals that chunk's score at the end; the
+ * lowest of them. Without room for k (k > RG_LEX_THETA_MAX), the lowest
+ * partial score, a weaker floor. */
+static float kth_final(rg_lexical *lx, size_t q, const rg_lex_hit *hits, size_t k)
+{
+    float low = hits[0].score; /* the heap's root: the lowest partial score */
+    if (k > RG_LEX_THETA_MAX) return low;
+    /* hits hold chunk indexes here (heap_top as_index) */
+    for (size_t i = 0; i < k; i++)
+        lx->th_doc[i] = (uint32_t)hits[i].chunk_id; /* heap_top as_index */
+    sort_u32(lx->th_doc, lx->cand_tmp, k, (uint32_t)lx->n_docs);
+    for (size_t i = 0; i < k; i++)
+        lx->th_score[i] = lx->acc[lx->th_doc[i]];
+    for (size_t j = q; j < lx->n_qterm; j++) {
+        uint32_t t = lx->qinfo[j].t;
+        const lex_post *p = lx->post + lx->post_off[t];
+        size_t df = lx->post_off[t + 1] - lx->post_off[t], at = 0;
+        float idf = lx->qinfo[j].idf;
+        for (size_t i = 0; i < k && at < df; i++) {
+            at = seek(p, at, df, lx->th_doc[i]);
+            if (at < df && p[at].doc == lx->th_doc[i]) lx->th_score[i] += idf * p[at].w;
+        }
+    }
+    low = lx->th_score[0];
+    for (size_t i = 1; i < k; i++)
+        if (lx->th_score[i] < low) low = lx->th_score[i];
+    return low;
+}
+
 static int qterm_before(const void *a, const void *b)
 {
     const struct lex_qterm *x = a, *y = b;
@@ -592,17 +636,23 @@ static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *
     if (min_df < RG_LEX_PRUNE_MIN_DF) min_df = RG_LEX_PRUNE_MIN_DF;
 
     size_t nt = 0, nc = 0, q = 0, nh = 0;
-    int pruning = 0;
+    int pruning = 0, checks = 0;
     float theta = 0.0f;
     for (; q < nq; q++) {
         uint32_t t = lx->qinfo[q].t;
         size_t df = lx->post_off[t + 1] - lx->post_off[t];
         /* worth a look: a long list ahead, and ranking what is touched costs
          * less than the passes it could save */
-        if (!lx->exhaustive && q > 0 && nt >= k && df >= min_df && nt <= rest_df[q]) {
-            nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits);
-            if (nh == k && rest[q] * (1.0 + RG_LEX_BOUND_SLACK) < (double)hits[0].score) {
-                theta = hits[0].score;
+        if (!lx->exhaustive && q > 0 && nt >= k && df >= min_df && nt <= rest_df[q] &&
+            checks < RG_LEX_PRUNE_CHECKS) {
+            checks++;
+            nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits, 1);
+            theta = nh == k ? hits[0].score : 0.0f;
+            /* completing the k scores costs lookups: only when the remaining
+             * terms could add less than the floor could rise to */
+            if (nh == k && rest[q] < RG_LEX_THETA_GAIN * (double)theta)
+                theta = kth_final(lx, q, hits, nh);
+            if (nh == k && rest[q] * (1.0 + RG_LEX_BOUND_SLACK) < (double)theta) {
                 memcpy(lx->cand, lx->touched, nt * sizeof(uint32_t));
                 nc = prune(lx, nt, rest[q], theta);
                 sort_u32(lx->cand, lx->cand_tmp, nc, (uint32_t)lx->n_docs);
@@ -618,9 +668,9 @@ static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *
             add_to_candidates(lx, lx->qinfo[q].t, lx->qinfo[q].idf, nc);
             nc = prune(lx, nc, rest[q + 1], theta);
         }
-        nh = heap_top(lx, lx->cand, nc, k, filter, filter_ctx, hits);
+        nh = heap_top(lx, lx->cand, nc, k, filter, filter_ctx, hits, 0);
     } else {
-        nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits);
+        nh = heap_top(lx, lx->touched, nt, k, filter, filter_ctx, hits, 0);
     }
     for (size_t i = 0; i < nt; i++)
         lx->acc[lx->touched[i]] = 0.0f;

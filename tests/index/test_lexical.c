@@ -802,8 +802,9 @@ static void test_pruning_exact(void)
     o.exhaustive = 1;
     REQUIRE(rg_lexical_open(db, &o, &full, &err) == RG_OK);
 
-    static const size_t ks[] = {1, 3, 10, 50, 400};
-    rg_lex_hit a[400], b[400];
+    /* 1100: past the k (1024) whose pruning floor comes from final scores */
+    static const size_t ks[] = {1, 3, 10, 50, 400, 1100};
+    rg_lex_hit a[1100], b[1100];
     int64_t limit = 40;
     int mismatches = 0;
     for (int qi = 0; qi < 600; qi++) {
@@ -816,7 +817,7 @@ static void test_pruning_exact(void)
             pr_word(x, w);
             len += (size_t)snprintf(q + len, sizeof q - len, "%s ", w);
         }
-        size_t k = ks[qi % 5];
+        size_t k = ks[qi % 6];
         rg_chunk_filter f = qi % 3 == 1 ? not_third : qi % 3 == 2 && qi % 7 == 0 ? below_id : NULL;
         void *fc = f == below_id ? (void *)&limit : NULL;
         size_t na = 0, nb = 0;
