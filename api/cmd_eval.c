@@ -444,6 +444,7 @@ static rg_status run_queries(rg_search *q, doc_map *m, const dataset *d,
         rg_search_request req = *tmpl;
         req.query = d->queries[i].text;
         req.k = EVAL_CHUNKS;
+        if (req.depth && req.depth < req.k) req.k = req.depth; /* --depth cuts the ranking */
         rg_search_stats tm;
         double t0 = cli_now();
         st = rg_search_run(q, &req, hits, &n, &tm, err);
@@ -864,6 +865,7 @@ static int eval_usage(void)
 {
     puts("usage: ragd [--data DIR] eval --dataset DIR [--mode hybrid|lexical|dense]\n"
          "                 [--model NAME|DIR] [--fusion rrf|weighted] [--rrf-k K] [--alpha A]\n"
+         "                 [--depth N]\n"
          "                 [--sweep] [--int8] [--fp32-query] [--run FILE] [--json]\n"
          "                 [--chunk-tokens N] [--overlap N]\n"
          "       ragd eval --dataset DIR --answers [--holdout] [--unanswerable DIR2]\n"
@@ -874,7 +876,11 @@ static int eval_usage(void)
          "given), runs the judged queries of DIR/queries.jsonl and prints nDCG@10,\n"
          "Recall@10, Recall@100, MRR@10 and query latency. --run writes a TREC run file.\n"
          "The mode defaults to hybrid when an embedding model is imported, else lexical.\n"
-         "--sweep reports nDCG@10 for a grid of fusion settings instead. --int8 embeds\n"
+         "--sweep reports nDCG@10 for a grid of fusion settings instead. Each query\n"
+         "asks for 400 chunks (ranked into up to 100 documents), so each hybrid leg\n"
+         "hands 400 candidates to fusion; --depth N asks for N chunks from N per leg\n"
+         "(as a search for k <= N with that depth ranks its top k; Recall@100 then\n"
+         "counts fewer documents). --int8 embeds\n"
          "with the int8 encoder (use a fresh data directory: vectors are not re-made).\n"
          "Queries are embedded with int8 weights where the CPU has VNNI (faster, same\n"
          "nDCG); --fp32-query embeds them in fp32 like the passages.\n\n"
@@ -921,6 +927,7 @@ static void print_result(const rg_cli *cli, const char *dataset_dir, const eval_
 typedef struct eval_args {
     const char *dir, *run_path, *model, *mode;
     int sweep;
+    size_t depth; /* --depth: chunks a query asks for, and candidates per leg */
     int int8;
     int fp32_query;
     int answers, holdout; /* --answers, --holdout */
@@ -993,6 +1000,8 @@ static int eval_parse(int argc, char **argv, eval_args *a)
             if (rc < 0 || !parse_double("--rrf-k", v, 0, 10000, &a->fusion.rrf_k)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--alpha", &v))) {
             if (rc < 0 || !parse_double("--alpha", v, 0, 1, &a->fusion.alpha)) return 2;
+        } else if ((rc = cli_opt(argc, argv, &i, "--depth", &v))) {
+            if (rc < 0 || !cli_size("--depth", v, 1, RG_FUSION_MAX_LIST, &a->depth)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--chunk-tokens", &v))) {
             if (rc < 0 || !cli_size("--chunk-tokens", v, 16, 8192, &a->chunk.target_tokens))
                 return 2;
@@ -1113,6 +1122,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     }
     rg_search_request tmpl = rg_search_default_request("");
     tmpl.fusion = a.fusion;
+    tmpl.depth = a.depth;
     if (a.mode)
         rg_search_mode_parse(a.mode, &tmpl.mode);
     else

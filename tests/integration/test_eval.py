@@ -64,6 +64,18 @@ if r:
     runs = open(runfile).read().splitlines()
     t.check(len(runs) > 0 and all(len(l.split()) == 6 for l in runs), "run file is TREC format")
 
+# --depth N asks each query for N chunks: a run lists at most N documents a query
+runfile3 = os.path.join(tempdir("ragd-eval-depth-"), "run3.txt")
+p, r3 = run_json(["eval", "--dataset", ds, "--depth", "3", "--run", runfile3])
+per_query = {}
+for line in open(runfile3).read().splitlines() if p.returncode == 0 else []:
+    per_query[line.split()[0]] = per_query.get(line.split()[0], 0) + 1
+t.check(p.returncode == 0 and per_query and max(per_query.values()) <= 3 and r3 and
+        r3["recall@100"] <= r["recall@100"],
+        "--depth 3 ranks at most 3 documents a query", p.stderr + str(per_query)[:200])
+p = run(["eval", "--dataset", ds, "--depth", "0"])
+t.check(p.returncode == 2 and "--depth" in p.stderr, "--depth 0 is refused", p.stderr)
+
 # text output names every measure
 p = run(["eval", "--dataset", ds])
 for label in ("nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50", "p99"):
