@@ -8,6 +8,11 @@
  * (else a fixed chunk text). Checked: at most k hits, best first, known
  * chunk ids only, filtered ids never returned; the snippet stays valid
  * UTF-8 when its text is.
+ *
+ * The same query also runs over a larger generated index (PR_ROWS chunks of
+ * words drawn with a skew, so common words are in most chunks and the
+ * top-k pruning engages), once pruned and once exhaustive: both must give
+ * the same hits with the same scores.
  */
 #include "fuzz.h"
 
@@ -17,8 +22,69 @@
 #include "engine/base/utf8.h"
 #include "index/lexical.h"
 
-static sqlite3 *db;
-static rg_lexical *lx;
+static sqlite3 *db, *big_db;
+static rg_lexical *lx, *big_fast, *big_full;
+
+/* The generated index: words of WORDS, the first ones in most chunks. */
+#define PR_ROWS  2048
+#define PR_K_MAX 200
+static const char *const words[] = {
+    "the",    "of",     "and",     "a",      "in",       "to",       "is",         "for",
+    "on",     "with",   "data",    "model",  "search",   "index",    "query",      "vector",
+    "server", "cache",  "token",   "chunk",  "score",    "fusion",   "filter",     "latency",
+    "memory", "thread", "encoder", "answer", "citation", "document", "collection", "sqlite",
+    "faiss",  "bm25",   "hybrid",  "dense",  "lexical",  "pruning",  "posting",    "threshold",
+    "zebra",  "quartz", "nebula",  "fjord",  "glyph",
+};
+#define N_WORDS (sizeof words / sizeof words[0])
+
+static uint32_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(*s >> 33);
+}
+
+/* An in-memory database with the chunks_fts table; returns its insert
+ * statement (rowid ?1, body ?2). Aborts on failure. */
+static sqlite3_stmt *open_fts(sqlite3 **out)
+{
+    rg_error err;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open(":memory:", out) != SQLITE_OK || rg_fts5_register(*out, &err) != RG_OK ||
+        sqlite3_exec(*out,
+                     "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(*out, "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, 't', ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        abort();
+    return st;
+}
+
+static void open_big(void)
+{
+    rg_error err;
+    sqlite3_stmt *st = open_fts(&big_db);
+    uint64_t seed = 7;
+    for (int i = 1; i <= PR_ROWS; i++) {
+        char body[1024];
+        size_t len = 0, n = 2 + lcg(&seed) % 40;
+        for (size_t j = 0; j < n; j++) {
+            double u = (lcg(&seed) + 0.5) / 2147483648.0;
+            len += (size_t)snprintf(body + len, sizeof body - len, "%s ",
+                                    words[(size_t)(N_WORDS * u * u * u)]);
+        }
+        sqlite3_bind_int64(st, 1, i);
+        sqlite3_bind_text(st, 2, body, (int)len, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE) abort();
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    rg_lexical_options o = rg_lexical_default_options();
+    if (rg_lexical_open(big_db, &o, &big_fast, &err)) abort();
+    o.exhaustive = 1;
+    if (rg_lexical_open(big_db, &o, &big_full, &err)) abort();
+}
 
 static const char *const rows[] = {
     "The quick brown fox jumps over the lazy dog.",
@@ -36,15 +102,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     rg_error err;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK || rg_fts5_register(db, &err) != RG_OK ||
-        sqlite3_exec(db,
-                     "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
-                     "tokenize='porter ragd')",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, 't', ?2)",
-                           -1, &st, NULL) != SQLITE_OK)
-        abort();
+    sqlite3_stmt *st = open_fts(&db);
     for (size_t i = 0; i < N_ROWS; i++) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
         sqlite3_bind_text(st, 2, rows[i], -1, SQLITE_STATIC);
@@ -56,6 +114,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_lexical: %s\n", rg_error_message(&err));
         abort();
     }
+    open_big();
     return 0;
 }
 
@@ -91,6 +150,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    err.code == RG_EINVAL);
     }
     (void)rg_lexical_ideal(lx, query);
+
+    /* pruned and exhaustive agree, hit for hit */
+    static rg_lex_hit a[PR_K_MAX], b[PR_K_MAX];
+    static const size_t big_k[] = {1, 3, 10, 50, 100, PR_K_MAX};
+    size_t bk = big_k[(sel >> 5) % 6], na = 0, nb = 0;
+    rg_status sa = rg_lexical_search(big_fast, query, bk, filter, NULL, a, &na, &err);
+    rg_status sb = rg_lexical_search(big_full, query, bk, filter, NULL, b, &nb, &err);
+    FUZZ_CHECK(sa == sb && na == nb);
+    for (size_t i = 0; i < na; i++)
+        FUZZ_CHECK(a[i].chunk_id == b[i].chunk_id && a[i].score == b[i].score);
     const char *text = parts > 1 ? (const char *)part[1] : rows[(sel >> 5) % N_ROWS];
     size_t text_len = parts > 1 ? len[1] : strlen(text), bad;
     rg_buf out;
