@@ -107,6 +107,21 @@ rg_status rg_lexical_open(sqlite3 *db, const rg_lexical_options *opt, rg_lexical
                           rg_error *err);
 void rg_lexical_close(rg_lexical *lx);
 
+/*
+ * Brings lx up to date with its FTS5 table after rows were added or deleted
+ * (db: the connection it was opened on). Chunk ids only grow (rowids are
+ * chunk ids, AUTOINCREMENT): rows above the last indexed id are new and are
+ * tokenized here; indexed rows that are gone are dropped; every impact is
+ * recomputed for the new average length. Costs one pass over the postings
+ * plus the new rows' text, against reading every token instance back for
+ * rg_lexical_open, and gives the index a fresh build would (same scores).
+ * Falls back to that rebuild (*rebuilt = 1) when it cannot tell: rows below
+ * the last id it never indexed, or a term frequency it cannot recover. On
+ * error lx is unchanged. A changed row keeps its id only if rewritten in
+ * place, which ragd's store never does (it deletes and inserts).
+ */
+rg_status rg_lexical_refresh(rg_lexical *lx, sqlite3 *db, int *rebuilt, rg_error *err);
+
 /* Chunks indexed (those with at least one token). */
 size_t rg_lexical_size(const rg_lexical *lx);
 

@@ -837,8 +837,123 @@ static void test_pruning_exact(void)
     sqlite3_close(db);
 }
 
+/* ---- refresh: the same index as a fresh build ---- */
+
+static const char *const rf_words[] = {
+    "the",      "of",   "and",      "search",  "index",  "query", "running",
+    "runs",     "3.14", "1,000",    "l'amour", "don't",  "中文",  "检索",
+    "搜尋引擎", "東京", "대한민국", "zebra",   "quartz", "fjord",
+};
+#define RF_WORDS (sizeof rf_words / sizeof rf_words[0])
+
+static void rf_insert(sqlite3 *db, int64_t id, uint64_t *seed)
+{
+    char body[2048];
+    size_t len = 0, n = rnd(seed) % 12 == 0 ? 0 : 1 + rnd(seed) % 30;
+    for (size_t j = 0; j < n; j++) {
+        double u = (rnd(seed) + 0.5) / 2147483648.0;
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s ",
+                                rf_words[(size_t)(RF_WORDS * u * u)]);
+    }
+    if (n == 0) len = (size_t)snprintf(body, sizeof body, "... !!! ---"); /* no token */
+    sqlite3_stmt *st = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, title, body) VALUES (?1, ?2, ?3)",
+                               -1, &st, NULL) == SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, n == 0 ? "" : id % 5 ? "t" : "中文 title", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, body, (int)len, SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+/* Same size, same hits and scores, same ideal as a fresh build, for queries
+ * of the vocabulary (k and filters varied). */
+static int rf_same(sqlite3 *db, rg_lexical *lx, uint64_t *seed)
+{
+    rg_lexical *fresh = NULL;
+    rg_error err;
+    if (rg_lexical_open(db, NULL, &fresh, &err) != RG_OK) return 0;
+    int same = rg_lexical_size(lx) == rg_lexical_size(fresh);
+    static rg_lex_hit a[300], b[300];
+    static const size_t ks[] = {1, 5, 20, 300};
+    for (int qi = 0; same && qi < 120; qi++) {
+        char q[512];
+        size_t len = 0, n = 1 + rnd(seed) % 5;
+        for (size_t j = 0; j < n; j++)
+            len += (size_t)snprintf(q + len, sizeof q - len, "%s ", rf_words[rnd(seed) % RF_WORDS]);
+        size_t k = ks[qi % 4], na = 0, nb = 0;
+        rg_chunk_filter f = qi % 3 == 0 ? not_third : NULL;
+        same = rg_lexical_search(lx, q, k, f, NULL, a, &na, &err) == RG_OK &&
+               rg_lexical_search(fresh, q, k, f, NULL, b, &nb, &err) == RG_OK && na == nb &&
+               rg_lexical_ideal(lx, q) == rg_lexical_ideal(fresh, q);
+        for (size_t i = 0; same && i < na; i++)
+            same = a[i].chunk_id == b[i].chunk_id && a[i].score == b[i].score;
+        if (!same) fprintf(stderr, "refresh differs: k=%zu q='%s'\n", k, q);
+    }
+    rg_lexical_close(fresh);
+    return same;
+}
+
+static void test_refresh(void)
+{
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    uint64_t seed = 5;
+    int64_t next = 1;
+    REQUIRE(exec(db, "BEGIN") == SQLITE_OK);
+    for (; next <= 1500; next++)
+        rf_insert(db, next, &seed);
+    REQUIRE(exec(db, "COMMIT") == SQLITE_OK);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    int rebuilt = -1;
+    /* nothing changed */
+    CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+    CHECK_INT(rebuilt, 0);
+    CHECK(rf_same(db, lx, &seed));
+    /* rounds of deletes (never of a row without a token) and inserts */
+    for (int round = 0; round < 6; round++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks_fts WHERE "
+                 "body NOT LIKE '...%%' AND rowid %% 7 = %d LIMIT %d)",
+                 round, 20 + 40 * round);
+        REQUIRE(exec(db, sql) == SQLITE_OK);
+        int64_t upto = next + (round == 3 ? 0 : 25 + 100 * round); /* round 3: deletes only */
+        for (; next < upto; next++)
+            rf_insert(db, next, &seed);
+        rebuilt = -1;
+        CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+        CHECK_INT(rebuilt, 0);
+        CHECK(rf_same(db, lx, &seed));
+    }
+    size_t pruned = rg_lexical_pruned(lx);
+    CHECK(pruned > 0); /* refreshed postings stay in chunk order: pruning still runs */
+    /* a row without a token deleted below the last id: it cannot tell, rebuilds */
+    REQUIRE(exec(db, "DELETE FROM chunks_fts WHERE rowid = (SELECT min(rowid) FROM chunks_fts "
+                     "WHERE body LIKE '...%')") == SQLITE_OK);
+    CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+    CHECK_INT(rebuilt, 1);
+    CHECK(rf_same(db, lx, &seed));
+    /* everything deleted, then one row back */
+    REQUIRE(exec(db, "DELETE FROM chunks_fts") == SQLITE_OK);
+    CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+    CHECK_INT(rg_lexical_size(lx), 0);
+    CHECK(rf_same(db, lx, &seed));
+    rf_insert(db, next++, &seed);
+    rf_insert(db, next++, &seed);
+    CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+    CHECK(rf_same(db, lx, &seed));
+    CHECK_INT(rg_lexical_refresh(NULL, db, &rebuilt, &err), RG_EINVAL);
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
 TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
           TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
           TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
           TEST(test_search_cjk), TEST(test_snippets), TEST(test_open_errors_and_faults),
-          TEST(test_pruning_exact))
+          TEST(test_pruning_exact), TEST(test_refresh))
