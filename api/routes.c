@@ -363,15 +363,14 @@ static rg_status open_extractive(serve_worker *w, rg_error *err)
 }
 
 /*
- * Reopens the searcher and the dense index, and the generator that borrows
- * them, when documents changed since they were opened.
+ * When documents changed since they were loaded: reopens the dense index,
+ * refreshes the searcher in place (rg_search_refresh; reopened if that
+ * fails) and reopens the generator that borrows them.
  */
 rg_status serve_refresh(serve_worker *w, rg_error *err)
 {
     if (w->search && !rg_search_stale(w->search)) return RG_OK;
     rg_generator_close(&w->extractive);
-    rg_search_close(w->search);
-    w->search = NULL;
     if (w->dense) {
         rg_dense_close(w->dense);
         w->dense = NULL;
@@ -380,9 +379,20 @@ rg_status serve_refresh(serve_worker *w, rg_error *err)
                               .query_prefix = rg_encoder_query_prompt(w->enc),
                               .passage_prefix = rg_encoder_passage_prompt(w->enc)};
         rg_status st = rg_dense_open(w->store, w->app->cli->data_dir, &o, &w->dense, err);
-        if (st) return st;
+        if (st) {
+            rg_search_close(w->search); /* it held the dense index just closed */
+            w->search = NULL;
+            return st;
+        }
     }
-    rg_status st = rg_search_open(w->store, w->dense, &w->search, err);
+    /* in place (the postings' changes only), else from scratch */
+    rg_status st = RG_OK;
+    if (w->search && rg_search_refresh(w->search, w->dense, err)) {
+        rg_search_close(w->search);
+        w->search = NULL;
+        rg_error_clear(err);
+    }
+    if (!w->search) st = rg_search_open(w->store, w->dense, &w->search, err);
     return st ? st : open_extractive(w, err);
 }
 

@@ -6,7 +6,8 @@
  * searcher (serve_worker_open), so queries on different workers share no
  * mutable state. A worker notices documents changed by anyone (another
  * worker, `ragd ingest` in another process) through rg_search_stale and
- * reopens its searcher and dense index before the next query.
+ * brings its searcher (rg_search_refresh) and dense index up to date before
+ * the next query.
  *
  * Routes (docs/openapi in api/openapi.json, served at /openapi.json):
  *   GET  / (the web page) /healthz /readyz /openapi.json /metrics

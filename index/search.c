@@ -40,7 +40,8 @@ struct rg_search {
     int64_t max_chunk_id;
     rg_collection_info *colls;
     size_t n_colls;
-    float *qvec;          /* query embedding, dim floats */
+    float *qvec;  /* query embedding, qvec_dim floats */
+    int qvec_dim; /* dimension qvec was sized for */
     rg_ranked *lex_list, *dense_list, *merged;
     rg_vec_hit *vhits;
     rg_lex_hit *lhits;
@@ -357,6 +358,7 @@ rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error
         st = rg_fail(err, RG_ENOMEM, "out of memory opening search");
         goto fail;
     }
+    q->qvec_dim = dense ? rg_dense_dim(dense) : 0;
     *out = q;
     return RG_OK;
 fail:
@@ -366,11 +368,9 @@ fail:
 
 static void leg_stop(rg_search *q);
 
-void rg_search_close(rg_search *q)
+/* Frees what load_collections and load_acls filled. */
+static void free_maps(rg_search *q)
 {
-    if (!q) return;
-    leg_stop(q);
-    rg_lexical_close(q->lex);
     rg_free(q->chunk_coll);
     rg_free(q->allowed);
     rg_free(q->chunk_acl);
@@ -381,10 +381,44 @@ void rg_search_close(rg_search *q)
     rg_free(q->acl_start);
     rg_free(q->acl_ok);
     rg_free(q->colls);
+    q->chunk_coll = NULL, q->allowed = NULL, q->chunk_acl = NULL, q->acl_name = NULL;
+    q->acl_kind = NULL, q->acl_start = NULL, q->acl_ok = NULL, q->colls = NULL;
+    q->n_acl_docs = 0, q->n_colls = 0, q->max_chunk_id = 0;
+}
+
+void rg_search_close(rg_search *q)
+{
+    if (!q) return;
+    leg_stop(q);
+    rg_lexical_close(q->lex);
+    free_maps(q);
     rg_free(q->qvec);
     rg_free(q->lex_list), rg_free(q->dense_list), rg_free(q->merged), rg_free(q->vhits);
     rg_free(q->lhits);
     rg_free(q);
+}
+
+rg_status rg_search_refresh(rg_search *q, rg_dense *dense, rg_error *err)
+{
+    if (!q) return rg_fail(err, RG_EINVAL, "no searcher to refresh");
+    int64_t seq;
+    rg_status st;
+    /* the sequence first: a change racing with the reload shows as stale */
+    if ((st = rg_store_change_seq(q->store, &seq, err))) return st;
+    if ((st = rg_lexical_refresh(q->lex, rg_store_db(q->store), NULL, err))) return st;
+    free_maps(q);
+    if ((st = load_collections(q, err)) || (st = load_acls(q, err))) return st;
+    /* the dense index given before may be closed already: not looked at */
+    if (dense && rg_dense_dim(dense) != q->qvec_dim) {
+        rg_free(q->qvec);
+        q->qvec_dim = 0;
+        if (!(q->qvec = rg_malloc((size_t)rg_dense_dim(dense) * sizeof *q->qvec)))
+            return rg_fail(err, RG_ENOMEM, "out of memory refreshing search");
+        q->qvec_dim = rg_dense_dim(dense);
+    }
+    q->dense = dense;
+    q->seq = seq;
+    return RG_OK;
 }
 
 int rg_search_stale(rg_search *q)

@@ -32,8 +32,18 @@ typedef struct rg_search rg_search;
  */
 rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error *err);
 void rg_search_close(rg_search *q);
-/* 1 if the store has changed since the searcher was opened. */
+/* 1 if the store has changed since the searcher was opened or refreshed. */
 int rg_search_stale(rg_search *q);
+
+/*
+ * Brings a stale searcher up to date in place: the BM25 postings by
+ * rg_lexical_refresh (the rows added and removed, not a full re-read), the
+ * collection and access-list maps read again; dense (may be NULL; may be a
+ * newly opened index) replaces the one given before. Much cheaper than
+ * close and open on a large store. On error the searcher must be closed
+ * (its maps may be half loaded).
+ */
+rg_status rg_search_refresh(rg_search *q, rg_dense *dense, rg_error *err);
 
 /*
  * With on, hybrid queries run their lexical leg on a second thread (the

@@ -46,6 +46,34 @@ static void sentence(char *out, size_t cap, int n)
     }
 }
 
+/* Puts document d (replacing an earlier one of the same number) with fresh
+ * random text: two chunks; every third private to group "ops"; every fifth
+ * in collection other. */
+static void put_doc(rg_store *s, int d, int64_t coll, int64_t other)
+{
+    rg_error err;
+    char text[TEXT_MAX], a[TEXT_MAX / 2], b[TEXT_MAX / 2], uri[32], meta[96];
+    sentence(a, sizeof a, 6 + (int)(next() % 10));
+    sentence(b, sizeof b, 6 + (int)(next() % 10));
+    int split = snprintf(text, sizeof text, "%s.", a);
+    snprintf(text + split, sizeof text - (size_t)split, " %s.", b);
+    snprintf(uri, sizeof uri, "/d/%02d.txt", d);
+    snprintf(meta, sizeof meta, "{\"tag\":\"%s\"%s}", d % 2 ? "odd" : "even",
+             d % 3 == 0 ? ",\"acl\":{\"groups\":[\"ops\"]}" : "");
+    rg_doc_meta m = {.collection_id = d % 5 == 4 ? other : coll,
+                     .source_uri = uri,
+                     .title = "T",
+                     .media_type = "text/plain",
+                     .content_hash = uri,
+                     .size = 1,
+                     .metadata_json = meta,
+                     .text = text,
+                     .text_len = strlen(text)};
+    rg_chunk_row rows[2] = {{0, (size_t)split, 8, NULL},
+                            {(size_t)split + 1, strlen(text), 8, NULL}};
+    MUST(rg_store_put_document(s, &m, rows, 2, NULL, &err) == RG_OK);
+}
+
 static rg_store *build(rg_encoder **enc, rg_dense **dense)
 {
     snprintf(dir, sizeof dir, "/tmp/ragd-search-XXXXXX");
@@ -56,29 +84,8 @@ static rg_store *build(rg_encoder **enc, rg_dense **dense)
     int64_t coll, other;
     MUST(rg_store_collection(s, "main", 1, &coll, &err) == RG_OK);
     MUST(rg_store_collection(s, "other", 1, &other, &err) == RG_OK);
-    for (int d = 0; d < N_DOCS; d++) {
-        char text[TEXT_MAX], a[TEXT_MAX / 2], b[TEXT_MAX / 2], uri[32], meta[96];
-        sentence(a, sizeof a, 6 + (int)(next() % 10));
-        sentence(b, sizeof b, 6 + (int)(next() % 10));
-        int split = snprintf(text, sizeof text, "%s.", a);
-        snprintf(text + split, sizeof text - (size_t)split, " %s.", b);
-        snprintf(uri, sizeof uri, "/d/%02d.txt", d);
-        /* every third document is private to group "ops"; every other has a tag */
-        snprintf(meta, sizeof meta, "{\"tag\":\"%s\"%s}", d % 2 ? "odd" : "even",
-                 d % 3 == 0 ? ",\"acl\":{\"groups\":[\"ops\"]}" : "");
-        rg_doc_meta m = {.collection_id = d % 5 == 4 ? other : coll,
-                         .source_uri = uri,
-                         .title = "T",
-                         .media_type = "text/plain",
-                         .content_hash = uri,
-                         .size = 1,
-                         .metadata_json = meta,
-                         .text = text,
-                         .text_len = strlen(text)};
-        rg_chunk_row rows[2] = {{0, (size_t)split, 8, NULL},
-                                {(size_t)split + 1, strlen(text), 8, NULL}};
-        MUST(rg_store_put_document(s, &m, rows, 2, NULL, &err) == RG_OK);
-    }
+    for (int d = 0; d < N_DOCS; d++)
+        put_doc(s, d, coll, other);
     const char *src = getenv("RG_SOURCE_ROOT");
     char model[512];
     snprintf(model, sizeof model, "%s/tests/fixtures/xlmr-tiny", src ? src : "..");
@@ -90,6 +97,17 @@ static rg_store *build(rg_encoder **enc, rg_dense **dense)
     MUST(rg_dense_attach(*dense, coll, &err) == RG_OK);
     MUST(rg_dense_attach(*dense, other, &err) == RG_OK);
     return s;
+}
+
+/* Closes what build opened and removes its directory. */
+static void teardown(rg_store *s, rg_encoder *enc, rg_dense *dense)
+{
+    rg_dense_close(dense);
+    rg_encoder_close(enc);
+    rg_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) abort();
 }
 
 static int same_float(double a, double b)
@@ -115,6 +133,37 @@ static int agree(rg_search *serial, rg_search *par, const rg_search_request *req
            same_float(t1.lexical_ideal, t2.lexical_ideal) && t1.dense_skipped == t2.dense_skipped;
 }
 
+/* N_QUERIES varied requests (k, a collection, a metadata filter on tag,
+ * readers with and without group "ops", RRF, lexical mode) run on a and b;
+ * returns how many agreed, and counts in *hits_seen those with hits on b. */
+static int agree_many(rg_search *a, rg_search *b, const char *coll, const char *tag, int *hits_seen)
+{
+    const char *groups[] = {"ops"};
+    rg_reader ops = {.user = "u1", .groups = groups, .n_groups = 1};
+    rg_reader nobody = {.user = "u2"};
+    const char *keys[] = {"tag"}, *values[] = {tag};
+    rg_search_filter tagged = {.meta_keys = keys, .meta_values = values, .n_meta = 1};
+    int agreed = 0;
+    for (int i = 0; i < N_QUERIES; i++) {
+        char query[200];
+        sentence(query, sizeof query, 1 + i % 5);
+        rg_search_request req = rg_search_default_request(query);
+        req.k = 1 + (size_t)(i % 12);
+        if (i % 4 == 1) req.collection = coll;
+        if (i % 4 == 2) req.filter = &tagged;
+        if (i % 3 == 1) req.reader = &ops;
+        if (i % 3 == 2) req.reader = &nobody;
+        if (i % 7 == 3) req.fusion.method = RG_FUSE_RRF;
+        if (i % 5 == 3) req.mode = RG_SEARCH_LEXICAL;
+        agreed += agree(a, b, &req);
+        rg_search_hit h[20];
+        size_t n = 0;
+        rg_error err;
+        if (rg_search_run(b, &req, h, &n, NULL, &err) == RG_OK && n) (*hits_seen)++;
+    }
+    return agreed;
+}
+
 static void test_parallel_legs_agree(void)
 {
     rg_encoder *enc = NULL;
@@ -127,27 +176,7 @@ static void test_parallel_legs_agree(void)
     REQUIRE(rg_search_set_parallel(par, 1, &err) == RG_OK);
     REQUIRE(rg_search_set_parallel(par, 1, &err) == RG_OK); /* idempotent */
 
-    const char *groups[] = {"ops"};
-    rg_reader ops = {.user = "u1", .groups = groups, .n_groups = 1};
-    rg_reader nobody = {.user = "u2"};
-    const char *keys[] = {"tag"}, *even[] = {"even"};
-    rg_search_filter tagged = {.meta_keys = keys, .meta_values = even, .n_meta = 1};
-    int agreed = 0, hits_seen = 0;
-    for (int i = 0; i < N_QUERIES; i++) {
-        char query[200];
-        sentence(query, sizeof query, 1 + i % 5);
-        rg_search_request req = rg_search_default_request(query);
-        req.k = 1 + (size_t)(i % 12);
-        if (i % 4 == 1) req.collection = "main";
-        if (i % 4 == 2) req.filter = &tagged;
-        if (i % 3 == 1) req.reader = &ops;
-        if (i % 3 == 2) req.reader = &nobody;
-        if (i % 7 == 3) req.fusion.method = RG_FUSE_RRF;
-        agreed += agree(serial, par, &req);
-        rg_search_hit h[20];
-        size_t n = 0;
-        if (rg_search_run(par, &req, h, &n, NULL, &err) == RG_OK && n) hits_seen++;
-    }
+    int hits_seen = 0, agreed = agree_many(serial, par, "main", "even", &hits_seen);
     CHECK_INT(agreed, N_QUERIES);
     CHECK(hits_seen > N_QUERIES / 2); /* the comparison is not between empty lists */
 
@@ -172,12 +201,50 @@ static void test_parallel_legs_agree(void)
 
     rg_search_close(par); /* joins the idle thread */
     rg_search_close(serial);
-    rg_dense_close(dense);
-    rg_encoder_close(enc);
-    rg_store_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) abort();
+    teardown(s, enc, dense);
 }
 
-TEST_MAIN(TEST(test_parallel_legs_agree))
+/* A searcher refreshed in place after documents were added, replaced and
+ * deleted answers as one opened afresh: hits, scores, signals, filters and
+ * access lists. */
+static void test_refresh_agrees(void)
+{
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
+    rg_store *s = build(&enc, &dense);
+    rg_search *old = NULL, *fresh = NULL;
+    rg_error err;
+    REQUIRE(rg_search_open(s, dense, &old, &err) == RG_OK);
+    REQUIRE(rg_search_set_parallel(old, 1, &err) == RG_OK);
+    CHECK(!rg_search_stale(old));
+    int64_t coll, other;
+    REQUIRE(rg_store_collection(s, "main", 0, &coll, &err) == RG_OK);
+    REQUIRE(rg_store_collection(s, "other", 0, &other, &err) == RG_OK);
+    for (int d = N_DOCS; d < N_DOCS + 25; d++) /* new ones */
+        put_doc(s, d, coll, other);
+    for (int d = 0; d < 12; d++) /* replaced: new chunks, the old ones deleted */
+        put_doc(s, d, coll, other);
+    REQUIRE(rg_store_delete_document(s, 20, &err) == RG_OK);
+    REQUIRE(rg_store_delete_document(s, 33, &err) == RG_OK);
+    CHECK(rg_search_stale(old));
+    /* as serve does: the dense index reopened, the searcher refreshed */
+    rg_dense_close(dense);
+    rg_dense_options o = {.model_name = "xlmr-tiny", .encoder = enc};
+    REQUIRE(rg_dense_open(s, dir, &o, &dense, &err) == RG_OK);
+    REQUIRE(rg_dense_attach(dense, coll, &err) == RG_OK);
+    REQUIRE(rg_dense_attach(dense, other, &err) == RG_OK);
+    REQUIRE(rg_search_refresh(old, dense, &err) == RG_OK);
+    CHECK(!rg_search_stale(old));
+    REQUIRE(rg_search_open(s, dense, &fresh, &err) == RG_OK);
+
+    int hits_seen = 0, agreed = agree_many(fresh, old, "other", "odd", &hits_seen);
+    CHECK_INT(agreed, N_QUERIES);
+    CHECK(hits_seen > N_QUERIES / 2);
+    CHECK(rg_search_refresh(NULL, dense, &err) == RG_EINVAL);
+
+    rg_search_close(old);
+    rg_search_close(fresh);
+    teardown(s, enc, dense);
+}
+
+TEST_MAIN(TEST(test_parallel_legs_agree), TEST(test_refresh_agrees))
