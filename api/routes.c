@@ -363,15 +363,19 @@ static rg_status open_extractive(serve_worker *w, rg_error *err)
 }
 
 /*
- * When documents changed since they were loaded: reopens the dense index,
- * refreshes the searcher in place (rg_search_refresh; reopened if that
- * fails) and reopens the generator that borrows them.
+ * When documents changed since they were loaded: brings the dense index
+ * (rg_dense_refresh: a few new chunks embedded here, many loaded from the
+ * writer's file) and the searcher (rg_search_refresh) up to date in place,
+ * reopening either if that fails, and reopens the generator that borrows
+ * them.
  */
 rg_status serve_refresh(serve_worker *w, rg_error *err)
 {
     if (w->search && !rg_search_stale(w->search)) return RG_OK;
     rg_generator_close(&w->extractive);
-    if (w->dense) {
+    /* the dense index catches up in place (reopened only if that fails) */
+    if (w->dense && rg_dense_refresh(w->dense, SERVE_DENSE_REFRESH_EMBED, err)) {
+        rg_error_clear(err);
         rg_dense_close(w->dense);
         w->dense = NULL;
         rg_dense_options o = {.model_name = w->model_name,

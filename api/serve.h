@@ -51,6 +51,9 @@
 #define SERVE_CHAT_MESSAGES_MAX 64
 /* Tokens of context in a search result's snippet. */
 #define SERVE_SNIPPET_TOKENS 40
+/* A worker catching up with others' changes embeds up to this many new
+ * chunks of a collection itself; more, and it loads the writer's file. */
+#define SERVE_DENSE_REFRESH_EMBED 256
 /* Longest snippet (bytes). */
 #define SERVE_SNIPPET_MAX_BYTES 4096
 

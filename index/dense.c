@@ -220,6 +220,55 @@ static rg_status new_index(rg_dense *d, int64_t coll, rg_vectors **v, rg_error *
     return rg_vectors_open(&o, v, err);
 }
 
+/* Forgets collection i: its next attach loads it again. */
+static void detach(rg_dense *d, size_t i)
+{
+    rg_vectors_close(d->colls[i].v);
+    d->colls[i] = d->colls[--d->n_colls];
+}
+
+rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err)
+{
+    if (!d) return rg_fail(err, RG_EINVAL, "no dense index to refresh");
+    for (size_t i = d->n_colls; i-- > 0;) {
+        coll_index *c = &d->colls[i];
+        char bound[RG_DENSE_MODEL_MAX + 64];
+        rg_status st = rg_store_collection_model(d->store, c->id, bound, sizeof bound, err);
+        if (st == RG_ENOTFOUND) { /* the collection went */
+            rg_error_clear(err);
+            detach(d, i);
+            continue;
+        }
+        if (st) return st;
+        if (bound[0] && strcmp(bound, d->model) != 0) { /* reindexed: attach says so */
+            detach(d, i);
+            continue;
+        }
+        int64_t *want = NULL, *have = NULL, *diff = NULL;
+        size_t n_want = 0, n_have = 0, n_missing = 0;
+        st = rg_store_chunk_ids(d->store, c->id, 0, &want, &n_want, err);
+        if (!st) st = rg_vectors_ids(c->v, &have, &n_have, err);
+        if (!st && !(diff = rg_malloc((n_want > n_have ? n_want : n_have) * sizeof *diff + 1)))
+            st = rg_fail(err, RG_ENOMEM, "out of memory refreshing vectors");
+        if (!st) {
+            size_t n_orphans = sorted_minus(have, n_have, want, n_want, diff);
+            if (n_orphans) st = rg_vectors_remove(c->v, n_orphans, diff, NULL, err);
+        }
+        if (!st) n_missing = sorted_minus(want, n_want, have, n_have, diff);
+        if (!st && n_missing > max_embed) {
+            detach(d, i); /* many: the writer's saved file has them */
+        } else if (!st && n_missing) {
+            size_t done = 0;
+            st = embed_and_add(d, c->v, diff, n_missing, &done, n_missing, err);
+        }
+        rg_free(want);
+        rg_free(have);
+        rg_free(diff);
+        if (st) return st;
+    }
+    return RG_OK;
+}
+
 void rg_dense_mark_stale(rg_dense *d, int64_t coll)
 {
     coll_index *c = find(d, coll);

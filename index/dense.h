@@ -72,6 +72,18 @@ const char *rg_dense_model(const rg_dense *d);
 rg_status rg_dense_attach(rg_dense *d, int64_t collection_id, rg_error *err);
 
 /*
+ * Catches the attached collections up with changes other connections made
+ * to the store (another worker, another process): vectors of chunks that
+ * are gone are removed; chunks without a vector are embedded here when a
+ * collection has at most max_embed of them, else the collection is
+ * detached, so that its next rg_dense_attach loads the file the writer
+ * saved (and reconciles whatever that lacks). Collections deleted or bound
+ * to another model since are detached as well. On error the handle should
+ * be closed and opened again.
+ */
+rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err);
+
+/*
  * Records that a store change of the collection was committed but its
  * vectors could not follow (an error after the commit): the next
  * rg_dense_attach reconciles the live index with the store, and until then

@@ -227,23 +227,39 @@ static void test_refresh_agrees(void)
     REQUIRE(rg_store_delete_document(s, 20, &err) == RG_OK);
     REQUIRE(rg_store_delete_document(s, 33, &err) == RG_OK);
     CHECK(rg_search_stale(old));
-    /* as serve does: the dense index reopened, the searcher refreshed */
-    rg_dense_close(dense);
-    rg_dense_options o = {.model_name = "xlmr-tiny", .encoder = enc};
-    REQUIRE(rg_dense_open(s, dir, &o, &dense, &err) == RG_OK);
-    REQUIRE(rg_dense_attach(dense, coll, &err) == RG_OK);
-    REQUIRE(rg_dense_attach(dense, other, &err) == RG_OK);
+    /* as serve does: the dense index caught up in place (the few new chunks
+     * embedded), the searcher refreshed; against both opened afresh */
+    REQUIRE(rg_dense_refresh(dense, 256, &err) == RG_OK);
     REQUIRE(rg_search_refresh(old, dense, &err) == RG_OK);
     CHECK(!rg_search_stale(old));
-    REQUIRE(rg_search_open(s, dense, &fresh, &err) == RG_OK);
-
+    rg_dense *dense2 = NULL;
+    rg_dense_options o = {.model_name = "xlmr-tiny", .encoder = enc};
+    REQUIRE(rg_dense_open(s, dir, &o, &dense2, &err) == RG_OK);
+    REQUIRE(rg_dense_attach(dense2, coll, &err) == RG_OK);
+    REQUIRE(rg_dense_attach(dense2, other, &err) == RG_OK);
+    REQUIRE(rg_search_open(s, dense2, &fresh, &err) == RG_OK);
+    CHECK_INT(rg_dense_count(dense, coll), rg_dense_count(dense2, coll));
     int hits_seen = 0, agreed = agree_many(fresh, old, "other", "odd", &hits_seen);
     CHECK_INT(agreed, N_QUERIES);
-    CHECK(hits_seen > N_QUERIES / 2);
+    rg_search_close(fresh);
+    /* again, with more new chunks than it embeds itself: the collections are
+     * detached and attached again on the next query */
+    for (int d = N_DOCS + 25; d < N_DOCS + 40; d++)
+        put_doc(s, d, coll, other);
+    REQUIRE(rg_dense_refresh(dense, 0, &err) == RG_OK);
+    CHECK_INT(rg_dense_count(dense, coll), 0); /* detached */
+    REQUIRE(rg_search_refresh(old, dense, &err) == RG_OK);
+    REQUIRE(rg_dense_refresh(dense2, 256, &err) == RG_OK);
+    REQUIRE(rg_search_open(s, dense2, &fresh, &err) == RG_OK);
+    agreed = agree_many(fresh, old, "main", "even", &hits_seen);
+    CHECK_INT(agreed, N_QUERIES);
+    CHECK(hits_seen > N_QUERIES);
     CHECK(rg_search_refresh(NULL, dense, &err) == RG_EINVAL);
+    CHECK(rg_dense_refresh(NULL, 0, &err) == RG_EINVAL);
 
     rg_search_close(old);
     rg_search_close(fresh);
+    rg_dense_close(dense2);
     teardown(s, enc, dense);
 }
 
