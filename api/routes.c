@@ -400,6 +400,43 @@ rg_status serve_refresh(serve_worker *w, rg_error *err)
     return st ? st : open_extractive(w, err);
 }
 
+/* Loads the vectors of every collection already bound to the worker's
+ * model, so that the first queries do not wait for them (others are
+ * attached, and bound, when a query or an upload first needs them). A
+ * collection that fails here is logged and left to the first query, which
+ * reports the error to its caller. */
+static void attach_bound(serve_worker *w)
+{
+    rg_collection_info *colls = NULL;
+    size_t n = 0;
+    rg_error err;
+    rg_error_clear(&err);
+    if (rg_store_collections(w->store, &colls, &n, &err)) n = 0;
+    for (size_t i = 0; i < n; i++) {
+        char bound[CLI_MODEL_NAME_MAX + 64];
+        if (rg_store_collection_model(w->store, colls[i].id, bound, sizeof bound, &err) ||
+            strcmp(bound, w->model_name) != 0)
+            continue;
+        if (rg_dense_attach(w->dense, colls[i].id, &err))
+            rg_log(RG_LOG_WARN, "collection '%s': %s (retried at its first query)", colls[i].name,
+                   rg_error_message(&err));
+    }
+    rg_free(colls);
+}
+
+/* One query through the encoder at start, so that the first real one does
+ * not pay for the int8 weight packing and first-touch page faults. */
+static void warm_encoder(serve_worker *w)
+{
+    int dim = rg_encoder_dim(w->enc);
+    float *v = dim > 0 ? rg_malloc((size_t)dim * sizeof *v) : NULL;
+    rg_error err;
+    static const char q[] = "warm up";
+    if (v && rg_encoder_embed_query(w->enc, q, sizeof q - 1, v, &err))
+        rg_log(RG_LOG_WARN, "encoder warm-up: %s", rg_error_message(&err));
+    rg_free(v);
+}
+
 rg_status serve_worker_open(void *app_, int index, void **ctx, rg_error *err)
 {
     serve_app *app = app_;
@@ -426,6 +463,8 @@ rg_status serve_worker_open(void *app_, int index, void **ctx, rg_error *err)
                                   .query_prefix = rg_encoder_query_prompt(w->enc),
                                   .passage_prefix = rg_encoder_passage_prompt(w->enc)};
             st = rg_dense_open(w->store, app->cli->data_dir, &o, &w->dense, err);
+            if (!st) attach_bound(w);
+            if (!st) warm_encoder(w);
         }
     }
     if (!st) st = rg_search_open(w->store, w->dense, &w->search, err);

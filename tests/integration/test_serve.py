@@ -9,6 +9,7 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import struct
@@ -56,6 +57,13 @@ st, h, o, _ = srv.request("GET", "/healthz")
 t.check(st == 200 and o == {"status": "ok"}, "GET /healthz", str((st, o)))
 st, h, o, _ = srv.request("GET", "/readyz")
 t.check(st == 200 and o and o["status"] == "ready" and o["workers"] == 2, "GET /readyz", str(o))
+# vectors are loaded when a worker starts, not at the first query
+st, h, _, payload = srv.request("GET", "/metrics")
+gauges = dict(re.findall(r'^(ragd_index_(?:chunks|vectors))\{collection="default"\} (\d+)$',
+                         payload.decode() if payload else "", re.M))
+t.check(st == 200 and int(gauges.get("ragd_index_chunks", 0)) > 0 and
+        gauges.get("ragd_index_vectors") == gauges.get("ragd_index_chunks"),
+        "before any query, a worker holds a vector for every chunk", str(gauges))
 st, h, o, _ = srv.request("GET", "/openapi.json")
 t.check(st == 200 and o and o["openapi"].startswith("3.") and set(ROUTES) <= set(o["paths"]),
         "GET /openapi.json is an OpenAPI 3 document naming every route",
