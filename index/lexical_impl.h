@@ -1,0 +1,96 @@
+/*
+ * lexical_impl.h — inside index/lexical: the index layout and the helpers
+ * its three files share (lexical.c builds and searches, lexical_refresh.c
+ * updates in place, lexical_snippet.c cuts snippets). Not a public header:
+ * only those files include it.
+ */
+#ifndef RG_LEXICAL_IMPL_H
+#define RG_LEXICAL_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "engine/base/status.h"
+#include "index/lexical.h"
+
+/* Longest FTS5 table name and tokenize= spec kept for refreshes. */
+#define RG_LEX_NAME_MAX 127
+/* Chunk indexes are uint32_t. */
+#define RG_LEX_MAX_CHUNKS ((size_t)UINT32_MAX - 1)
+#define RG_LEX_MIN_SLOTS  16
+#define RG_ELLIPSIS       "\xe2\x80\xa6"
+/* The floor of a check comes from final scores for k up to this, else from
+ * partial ones. */
+#define RG_LEX_THETA_MAX 1024
+
+typedef struct lex_post {
+    uint32_t doc; /* chunk index */
+    float w;      /* BM25 impact without idf */
+} lex_post;
+
+struct rg_lexical {
+    rg_fts5_tokenizer *tok;
+    pthread_mutex_t mu; /* guards tok, acc, touched and the query scratch */
+    size_t n_docs;
+    int64_t *chunk_ids; /* [n_docs], ascending */
+    size_t n_terms;
+    char *pool;         /* term bytes, back to back */
+    size_t *term_off;   /* [n_terms + 1] into pool */
+    size_t *post_off;   /* [n_terms + 1] into post */
+    lex_post *post;     /* postings of term t: post[post_off[t] .. post_off[t+1]), by chunk */
+    float *post_max;    /* [n_terms] largest impact of each term */
+    uint32_t *slots;    /* hash of terms: term id + 1, 0 = empty */
+    size_t slot_mask;   /* slots has slot_mask + 1 entries, a power of two */
+    float *acc;         /* [n_docs] scores; 0 = untouched (every impact is > 0) */
+    uint32_t *touched;  /* [n_docs + 1] chunks with a non-zero acc */
+    uint32_t *cand;     /* [n_docs] chunks still able to enter the top k (pruning) */
+    uint32_t *cand_tmp; /* [n_docs] radix sort scratch */
+    uint32_t th_doc[RG_LEX_THETA_MAX]; /* kth_final scratch */
+    float th_score[RG_LEX_THETA_MAX];
+    uint32_t *dl;   /* [n_docs] token instances of each chunk */
+    uint64_t total; /* sum of dl */
+    float k1;       /* BM25 k1: an impact approaches k1 + 1 as tf grows */
+    float b;        /* BM25 b */
+    int exhaustive; /* no pruning */
+    /* what rg_lexical_refresh needs to read the table again */
+    char table[RG_LEX_NAME_MAX + 1];
+    char tokenize[RG_LEX_NAME_MAX + 1];
+    int exhaustive_opt; /* exhaustive as asked (it is also set when postings are unordered) */
+    size_t n_empty;     /* rows of the table below the last indexed chunk that have no token */
+    size_t n_pruned;    /* searches that pruned */
+    /* query scratch: the distinct query terms */
+    uint32_t qterm[RG_QUERY_MAX_TERMS];
+    size_t n_qterm;
+    struct lex_qterm {
+        uint32_t t;
+        float idf;
+        double bound; /* idf * largest impact */
+    } qinfo[RG_QUERY_MAX_TERMS];
+    char qtext[RG_QUERY_MAX_TERMS][RG_TOKEN_MAX_BYTES];
+    size_t qlen[RG_QUERY_MAX_TERMS];
+};
+
+/* Term hash (FNV-1a) of the bytes s[0..n). */
+uint64_t rg_lex_term_hash(const char *s, size_t n);
+/* Id of the indexed term s[0..n), or -1. */
+long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n);
+/* Grows *pp (an array of elem-byte items with room for *cap) to hold need
+ * items, doubling; 0 out of memory (the old array kept). */
+int rg_lex_grow(void *pp, size_t *cap, size_t need, size_t elem);
+/* An error from SQLite's rc on db, doing what. */
+rg_status rg_lex_db_fail(rg_error *err, sqlite3 *db, int rc, const char *what);
+/* Term frequencies in post[].w -> BM25 impacts from dl and total; sets
+ * post_max, and exhaustive when a list is out of chunk order. */
+void rg_lex_set_impacts(rg_lexical *lx);
+/* The term hash and the per-query arrays, for n_terms and n_docs. */
+rg_status rg_lex_build_hash(rg_lexical *lx, rg_error *err);
+/* Frees the index arrays (not the tokenizer, the mutex or the handle). */
+void rg_lex_free_index(rg_lexical *lx);
+/* Tokenizer callback: query tokens -> distinct term texts in lx->qtext. */
+int rg_lex_collect_term_text(void *ctx, const char *tok, size_t n, size_t start, size_t end,
+                             int colocated);
+
+#endif
