@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/cli_util.h"
+#include "api/eval.h"
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
 #include "engine/nn/encoder.h"
@@ -34,135 +35,21 @@
 #include "ingest/normalize.h"
 #include "ingest/pipeline.h"
 
-/* Longest line read from a dataset file. */
-#define EVAL_LINE_MAX (16u << 20)
-/* Documents ranked per query (Recall@100 needs 100). */
-#define EVAL_DOCS 100
-/* Chunks fetched per query to fill EVAL_DOCS documents. */
-#define EVAL_CHUNKS 400
-
-typedef struct query {
-    char *id;
-    char *text;
-    char **answers; /* gold answer strings (answers.jsonl), or NULL */
-    size_t n_answers;
-} query;
-
-typedef struct qrel {
-    char *qid;
-    char *doc;
-    int grade;
-} qrel;
-
-typedef struct dataset {
-    query *queries;
-    size_t n_queries;
-    qrel *qrels;
-    size_t n_qrels;
-} dataset;
-
-static void dataset_free(dataset *d)
-{
-    for (size_t i = 0; i < d->n_queries; i++) {
-        query *q = &d->queries[i];
-        for (size_t j = 0; j < q->n_answers; j++) rg_free(q->answers[j]);
-        rg_free(q->answers), rg_free(q->id), rg_free(q->text);
-    }
-    for (size_t i = 0; i < d->n_qrels; i++) rg_free(d->qrels[i].qid), rg_free(d->qrels[i].doc);
-    rg_free(d->queries);
-    rg_free(d->qrels);
-}
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return 1;
-    size_t c = *cap ? *cap * 2 : 256;
-    void *p = rg_realloc(*arr, c * size);
-    if (!p) return 0;
-    *arr = p;
-    *cap = c;
-    return 1;
-}
-
-/* Calls fn for each line of path (without the newline). */
-static rg_status each_line(const char *path, rg_status (*fn)(void *, char *, size_t, size_t,
-                                                                rg_error *),
-                           void *ctx, rg_error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return rg_fail(err, errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: %s", path,
-                           strerror(errno));
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    rg_status st = RG_OK;
-    while (!st && (n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if ((size_t)n > EVAL_LINE_MAX) {
-            st = rg_fail(err, RG_ELIMIT, "%s:%zu: line longer than %u bytes", path, lineno,
-                         EVAL_LINE_MAX);
-            break;
-        }
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-        if (n) st = fn(ctx, line, (size_t)n, lineno, err);
-    }
-    free(line); /* getline allocates with malloc */
-    fclose(f);
-    return st;
-}
-
-static const char *json_str(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsString(v)) return v->valuestring;
-    return NULL;
-}
-
-/* The BEIR "id" field is a string, but some conversions write numbers. */
-static int json_id(const cJSON *o, char *out, size_t cap)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "_id");
-    if (!v) v = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsString(v)) return snprintf(out, cap, "%s", v->valuestring) < (int)cap;
-    if (cJSON_IsNumber(v)) return snprintf(out, cap, "%.0f", v->valuedouble) < (int)cap;
-    return 0;
-}
-
-typedef struct corpus_ctx {
-    rg_store *store;
-    int64_t coll;
-    const char *path;
-    rg_chunk_options chunk;
-    rg_dense *dense; /* NULL: lexical only */
-    size_t docs, chunks, added, held_out;
-    int holdout; /* leave out the documents held_out_doc() names */
-    rg_doc_builder *b;
-} corpus_ctx;
-
-/* --holdout: the documents left out of the collection, about half, chosen
- * by a hash of the id (FNV-1a) so every run leaves out the same ones. */
-static int held_out_doc(const char *id)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 16777619u;
-    return (h >> 7) & 1;
-}
-
 static rg_status corpus_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
 {
     corpus_ctx *c = vctx;
     cJSON *o = cJSON_ParseWithLength(line, n);
     char id[512];
     rg_status st = RG_OK;
-    if (!o || !json_id(o, id, sizeof id)) {
+    if (!o || !eval_json_id(o, id, sizeof id)) {
         st = rg_fail(err, RG_EPARSE, "%s:%zu: not a JSON object with an id", c->path, lineno);
         goto out;
     }
-    if (c->holdout && held_out_doc(id)) {
+    if (c->holdout && eval_held_out_doc(id)) {
         c->held_out++;
         goto out;
     }
-    const char *title = json_str(o, "title"), *text = json_str(o, "text");
+    const char *title = eval_json_str(o, "title"), *text = eval_json_str(o, "text");
     if (!title) title = "";
     if (!text) text = "";
     char hash[RG_SHA256_HEX_LEN + 1], old[65];
@@ -195,93 +82,6 @@ out:
     return st;
 }
 
-static rg_status query_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
-{
-    dataset *d = vctx;
-    static size_t cap;
-    if (d->n_queries == 0) cap = 0;
-    cJSON *o = cJSON_ParseWithLength(line, n);
-    char id[512];
-    const char *text = o ? json_str(o, "text") : NULL;
-    rg_status st = RG_OK;
-    if (!o || !json_id(o, id, sizeof id) || !text) {
-        st = rg_fail(err, RG_EPARSE, "queries.jsonl:%zu: not a JSON object with id and text",
-                     lineno);
-    } else if (!grow((void **)&d->queries, &cap, d->n_queries, sizeof *d->queries)) {
-        st = rg_fail(err, RG_ENOMEM, "out of memory reading queries");
-    } else {
-        query *q = &d->queries[d->n_queries];
-        memset(q, 0, sizeof *q);
-        q->id = rg_strdup(id);
-        q->text = rg_strdup(text);
-        if (!q->id || !q->text) {
-            rg_free(q->id), rg_free(q->text);
-            st = rg_fail(err, RG_ENOMEM, "out of memory reading queries");
-        } else {
-            d->n_queries++;
-        }
-    }
-    cJSON_Delete(o);
-    return st;
-}
-
-static rg_status qrel_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
-{
-    dataset *d = vctx;
-    static size_t cap;
-    (void)n;
-    if (d->n_qrels == 0) cap = 0;
-    char *f[4] = {line, NULL, NULL, NULL};
-    int k = 1;
-    for (char *p = line; *p && k < 4; p++)
-        if (*p == '\t') *p = '\0', f[k++] = p + 1;
-    if (k == 4) { /* TREC form: qid 0 doc grade */
-        f[1] = f[2];
-        f[2] = f[3];
-    } else if (k != 3) {
-        return rg_fail(err, RG_EPARSE, "qrels.tsv:%zu: expected query-id, doc-id, score", lineno);
-    }
-    char *end;
-    long grade = strtol(f[2], &end, 10);
-    if (end == f[2]) {
-        if (lineno == 1) return RG_OK; /* the header */
-        return rg_fail(err, RG_EPARSE, "qrels.tsv:%zu: score '%s' is not a number", lineno, f[2]);
-    }
-    if (!grow((void **)&d->qrels, &cap, d->n_qrels, sizeof *d->qrels))
-        return rg_fail(err, RG_ENOMEM, "out of memory reading qrels");
-    qrel *q = &d->qrels[d->n_qrels];
-    q->qid = rg_strdup(f[0]);
-    q->doc = rg_strdup(f[1]);
-    q->grade = (int)grade;
-    if (!q->qid || !q->doc) {
-        rg_free(q->qid), rg_free(q->doc);
-        return rg_fail(err, RG_ENOMEM, "out of memory reading qrels");
-    }
-    d->n_qrels++;
-    return RG_OK;
-}
-
-static int qrel_cmp(const void *a, const void *b)
-{
-    return strcmp(((const qrel *)a)->qid, ((const qrel *)b)->qid);
-}
-
-/* The qrels of qid: a run in the sorted array. */
-static const qrel *qrels_of(const dataset *d, const char *qid, size_t *n)
-{
-    size_t lo = 0, hi = d->n_qrels;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(d->qrels[mid].qid, qid) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    size_t e = lo;
-    while (e < d->n_qrels && strcmp(d->qrels[e].qid, qid) == 0) e++;
-    *n = e - lo;
-    return d->qrels + lo;
-}
-
-/* Chunk id -> document source (the BEIR doc id), loaded once. */
 typedef struct doc_map {
     int64_t *chunk_doc; /* db document id by chunk id */
     int64_t max_chunk;
@@ -402,9 +202,9 @@ static size_t rank_docs(doc_map *m, const rg_ranked *hits, size_t n, const char 
 static rg_status judgments(const dataset *d, const char *qid, rg_judgment **buf, size_t *cap,
                            size_t *nj, rg_error *err)
 {
-    const qrel *qr = qrels_of(d, qid, nj);
+    const qrel *qr = eval_qrels_of(d, qid, nj);
     while (*cap < *nj)
-        if (!grow((void **)buf, cap, *cap, sizeof **buf))
+        if (!eval_grow((void **)buf, cap, *cap, sizeof **buf))
             return rg_fail(err, RG_ENOMEM, "out of memory");
     for (size_t j = 0; j < *nj; j++) (*buf)[j] = (rg_judgment){qr[j].doc, qr[j].grade};
     return RG_OK;
@@ -477,276 +277,6 @@ static rg_status run_queries(rg_search *q, doc_map *m, const dataset *d,
     return st;
 }
 
-/* ---- Answers (--answers) ---- */
-
-/* Gold answers kept per question, and the longest one (bytes). */
-#define EVAL_ANSWERS_MAX    16
-#define EVAL_ANSWER_BYTES   1024
-/* Thresholds the refusal trade-off table prints, per signal. */
-static const double similarity_grid[] = {0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50};
-static const double coverage_grid[] = {0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30};
-
-/* answers.jsonl: {"id": query id, "answers": [strings]}; ids not among the queries are ignored. */
-static rg_status answer_line(void *vctx, char *line, size_t n, size_t lineno, rg_error *err)
-{
-    dataset *d = vctx;
-    cJSON *o = cJSON_ParseWithLength(line, n);
-    char id[512];
-    const cJSON *arr = o ? cJSON_GetObjectItemCaseSensitive(o, "answers") : NULL;
-    rg_status st = RG_OK;
-    if (!o || !json_id(o, id, sizeof id) || !cJSON_IsArray(arr)) {
-        st = rg_fail(err, RG_EPARSE, "answers.jsonl:%zu: not a JSON object with id and answers",
-                     lineno);
-        goto out;
-    }
-    query *q = NULL;
-    for (size_t i = 0; i < d->n_queries && !q; i++)
-        if (strcmp(d->queries[i].id, id) == 0) q = &d->queries[i];
-    if (!q || q->answers) goto out;
-    size_t na = (size_t)cJSON_GetArraySize(arr);
-    if (na > EVAL_ANSWERS_MAX) na = EVAL_ANSWERS_MAX;
-    if (!na) goto out;
-    if (!(q->answers = rg_calloc(na, sizeof *q->answers))) {
-        st = rg_fail(err, RG_ENOMEM, "out of memory reading answers");
-        goto out;
-    }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        if (q->n_answers == na) break;
-        if (!cJSON_IsString(it) || !it->valuestring[0] ||
-            strlen(it->valuestring) > EVAL_ANSWER_BYTES)
-            continue;
-        /* in the stored text's form: NFKC folds the full-width commas,
-         * brackets and digits of Chinese answers, so raw strings never match */
-        rg_buf nb;
-        rg_buf_init(&nb, 4 * EVAL_ANSWER_BYTES);
-        rg_error nerr = {0};
-        rg_status ns =
-            rg_normalize(it->valuestring, strlen(it->valuestring), RG_WS_COLLAPSE, &nb, &nerr);
-        if (ns == RG_ENOMEM || (!ns && !nb.len)) {
-            rg_buf_free(&nb);
-            if (!ns) continue;
-            st = rg_fail(err, RG_ENOMEM, "out of memory reading answers");
-            goto out;
-        }
-        if (ns) {
-            rg_buf_free(&nb);
-            st = rg_fail(err, RG_EPARSE, "answers.jsonl:%zu: %s", lineno, nerr.msg);
-            goto out;
-        }
-        q->answers[q->n_answers++] = rg_buf_steal(&nb);
-    }
-out:
-    cJSON_Delete(o);
-    return st;
-}
-
-static int has_gold(const query *q, const char *text)
-{
-    for (size_t i = 0; text && i < q->n_answers; i++)
-        if (strstr(text, q->answers[i])) return 1;
-    return 0;
-}
-
-typedef struct answer_record {
-    int answerable; /* a judged document is in the collection */
-    int refused;
-    int signal;     /* 0 none, 1 similarity, 2 coverage */
-    double relevance;
-} answer_record;
-
-typedef struct answer_result {
-    size_t asked, answerable, unanswerable, with_gold;
-    size_t fallbacks;                 /* answers the extractive generator gave for a failed LLM */
-    size_t gold_hits;                 /* answerable answers holding a gold string */
-    size_t citations, citations_gold; /* citations; those whose chunk holds a gold string */
-    size_t refused_answerable, refused_unanswerable;
-    size_t cap;                       /* records rec has room for */
-    double p50_retrieve, p50_generate, p50_overhead, p99_overhead;
-    answer_record *rec;
-} answer_result;
-
-/* Does the cited chunk hold a gold answer? */
-static rg_status citation_gold(rg_store *s, const query *qu, const rg_citation *c, int *gold,
-                               rg_error *err)
-{
-    rg_chunk_view v;
-    rg_status st = rg_store_chunk_get(s, c->chunk_id, &v, err);
-    if (st) return st;
-    *gold = has_gold(qu, v.text);
-    rg_chunk_view_free(&v);
-    return RG_OK;
-}
-
-/*
- * Answers d's judged questions (or, with foreign set, all of d's questions,
- * asked of a collection made from another dataset: all unanswerable),
- * appending to r->rec (room for r->cap records). Times are kept from the
- * dataset's own questions.
- */
-static rg_status run_answers(rg_search *q, rg_store *s, rg_generator *gen, const dataset *d,
-                             const rg_answer_options *ao, int holdout, int foreign, size_t limit,
-                             answer_result *r, rg_error *err)
-{
-    size_t cap = d->n_queries ? d->n_queries : 1, asked = 0, first = r->asked;
-    double *ret = rg_calloc(cap, sizeof *ret), *gen_ms = rg_calloc(cap, sizeof *gen_ms),
-           *over = rg_calloc(cap, sizeof *over);
-    rg_status st = RG_OK;
-    if (!ret || !gen_ms || !over || !r->rec) st = rg_fail(err, RG_ENOMEM, "out of memory");
-    for (size_t i = 0; !st && i < d->n_queries && (!limit || asked < limit) && r->asked < r->cap;
-         i++) {
-        const query *qu = &d->queries[i];
-        size_t nj = 0;
-        const qrel *qr = foreign ? NULL : qrels_of(d, qu->id, &nj);
-        if (!nj && !foreign) continue;
-        int answerable = !holdout && !foreign;
-        for (size_t j = 0; j < nj && !answerable; j++)
-            if (qr[j].grade > 0 && !held_out_doc(qr[j].doc)) answerable = 1;
-        rg_answer ans = {0};
-        if ((st = rg_answer_question(q, s, gen, qu->text, ao, &ans, err))) break;
-        answer_record *rec = &r->rec[r->asked];
-        *rec = (answer_record){answerable, ans.refused,
-                               !strcmp(ans.relevance_signal, "similarity")  ? 1
-                               : !strcmp(ans.relevance_signal, "coverage") ? 2
-                                                                            : 0,
-                               ans.relevance};
-        ret[asked] = ans.timings.retrieve_ms;
-        gen_ms[asked] = ans.timings.generate_ms;
-        over[asked] = ans.timings.total_ms - ans.timings.retrieve_ms - ans.timings.generate_ms;
-        r->asked++;
-        r->fallbacks += (size_t)ans.fallback;
-        asked++;
-        if (answerable) {
-            r->answerable++;
-            r->refused_answerable += (size_t)ans.refused;
-            if (qu->n_answers) {
-                r->with_gold++;
-                r->gold_hits += (size_t)(!ans.refused && has_gold(qu, ans.text));
-                for (size_t c = 0; !st && c < ans.n_citations; c++) {
-                    int g = 0;
-                    st = citation_gold(s, qu, &ans.citations[c], &g, err);
-                    r->citations++;
-                    r->citations_gold += (size_t)g;
-                }
-            }
-        } else {
-            r->unanswerable++;
-            r->refused_unanswerable += (size_t)ans.refused;
-        }
-        rg_answer_free(&ans);
-    }
-    if (!st && asked && !foreign) {
-        r->p50_retrieve = rg_quantile(ret, asked, 0.5);
-        r->p50_generate = rg_quantile(gen_ms, asked, 0.5);
-        r->p50_overhead = rg_quantile(over, asked, 0.5);
-        r->p99_overhead = rg_quantile(over, asked, 0.99);
-    }
-    (void)first;
-    rg_free(ret);
-    rg_free(gen_ms);
-    rg_free(over);
-    return st;
-}
-
-static double share(size_t a, size_t b)
-{
-    return b ? (double)a / (double)b : NAN;
-}
-
-/* Refusal rates had the threshold of signal `sig` been t (refusals for
- * other reasons, such as no match, counted as they happened). */
-static void tradeoff_at(const answer_result *r, int sig, double t, double *ref_u, double *ref_a)
-{
-    size_t u = 0, ru = 0, a = 0, ra = 0;
-    for (size_t i = 0; i < r->asked; i++) {
-        const answer_record *x = &r->rec[i];
-        if (x->signal != sig) continue;
-        int refused = isnan(x->relevance) ? x->refused : x->relevance < t;
-        if (x->answerable) a++, ra += (size_t)refused;
-        else u++, ru += (size_t)refused;
-    }
-    *ref_u = share(ru, u);
-    *ref_a = share(ra, a);
-}
-
-static void print_answers(const rg_cli *cli, const char *dir, int holdout, rg_generator *gen,
-                          const answer_result *r)
-{
-    static const char *names[] = {"", "similarity", "coverage"};
-    const double *grids[] = {NULL, similarity_grid, coverage_grid};
-    const size_t sizes[] = {0, sizeof similarity_grid / sizeof similarity_grid[0],
-                            sizeof coverage_grid / sizeof coverage_grid[0]};
-    size_t per_sig[3] = {0, 0, 0};
-    for (size_t i = 0; i < r->asked; i++) per_sig[r->rec[i].signal]++;
-    if (cli->json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "dataset", dir);
-        cJSON_AddBoolToObject(o, "holdout", holdout);
-        cJSON_AddStringToObject(o, "generator", rg_generator_name(gen));
-        cJSON_AddStringToObject(o, "model", rg_generator_model(gen));
-        cJSON_AddNumberToObject(o, "fallbacks", (double)r->fallbacks);
-        cJSON_AddNumberToObject(o, "questions", (double)r->asked);
-        cJSON_AddNumberToObject(o, "answerable", (double)r->answerable);
-        cJSON_AddNumberToObject(o, "unanswerable", (double)r->unanswerable);
-        cJSON_AddNumberToObject(o, "with_gold", (double)r->with_gold);
-        cJSON_AddNumberToObject(o, "gold_share", share(r->gold_hits, r->with_gold));
-        cJSON_AddNumberToObject(o, "citation_precision", share(r->citations_gold, r->citations));
-        cJSON_AddNumberToObject(o, "refused_unanswerable", share(r->refused_unanswerable, r->unanswerable));
-        cJSON_AddNumberToObject(o, "refused_answerable", share(r->refused_answerable, r->answerable));
-        cJSON_AddNumberToObject(o, "retrieve_p50_ms", r->p50_retrieve);
-        cJSON_AddNumberToObject(o, "generate_p50_ms", r->p50_generate);
-        cJSON_AddNumberToObject(o, "overhead_p50_ms", r->p50_overhead);
-        cJSON_AddNumberToObject(o, "overhead_p99_ms", r->p99_overhead);
-        cJSON *tr = cJSON_AddArrayToObject(o, "tradeoff");
-        for (int sig = 1; sig <= 2; sig++)
-            for (size_t g = 0; per_sig[sig] && g < sizes[sig]; g++) {
-                double u, a;
-                tradeoff_at(r, sig, grids[sig][g], &u, &a);
-                cJSON *p = cJSON_CreateObject();
-                cJSON_AddStringToObject(p, "signal", names[sig]);
-                cJSON_AddNumberToObject(p, "threshold", grids[sig][g]);
-                cJSON_AddNumberToObject(p, "refused_unanswerable", u);
-                cJSON_AddNumberToObject(p, "refused_answerable", a);
-                cJSON_AddItemToArray(tr, p);
-            }
-        char *txt = cJSON_PrintUnformatted(o);
-        if (txt) puts(txt);
-        cJSON_free(txt);
-        cJSON_Delete(o);
-        return;
-    }
-    printf("generator   %s%s%s", rg_generator_name(gen), *rg_generator_model(gen) ? " " : "",
-           rg_generator_model(gen));
-    if (r->fallbacks) printf(" (%zu answers extracted instead: the LLM failed)", r->fallbacks);
-    printf("\nquestions   %zu (%zu answerable, %zu unanswerable%s)\n", r->asked, r->answerable,
-           r->unanswerable, holdout ? ": their documents were held out" : "");
-    if (r->with_gold) {
-        printf("gold        %.4f of %zu answerable questions have a gold answer in the answer\n",
-               share(r->gold_hits, r->with_gold), r->with_gold);
-        printf("citations   precision %.4f (%zu of %zu cite a chunk holding a gold answer)\n",
-               share(r->citations_gold, r->citations), r->citations_gold, r->citations);
-    }
-    if (r->unanswerable)
-        printf("refused     %.4f of unanswerable, %.4f of answerable\n",
-               share(r->refused_unanswerable, r->unanswerable),
-               share(r->refused_answerable, r->answerable));
-    else
-        printf("refused     %.4f of answerable\n", share(r->refused_answerable, r->answerable));
-    printf("time        retrieve p50 %.2f ms, generate p50 %.2f ms, overhead p50 %.2f ms "
-           "p99 %.2f ms\n", r->p50_retrieve, r->p50_generate, r->p50_overhead, r->p99_overhead);
-    for (int sig = 1; sig <= 2; sig++) {
-        if (!per_sig[sig] || !r->unanswerable) continue;
-        printf("trade-off   %s (%zu questions): threshold, refused unanswerable, refused "
-               "answerable\n", names[sig], per_sig[sig]);
-        for (size_t g = 0; g < sizes[sig]; g++) {
-            double u, a;
-            tradeoff_at(r, sig, grids[sig][g], &u, &a);
-            printf("            %.2f  %.4f  %.4f\n", grids[sig][g], u, a);
-        }
-    }
-}
-
 /* One fusion setting of the sweep. */
 typedef struct sweep_point {
     rg_fusion_method method;
@@ -777,7 +307,7 @@ static rg_status collect_legs(rg_search *q, rg_dense *dense, const dataset *d,
         st = rg_fail(err, RG_ENOMEM, "out of memory for the sweep");
     for (size_t i = 0; !st && i < d->n_queries; i++) {
         size_t nj;
-        qrels_of(d, d->queries[i].id, &nj);
+        eval_qrels_of(d, d->queries[i].id, &nj);
         if (!nj) continue;
         for (int leg = 0; leg < 2 && !st; leg++) {
             rg_search_request req = *tmpl;
@@ -924,20 +454,6 @@ static void print_result(const rg_cli *cli, const char *dataset_dir, const eval_
            r->stages.embed_ms, r->stages.dense_ms, r->stages.lexical_ms, r->stages.fuse_ms);
 }
 
-typedef struct eval_args {
-    const char *dir, *run_path, *model, *mode;
-    int sweep;
-    size_t depth; /* --depth: chunks a query asks for, and candidates per leg */
-    int int8;
-    int fp32_query;
-    int answers, holdout; /* --answers, --holdout */
-    const char *unanswerable; /* --unanswerable DIR: ask its questions too */
-    size_t limit;         /* --limit: questions answered (0: all) */
-    cli_llm llm;          /* --llm ...: the answers' generator (url NULL: extractive) */
-    rg_chunk_options chunk;
-    rg_fusion_options fusion;
-} eval_args;
-
 static int parse_double(const char *opt, const char *v, double lo, double hi, double *out)
 {
     char *end;
@@ -1027,61 +543,6 @@ static int eval_parse(int argc, char **argv, eval_args *a)
 
 /* --answers: every judged query answered by the extractive generator, or the LLM with the
  * extractive generator as its fallback. */
-static int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, rg_dense *dense,
-                        rg_search *q, rg_store *s, const dataset *d, rg_search_mode mode,
-                        const corpus_ctx *cc, rg_error *err)
-{
-    rg_extractive_options xo = rg_extractive_default_options();
-    xo.encoder = enc;
-    xo.dense = dense;
-    xo.model = dense ? rg_dense_model(dense) : "";
-    rg_generator gen = {0};
-    cli_llm_gen llm = {0};
-    if (rg_extractive_open(&xo, &gen, err)) return cli_fail_err(err);
-    if (a->llm.url && cli_llm_open(&a->llm, &llm, err)) {
-        rg_generator_close(&gen);
-        return cli_fail_err(err);
-    }
-    rg_generator *answerer = a->llm.url ? &llm.gen : &gen;
-    rg_answer_options ao = rg_answer_default_options();
-    ao.mode = mode;
-    if (a->llm.url) ao.fallback = &gen;
-    cli_llm_prompt(&a->llm, &ao.prompt);
-    answer_result r = {0};
-    if (!cli->quiet && !cli->json)
-        fprintf(stderr, "answering (%zu documents in the collection, %zu held out) ...\n",
-                cc->docs, cc->held_out);
-    int status = 0;
-    dataset other = {0};
-    r.cap = d->n_queries;
-    if (a->unanswerable) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/queries.jsonl", a->unanswerable);
-        if (each_line(path, query_line, &other, err)) status = cli_fail_err(err);
-        r.cap += a->limit && a->limit < other.n_queries ? a->limit : other.n_queries;
-    }
-    if (!status && !(r.rec = rg_calloc(r.cap ? r.cap : 1, sizeof *r.rec)))
-        status = cli_fail("out of memory");
-    if (!status &&
-        (run_answers(q, s, answerer, d, &ao, a->holdout, 0, a->limit, &r, err) ||
-         (a->unanswerable && run_answers(q, s, answerer, &other, &ao, 0, 1, a->limit, &r, err))))
-        status = cli_fail_err(err);
-    else if (!status && !r.asked)
-        status = cli_fail("%s: no query has judgments in qrels.tsv", a->dir);
-    else if (!status)
-        print_answers(cli, a->dir, a->holdout, answerer, &r);
-    if (!status && r.fallbacks && !cli->quiet)
-        fprintf(stderr,
-                "ragd: warning: the LLM failed on %zu of %zu questions; their answers were "
-                "extracted (last failure: %s)\n",
-                r.fallbacks, r.asked, rg_error_message(&llm.last));
-    dataset_free(&other);
-    rg_free(r.rec);
-    cli_llm_close(&llm);
-    rg_generator_close(&gen);
-    return status;
-}
-
 int cmd_eval(const rg_cli *cli, int argc, char **argv)
 {
     eval_args a = {.chunk = rg_chunk_default_options(),
@@ -1160,12 +621,14 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         status = cli_fail("out of memory");
         goto out;
     }
-    if (each_line(queries, query_line, &d, &err) || each_line(qrels, qrel_line, &d, &err)) {
+    if (eval_each_line(queries, eval_query_line, &d, &err) ||
+        eval_each_line(qrels, eval_qrel_line, &d, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }
-    qsort(d.qrels, d.n_qrels, sizeof *d.qrels, qrel_cmp);
-    if (a.answers && stat(answers, &sb) == 0 && each_line(answers, answer_line, &d, &err)) {
+    eval_sort_qrels(&d);
+    if (a.answers && stat(answers, &sb) == 0 &&
+        eval_each_line(answers, eval_answer_line, &d, &err)) {
         status = cli_fail_err(&err);
         goto out;
     }
@@ -1189,7 +652,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     cc.store = s;
     double t0 = cli_now();
     if (!cli->quiet && !cli->json) fprintf(stderr, "ingesting %s ...\n", corpus);
-    if (each_line(corpus, corpus_line, &cc, &err) || (dense && rg_dense_save(dense, &err))) {
+    if (eval_each_line(corpus, corpus_line, &cc, &err) || (dense && rg_dense_save(dense, &err))) {
         status = cli_fail_err(&err);
         goto out;
     }
@@ -1238,7 +701,7 @@ out:
     rg_encoder_close(enc);
     rg_encoder_close(qenc);
     rg_store_close(s);
-    dataset_free(&d);
+    eval_dataset_free(&d);
     if (throwaway) remove_data_dir(tmpdir);
     return status;
 }
