@@ -267,7 +267,7 @@ static int merge_index(rg_lexical *lx, const uint8_t *keep, delta *x, rg_lexical
         nx->term_off[lx->n_terms + t + 1] = old_pool + x->off[t + 1];
     nx->n_terms = nterms;
     /* x's keys sorted by term, then chunk; runs of one (term, chunk) are its tf */
-    qsort(x->key, x->n_key, sizeof *x->key, cmp_u64);
+    if (x->n_key) qsort(x->key, x->n_key, sizeof *x->key, cmp_u64);
     for (size_t t = 0; t < lx->n_terms; t++)
         for (size_t p = lx->post_off[t]; p < lx->post_off[t + 1]; p++)
             nx->post_off[t + 1] += keep[lx->post[p].doc];
