@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,11 +179,17 @@ static size_t sorted_minus(const int64_t *a, size_t na, const int64_t *b, size_t
     return k;
 }
 
-/* Brings v in line with the store's chunks of coll. */
-static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, rg_error *err)
+/*
+ * Brings v in line with the store's chunks of coll: removes vectors whose
+ * chunks went and embeds chunks without vectors, unless there are more than
+ * max_embed of those: then *over is set and nothing is embedded.
+ */
+static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_embed, int *over,
+                           rg_error *err)
 {
     int64_t *want = NULL, *have = NULL, *diff = NULL;
     size_t n_want = 0, n_have = 0;
+    *over = 0;
     rg_status st = rg_store_chunk_ids(d->store, coll, 0, &want, &n_want, err);
     if (!st) st = rg_vectors_ids(v, &have, &n_have, err);
     if (st) goto out;
@@ -194,6 +201,10 @@ static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, rg_error *e
     size_t n_orphans = sorted_minus(have, n_have, want, n_want, diff);
     if (n_orphans && (st = rg_vectors_remove(v, n_orphans, diff, NULL, err))) goto out;
     size_t n_missing = sorted_minus(want, n_want, have, n_have, diff);
+    if (n_missing > max_embed) {
+        *over = 1;
+        goto out;
+    }
     if (n_orphans || n_missing)
         rg_log(RG_LOG_INFO, "collection %lld: %zu vectors removed, %zu chunks to embed",
                (long long)coll, n_orphans, n_missing);
@@ -244,27 +255,9 @@ rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err)
             detach(d, i);
             continue;
         }
-        int64_t *want = NULL, *have = NULL, *diff = NULL;
-        size_t n_want = 0, n_have = 0, n_missing = 0;
-        st = rg_store_chunk_ids(d->store, c->id, 0, &want, &n_want, err);
-        if (!st) st = rg_vectors_ids(c->v, &have, &n_have, err);
-        if (!st && !(diff = rg_malloc((n_want > n_have ? n_want : n_have) * sizeof *diff + 1)))
-            st = rg_fail(err, RG_ENOMEM, "out of memory refreshing vectors");
-        if (!st) {
-            size_t n_orphans = sorted_minus(have, n_have, want, n_want, diff);
-            if (n_orphans) st = rg_vectors_remove(c->v, n_orphans, diff, NULL, err);
-        }
-        if (!st) n_missing = sorted_minus(want, n_want, have, n_have, diff);
-        if (!st && n_missing > max_embed) {
-            detach(d, i); /* many: the writer's saved file has them */
-        } else if (!st && n_missing) {
-            size_t done = 0;
-            st = embed_and_add(d, c->v, diff, n_missing, &done, n_missing, err);
-        }
-        rg_free(want);
-        rg_free(have);
-        rg_free(diff);
-        if (st) return st;
+        int over;
+        if ((st = reconcile(d, c->id, c->v, max_embed, &over, err))) return st;
+        if (over) detach(d, i); /* many: the writer's saved file has them */
     }
     return RG_OK;
 }
@@ -280,7 +273,8 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
     coll_index *c = find(d, coll);
     if (c && c->partial) { /* behind the store since a failed update: catch up */
         c->dirty = 1;
-        rg_status st = reconcile(d, coll, c->v, err);
+        int over;
+        rg_status st = reconcile(d, coll, c->v, SIZE_MAX, &over, err);
         if (!st) c->partial = 0;
         return st;
     }
@@ -321,7 +315,8 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
     int64_t seq;
     if ((st = rg_store_change_seq(d->store, &seq, err))) goto fail;
     int fresh = rg_vectors_change_seq(v) != (uint64_t)seq;
-    if (fresh && (st = reconcile(d, coll, v, err))) goto fail;
+    int over;
+    if (fresh && (st = reconcile(d, coll, v, SIZE_MAX, &over, err))) goto fail;
     d->colls[d->n_colls++] = (coll_index){coll, v, fresh, 0};
     return RG_OK;
 fail:
