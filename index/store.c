@@ -1,4 +1,4 @@
-#include "index/store.h"
+#include "index/store_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,34 +9,6 @@
 
 #include "engine/base/mem.h"
 #include "index/lexical.h"
-
-/* Longest data directory path we accept. */
-#define STORE_PATH_MAX 4096
-
-enum {
-    ST_COLL_FIND,
-    ST_COLL_INSERT,
-    ST_DOC_FIND,
-    ST_DOC_DELETE,
-    ST_DOC_INSERT,
-    ST_CHUNK_INSERT,
-    ST_FTS_INSERT,
-    ST_CHUNK_GET,
-    ST_CHUNK_COLL,
-    ST_CHUNK_SOURCE,
-    ST_MANIFEST,
-    ST_SEQ_BUMP,
-    ST_SEQ_GET,
-    ST_EMBED_TEXT,
-    ST_ACL_INSERT,
-    ST_MANIFEST_GET,
-    ST_MANIFEST_FORGET,
-    /* prepared ahead so that a failed write can be undone without allocating */
-    ST_BEGIN,
-    ST_FTS_TOUCH,
-    ST_ROLLBACK,
-    ST_COUNT
-};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_COLL_FIND] = "SELECT id FROM collections WHERE name = ?1",
@@ -96,22 +68,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "SELECT ?1, 'user', '' WHERE json_type(?2, '$.acl') = 'object'",
 };
 
-struct rg_store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST_COUNT];
-    char tokenize[32];
-    char path[STORE_PATH_MAX];
-    char dir[STORE_PATH_MAX];
-    int fts_stale; /* a failed write may have left FTS5's memory behind the file */
-};
-
 const char *rg_store_dir(const rg_store *s)
 {
     return s->dir;
 }
 
 /* Translates the connection's last error; names the operation. */
-static rg_status db_fail(rg_store *s, rg_error *err, int rc, const char *what)
+rg_status rg_st_fail(rg_store *s, rg_error *err, int rc, const char *what)
 {
     int saved_errno = errno; /* first: what the failed call left */
     rg_status code;
@@ -157,10 +120,10 @@ static rg_status db_fail(rg_store *s, rg_error *err, int rc, const char *what)
     return rg_fail(err, code, "%s: %s", what, msg);
 }
 
-static rg_status exec(rg_store *s, const char *sql, const char *what, rg_error *err)
+rg_status rg_st_exec(rg_store *s, const char *sql, const char *what, rg_error *err)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? RG_OK : db_fail(s, err, rc, what);
+    return rc == SQLITE_OK ? RG_OK : rg_st_fail(s, err, rc, what);
 }
 
 /*
@@ -170,7 +133,7 @@ static rg_status exec(rg_store *s, const char *sql, const char *what, rg_error *
  * writes them with the next commit: a corrupt lexical index (found by
  * injecting allocation failures, tests/faults). A transaction that touches
  * the FTS5 table and rolls back makes FTS5 discard both. Until that has
- * worked, begin_write retries it and refuses to write.
+ * worked, rg_st_begin_write retries it and refuses to write.
  */
 static void rollback(rg_store *s)
 { /* the transaction may be gone already: SQLite ends it on some errors */
@@ -195,20 +158,20 @@ static int fts_reset(rg_store *s)
     return !s->fts_stale;
 }
 
-static void abort_write(rg_store *s)
+void rg_st_abort_write(rg_store *s)
 {
     s->fts_stale = 1;
     fts_reset(s);
 }
 
-static rg_status begin_write(rg_store *s, const char *what, rg_error *err)
+rg_status rg_st_begin_write(rg_store *s, const char *what, rg_error *err)
 {
     if ((s->fts_stale || !sqlite3_get_autocommit(s->db)) && !fts_reset(s))
         return rg_fail(err, RG_ENOMEM,
                        "%s: the store has not recovered from an earlier failed "
                        "write yet (out of memory?)",
                        what);
-    return exec(s, "BEGIN IMMEDIATE", what, err);
+    return rg_st_exec(s, "BEGIN IMMEDIATE", what, err);
 }
 
 /* Runs one statement with ?1 = i1 and ?2 = t2 (when not NULL). */
@@ -217,12 +180,12 @@ static rg_status exec_bound(rg_store *s, const char *sql, int64_t i1, const char
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, what);
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, what);
     sqlite3_bind_int64(st, 1, i1);
     if (t2) sqlite3_bind_text(st, 2, t2, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, what);
+    return rc == SQLITE_DONE ? RG_OK : rg_st_fail(s, err, rc, what);
 }
 
 /*
@@ -311,17 +274,17 @@ static rg_status user_version(rg_store *s, int *v, rg_error *err)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading schema version");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "reading schema version");
     rc = sqlite3_step(st);
     *v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "reading schema version");
+    return rc == SQLITE_ROW ? RG_OK : rg_st_fail(s, err, rc, "reading schema version");
 }
 
 static rg_status migrate(rg_store *s, int stemming, rg_error *err)
 {
     int v;
-    rg_status st = exec(s, "BEGIN IMMEDIATE", "starting migration", err);
+    rg_status st = rg_st_exec(s, "BEGIN IMMEDIATE", "starting migration", err);
     if (st) return st;
     if ((st = user_version(s, &v, err))) goto fail;
     if (v > (int)N_MIGRATIONS) {
@@ -335,15 +298,15 @@ static rg_status migrate(rg_store *s, int stemming, rg_error *err)
         snprintf(sql, sizeof sql,
                  "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, tokenize='%s');",
                  stemming ? "porter " RG_FTS5_TOKENIZER : RG_FTS5_TOKENIZER);
-        if ((st = exec(s, sql, "creating the lexical index", err))) goto fail;
+        if ((st = rg_st_exec(s, sql, "creating the lexical index", err))) goto fail;
     }
     for (; v < (int)N_MIGRATIONS; v++) {
         char sql[64];
-        if ((st = exec(s, migrations[v], "migrating the schema", err))) goto fail;
+        if ((st = rg_st_exec(s, migrations[v], "migrating the schema", err))) goto fail;
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-        if ((st = exec(s, sql, "migrating the schema", err))) goto fail;
+        if ((st = rg_st_exec(s, sql, "migrating the schema", err))) goto fail;
     }
-    return exec(s, "COMMIT", "committing migration", err);
+    return rg_st_exec(s, "COMMIT", "committing migration", err);
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* statements are not prepared yet */
     return st;
@@ -355,7 +318,7 @@ static rg_status load_tokenize_spec(rg_store *s, rg_error *err)
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "SELECT sql FROM sqlite_schema WHERE name = 'chunks_fts'",
                                 -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading the schema");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "reading the schema");
     rg_status out = RG_OK;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *sql = (const char *)sqlite3_column_text(st, 0);
@@ -421,18 +384,18 @@ rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_st
                 SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        st = db_fail(s, err, rc, "opening the store");
+        st = rg_st_fail(s, err, rc, "opening the store");
         goto fail;
     }
     sqlite3_busy_timeout(s->db, o.busy_timeout_ms);
     if ((st = rg_fts5_register(s->db, err))) goto fail;
     /* journal_mode is the first statement that reads the file: a damaged or
      * foreign file fails here with SQLITE_NOTADB. */
-    if ((st = exec(s, "PRAGMA journal_mode = WAL", "opening the store", err))) goto fail;
-    if ((st = exec(s,
-                   "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-                   "PRAGMA temp_store = MEMORY;",
-                   "configuring the store", err)))
+    if ((st = rg_st_exec(s, "PRAGMA journal_mode = WAL", "opening the store", err))) goto fail;
+    if ((st = rg_st_exec(s,
+                         "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                         "PRAGMA temp_store = MEMORY;",
+                         "configuring the store", err)))
         goto fail;
     if ((st = migrate(s, o.stemming, err))) goto fail;
     if ((st = load_tokenize_spec(s, err))) goto fail;
@@ -440,7 +403,7 @@ rg_status rg_store_open(const char *data_dir, const rg_store_options *opt, rg_st
         rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                 NULL);
         if (rc != SQLITE_OK) {
-            st = db_fail(s, err, rc, "preparing statements");
+            st = rg_st_fail(s, err, rc, "preparing statements");
             goto fail;
         }
     }
@@ -471,7 +434,7 @@ const char *rg_store_tokenize_spec(const rg_store *s)
 }
 
 /* Resets and clears a cached statement before use. */
-static sqlite3_stmt *use(rg_store *s, int which)
+sqlite3_stmt *rg_st_use(rg_store *s, int which)
 {
     sqlite3_stmt *st = s->stmt[which];
     sqlite3_reset(st);
@@ -479,18 +442,18 @@ static sqlite3_stmt *use(rg_store *s, int which)
     return st;
 }
 
-static rg_status step_done(rg_store *s, sqlite3_stmt *st, const char *what, rg_error *err)
+rg_status rg_st_step_done(rg_store *s, sqlite3_stmt *st, const char *what, rg_error *err)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, what);
+    return rc == SQLITE_DONE ? RG_OK : rg_st_fail(s, err, rc, what);
 }
 
 rg_status rg_store_verify(rg_store *s, rg_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "checking the database");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "checking the database");
     rc = sqlite3_step(st);
     const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (rc == SQLITE_ROW && (!res || strcmp(res, "ok") != 0)) {
@@ -499,9 +462,9 @@ rg_status rg_store_verify(rg_store *s, rg_error *err)
         return r;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return db_fail(s, err, rc, "checking the database");
-    rg_status r = exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
-                       "checking the lexical index", err);
+    if (rc != SQLITE_ROW) return rg_st_fail(s, err, rc, "checking the database");
+    rg_status r = rg_st_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')",
+                             "checking the lexical index", err);
     /* integrity-check holds the index to its own rows; these hold it to the chunks */
     static const char *const orphans[2][2] = {
         {"SELECT count(*) FROM chunks WHERE id NOT IN (SELECT id FROM chunks_fts_docsize)",
@@ -511,11 +474,11 @@ rg_status rg_store_verify(rg_store *s, rg_error *err)
     };
     for (int i = 0; i < 2 && !r; i++) {
         if ((rc = sqlite3_prepare_v2(s->db, orphans[i][0], -1, &st, NULL)) != SQLITE_OK)
-            return db_fail(s, err, rc, "checking the lexical index");
+            return rg_st_fail(s, err, rc, "checking the lexical index");
         rc = sqlite3_step(st);
         long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
         sqlite3_finalize(st);
-        if (rc != SQLITE_ROW) return db_fail(s, err, rc, "checking the lexical index");
+        if (rc != SQLITE_ROW) return rg_st_fail(s, err, rc, "checking the lexical index");
         if (n) r = rg_fail(err, RG_ECORRUPT, "database %s: %lld %s", s->path, n, orphans[i][1]);
     }
     return r;
@@ -523,9 +486,9 @@ rg_status rg_store_verify(rg_store *s, rg_error *err)
 
 rg_status rg_store_change_seq(rg_store *s, int64_t *seq, rg_error *err)
 {
-    sqlite3_stmt *st = use(s, ST_SEQ_GET);
+    sqlite3_stmt *st = rg_st_use(s, ST_SEQ_GET);
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) return db_fail(s, err, rc, "reading the change sequence");
+    if (rc != SQLITE_ROW) return rg_st_fail(s, err, rc, "reading the change sequence");
     *seq = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return RG_OK;
@@ -550,7 +513,7 @@ rg_status rg_store_collection(rg_store *s, const char *name, int create, int64_t
         return rg_fail(err, RG_EINVAL,
                        "invalid collection name '%s' (1-%d characters of A-Z a-z 0-9 _ . -)", name,
                        RG_COLLECTION_NAME_MAX);
-    sqlite3_stmt *st = use(s, ST_COLL_FIND);
+    sqlite3_stmt *st = rg_st_use(s, ST_COLL_FIND);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -559,12 +522,12 @@ rg_status rg_store_collection(rg_store *s, const char *name, int create, int64_t
         return RG_OK;
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return db_fail(s, err, rc, "looking up a collection");
+    if (rc != SQLITE_DONE) return rg_st_fail(s, err, rc, "looking up a collection");
     if (!create) return rg_fail(err, RG_ENOTFOUND, "no collection named '%s'", name);
-    st = use(s, ST_COLL_INSERT);
+    st = rg_st_use(s, ST_COLL_INSERT);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-    rg_status r = step_done(s, st, "creating a collection", err);
+    rg_status r = rg_st_step_done(s, st, "creating a collection", err);
     if (r) return r;
     *id = sqlite3_last_insert_rowid(s->db);
     return RG_OK;
@@ -573,7 +536,7 @@ rg_status rg_store_collection(rg_store *s, const char *name, int create, int64_t
 rg_status rg_store_find_document(rg_store *s, int64_t collection_id, const char *source_uri,
                                  int *found, int64_t *doc_id, char hash[65], rg_error *err)
 {
-    sqlite3_stmt *st = use(s, ST_DOC_FIND);
+    sqlite3_stmt *st = rg_st_use(s, ST_DOC_FIND);
     sqlite3_bind_int64(st, 1, collection_id);
     sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -586,13 +549,14 @@ rg_status rg_store_find_document(rg_store *s, int64_t collection_id, const char 
         }
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, err, rc, "looking up a document");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rg_st_fail(s, err, rc, "looking up a document");
     return RG_OK;
 }
 
-static rg_status bump_seq(rg_store *s, rg_error *err)
+rg_status rg_st_bump_seq(rg_store *s, rg_error *err)
 {
-    return step_done(s, use(s, ST_SEQ_BUMP), "updating the change sequence", err);
+    return rg_st_step_done(s, rg_st_use(s, ST_SEQ_BUMP), "updating the change sequence", err);
 }
 
 static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *doc,
@@ -604,7 +568,7 @@ static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *d
             return rg_fail(err, RG_EINTERNAL, "chunk %zu of %s has a bad span", i, doc->source_uri);
         const char *text = doc->text + c->byte_start;
         int len = (int)(c->byte_end - c->byte_start);
-        sqlite3_stmt *st = use(s, ST_CHUNK_INSERT);
+        sqlite3_stmt *st = rg_st_use(s, ST_CHUNK_INSERT);
         sqlite3_bind_int64(st, 1, doc_id);
         sqlite3_bind_int64(st, 2, (int64_t)i);
         sqlite3_bind_text(st, 3, text, len, SQLITE_STATIC);
@@ -612,7 +576,7 @@ static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *d
         sqlite3_bind_int64(st, 5, (int64_t)c->byte_end);
         sqlite3_bind_int64(st, 6, (int64_t)c->token_count);
         if (c->section && c->section[0]) sqlite3_bind_text(st, 7, c->section, -1, SQLITE_STATIC);
-        rg_status r = step_done(s, st, "storing a chunk", err);
+        rg_status r = rg_st_step_done(s, st, "storing a chunk", err);
         if (r) return r;
         int64_t chunk_id = sqlite3_last_insert_rowid(s->db);
         /* The section heading is indexed with the title: a chunk is often
@@ -622,11 +586,11 @@ static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *d
             snprintf(title, sizeof title, "%s — %s", doc->title ? doc->title : "", c->section);
         else
             snprintf(title, sizeof title, "%s", doc->title ? doc->title : "");
-        st = use(s, ST_FTS_INSERT);
+        st = rg_st_use(s, ST_FTS_INSERT);
         sqlite3_bind_int64(st, 1, chunk_id);
         sqlite3_bind_text(st, 2, title, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, text, len, SQLITE_STATIC);
-        if ((r = step_done(s, st, "indexing a chunk", err))) return r;
+        if ((r = rg_st_step_done(s, st, "indexing a chunk", err))) return r;
     }
     return RG_OK;
 }
@@ -634,7 +598,7 @@ static rg_status insert_chunks(rg_store *s, int64_t doc_id, const rg_doc_meta *d
 rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_chunk_row *chunks,
                                 size_t n_chunks, int64_t *doc_id, rg_error *err)
 {
-    rg_status r = begin_write(s, "starting a transaction", err);
+    rg_status r = rg_st_begin_write(s, "starting a transaction", err);
     if (r) return r;
     int found;
     int64_t old_id = 0, id;
@@ -642,11 +606,11 @@ rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_ch
                                     err)))
         goto fail;
     if (found) {
-        sqlite3_stmt *st = use(s, ST_DOC_DELETE);
+        sqlite3_stmt *st = rg_st_use(s, ST_DOC_DELETE);
         sqlite3_bind_int64(st, 1, old_id);
-        if ((r = step_done(s, st, "replacing a document", err))) goto fail;
+        if ((r = rg_st_step_done(s, st, "replacing a document", err))) goto fail;
     }
-    sqlite3_stmt *st = use(s, ST_DOC_INSERT);
+    sqlite3_stmt *st = rg_st_use(s, ST_DOC_INSERT);
     sqlite3_bind_int64(st, 1, doc->collection_id);
     sqlite3_bind_text(st, 2, doc->source_uri, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, doc->title ? doc->title : "", -1, SQLITE_STATIC);
@@ -656,21 +620,21 @@ rg_status rg_store_put_document(rg_store *s, const rg_doc_meta *doc, const rg_ch
     sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
     sqlite3_bind_text(st, 8, doc->metadata_json ? doc->metadata_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, doc->text, (int)doc->text_len, SQLITE_STATIC);
-    if ((r = step_done(s, st, "storing a document", err))) goto fail;
+    if ((r = rg_st_step_done(s, st, "storing a document", err))) goto fail;
     id = sqlite3_last_insert_rowid(s->db);
     if (doc->metadata_json) {
-        st = use(s, ST_ACL_INSERT);
+        st = rg_st_use(s, ST_ACL_INSERT);
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, doc->metadata_json, -1, SQLITE_STATIC);
-        if ((r = step_done(s, st, "storing a document's access list", err))) goto fail;
+        if ((r = rg_st_step_done(s, st, "storing a document's access list", err))) goto fail;
     }
     if ((r = insert_chunks(s, id, doc, chunks, n_chunks, err))) goto fail;
-    if ((r = bump_seq(s, err))) goto fail;
-    if ((r = exec(s, "COMMIT", "committing a document", err))) goto fail;
+    if ((r = rg_st_bump_seq(s, err))) goto fail;
+    if ((r = rg_st_exec(s, "COMMIT", "committing a document", err))) goto fail;
     if (doc_id) *doc_id = id;
     return RG_OK;
 fail:
-    abort_write(s);
+    rg_st_abort_write(s);
     return r;
 }
 
@@ -680,18 +644,18 @@ rg_status rg_store_set_document_hash(rg_store *s, int64_t doc_id, const char *co
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(
         s->db, "UPDATE documents SET content_hash = ?2, size = ?3 WHERE id = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "updating a document");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "updating a document");
     sqlite3_bind_int64(st, 1, doc_id);
     sqlite3_bind_text(st, 2, content_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, size);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, "updating a document");
+    return rc == SQLITE_DONE ? RG_OK : rg_st_fail(s, err, rc, "updating a document");
 }
 
 rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err)
 {
-    rg_status r = begin_write(s, "starting a transaction", err);
+    rg_status r = rg_st_begin_write(s, "starting a transaction", err);
     if (r) return r;
     /* The manifest row goes too, so that a later sync or ingest of the file
      * adds it again rather than finding it unchanged. */
@@ -700,17 +664,17 @@ rg_status rg_store_delete_document(rg_store *s, int64_t doc_id, rg_error *err)
                         "(SELECT collection_id, source_uri FROM documents WHERE id = ?1)",
                         doc_id, NULL, "deleting a manifest entry", err)))
         goto fail;
-    sqlite3_stmt *st = use(s, ST_DOC_DELETE);
+    sqlite3_stmt *st = rg_st_use(s, ST_DOC_DELETE);
     sqlite3_bind_int64(st, 1, doc_id);
-    if ((r = step_done(s, st, "deleting a document", err))) goto fail;
+    if ((r = rg_st_step_done(s, st, "deleting a document", err))) goto fail;
     if (sqlite3_changes(s->db) == 0) {
         r = rg_fail(err, RG_ENOTFOUND, "no document with id %lld", (long long)doc_id);
         goto fail;
     }
-    if ((r = bump_seq(s, err))) goto fail;
-    return exec(s, "COMMIT", "committing a delete", err);
+    if ((r = rg_st_bump_seq(s, err))) goto fail;
+    return rg_st_exec(s, "COMMIT", "committing a delete", err);
 fail:
-    abort_write(s);
+    rg_st_abort_write(s);
     return r;
 }
 
@@ -718,7 +682,7 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
                                  size_t *n_deleted, rg_error *err)
 {
     *n_deleted = 0;
-    rg_status r = begin_write(s, "starting a transaction", err);
+    rg_status r = rg_st_begin_write(s, "starting a transaction", err);
     if (r) return r;
     sqlite3_stmt *st;
     /* substr() compares bytes exactly, unlike LIKE or GLOB, which would give
@@ -729,7 +693,7 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
                                 "?2 || '/')",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        r = db_fail(s, err, rc, "deleting documents");
+        r = rg_st_fail(s, err, rc, "deleting documents");
         goto fail;
     }
     sqlite3_bind_int64(st, 1, collection_id);
@@ -737,404 +701,19 @@ rg_status rg_store_delete_prefix(rg_store *s, int64_t collection_id, const char 
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        r = db_fail(s, err, rc, "deleting documents");
+        r = rg_st_fail(s, err, rc, "deleting documents");
         goto fail;
     }
     *n_deleted = (size_t)sqlite3_changes(s->db);
-    if (*n_deleted && (r = bump_seq(s, err))) goto fail;
+    if (*n_deleted && (r = rg_st_bump_seq(s, err))) goto fail;
     if ((r = exec_bound(s,
                         "DELETE FROM manifest WHERE collection_id = ?1 AND (source_uri = ?2 OR "
                         "substr(source_uri, 1, length(?2) + 1) = ?2 || '/')",
                         collection_id, prefix, "deleting manifest entries", err)))
         goto fail;
-    return exec(s, "COMMIT", "committing a delete", err);
+    return rg_st_exec(s, "COMMIT", "committing a delete", err);
 fail:
-    abort_write(s);
-    return r;
-}
-
-rg_status rg_store_counts_get(rg_store *s, int64_t collection_id, rg_store_counts *out,
-                              rg_error *err)
-{
-    static const char *const all =
-        "SELECT (SELECT count(*) FROM collections), (SELECT count(*) FROM documents), "
-        "(SELECT count(*) FROM chunks)";
-    static const char *const one =
-        "SELECT 1, (SELECT count(*) FROM documents WHERE collection_id = ?1), "
-        "(SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "WHERE d.collection_id = ?1)";
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, collection_id ? one : all, -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "counting documents");
-    if (collection_id) sqlite3_bind_int64(st, 1, collection_id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->collections = sqlite3_column_int64(st, 0);
-        out->documents = sqlite3_column_int64(st, 1);
-        out->chunks = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "counting documents");
-}
-
-static char *column_dup(sqlite3_stmt *st, int col, size_t *len)
-{
-    const char *t = (const char *)sqlite3_column_text(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    if (len) *len = n;
-    return rg_strndup(t ? t : "", t ? n : 0);
-}
-
-/* True for a document d the reader in ?8 (user) and ?9 (groups) may read; ?7 = 0 skips it. */
-#define READABLE_SQL                                                                               \
-    "(?7 = 0 OR NOT EXISTS (SELECT 1 FROM document_acl a WHERE a.document_id = d.id) OR "          \
-    "EXISTS (SELECT 1 FROM document_acl a WHERE a.document_id = d.id AND "                         \
-    "((a.kind = 'user' AND ?8 <> '' AND a.principal = ?8) OR "                                     \
-    "(a.kind = 'group' AND a.principal IN (SELECT value FROM json_each(?9))))))"
-
-static void bind_reader(sqlite3_stmt *st, const rg_store_reader *rd)
-{
-    sqlite3_bind_int(st, 7, rd != NULL);
-    sqlite3_bind_text(st, 8, rd && rd->user ? rd->user : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, rd && rd->groups_json ? rd->groups_json : "[]", -1, SQLITE_STATIC);
-}
-
-rg_status rg_store_counts_readable(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
-                                   rg_store_counts *out, rg_error *err)
-{
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*), coalesce(sum((SELECT count(*) FROM chunks c "
-                                "WHERE c.document_id = d.id)), 0) FROM documents d "
-                                "WHERE d.collection_id = ?1 AND " READABLE_SQL,
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "counting documents");
-    sqlite3_bind_int64(st, 1, collection_id);
-    bind_reader(st, rd);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->collections = 1;
-        out->documents = sqlite3_column_int64(st, 0);
-        out->chunks = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "counting documents");
-}
-
-void rg_doc_row_free(rg_doc_row *r)
-{
-    if (!r) return;
-    rg_free(r->source_uri);
-    rg_free(r->title);
-    rg_free(r->media_type);
-    rg_free(r->metadata);
-    rg_free(r->text);
-    rg_free(r->collection);
-    memset(r, 0, sizeof *r);
-}
-
-void rg_doc_rows_free(rg_doc_row *rows, size_t n)
-{
-    for (size_t i = 0; rows && i < n; i++)
-        rg_doc_row_free(&rows[i]);
-    rg_free(rows);
-}
-
-#define DOC_ROW_SQL                                                                                \
-    "SELECT d.id, d.source_uri, d.title, d.media_type, d.metadata, d.size, d.updated_at, "         \
-    "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id), "                                 \
-    "(SELECT name FROM collections k WHERE k.id = d.collection_id)"
-
-static int read_doc_row(sqlite3_stmt *st, rg_doc_row *r, int with_text)
-{
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
-    r->source_uri = column_dup(st, 1, NULL);
-    r->title = column_dup(st, 2, NULL);
-    r->media_type = column_dup(st, 3, NULL);
-    r->metadata = column_dup(st, 4, NULL);
-    r->size = sqlite3_column_int64(st, 5);
-    r->updated_at = sqlite3_column_int64(st, 6);
-    r->chunks = sqlite3_column_int64(st, 7);
-    r->collection = column_dup(st, 8, NULL);
-    if (with_text) r->text = column_dup(st, 9, NULL);
-    if (!r->source_uri || !r->title || !r->media_type || !r->metadata || !r->collection ||
-        (with_text && !r->text)) {
-        rg_doc_row_free(r);
-        return 0;
-    }
-    return 1;
-}
-
-rg_status rg_store_documents(rg_store *s, int64_t collection_id, const rg_store_reader *rd,
-                             int64_t after_id, size_t limit, rg_doc_row **rows, size_t *n,
-                             rg_error *err)
-{
-    *rows = NULL;
-    *n = 0;
-    if (limit == 0 || limit > RG_STORE_PAGE_MAX)
-        return rg_fail(err, RG_EINVAL, "a page holds 1 to %d documents", RG_STORE_PAGE_MAX);
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db,
-                                DOC_ROW_SQL " FROM documents d WHERE d.collection_id = ?1 AND "
-                                            "d.id > ?2 AND " READABLE_SQL " ORDER BY d.id LIMIT ?3",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing documents");
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_int64(st, 2, after_id);
-    sqlite3_bind_int64(st, 3, (int64_t)limit);
-    bind_reader(st, rd);
-    rg_doc_row *v = rg_calloc(limit, sizeof *v);
-    if (!v) {
-        sqlite3_finalize(st);
-        return rg_fail(err, RG_ENOMEM, "out of memory listing documents");
-    }
-    size_t len = 0;
-    while (len < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!read_doc_row(st, &v[len], 0)) {
-            sqlite3_finalize(st);
-            rg_doc_rows_free(v, len);
-            return rg_fail(err, RG_ENOMEM, "out of memory listing documents");
-        }
-        len++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rg_doc_rows_free(v, len);
-        return db_fail(s, err, rc, "listing documents");
-    }
-    *rows = v;
-    *n = len;
-    return RG_OK;
-}
-
-rg_status rg_store_document_get(rg_store *s, int64_t collection_id, int64_t doc_id,
-                                const rg_store_reader *rd, rg_doc_row *out, rg_error *err)
-{
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db,
-                                DOC_ROW_SQL ", d.text FROM documents d WHERE (?1 = 0 OR "
-                                            "d.collection_id = ?1) AND d.id = ?2 AND " READABLE_SQL,
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading a document");
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_int64(st, 2, doc_id);
-    bind_reader(st, rd);
-    rc = sqlite3_step(st);
-    rg_status r = RG_OK;
-    if (rc == SQLITE_ROW) {
-        if (!read_doc_row(st, out, 1)) r = rg_fail(err, RG_ENOMEM, "out of memory");
-    } else if (rc == SQLITE_DONE) {
-        r = rg_fail(err, RG_ENOTFOUND, "no document %lld", (long long)doc_id);
-    } else {
-        r = db_fail(s, err, rc, "reading a document");
-    }
-    sqlite3_finalize(st);
-    return r;
-}
-
-rg_status rg_store_chunk_get(rg_store *s, int64_t chunk_id, rg_chunk_view *v, rg_error *err)
-{
-    memset(v, 0, sizeof *v);
-    sqlite3_stmt *st = use(s, ST_CHUNK_GET);
-    sqlite3_bind_int64(st, 1, chunk_id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (rc == SQLITE_DONE)
-            return rg_fail(err, RG_ENOTFOUND, "no chunk with id %lld", (long long)chunk_id);
-        return db_fail(s, err, rc, "reading a chunk");
-    }
-    v->chunk_id = sqlite3_column_int64(st, 0);
-    v->doc_id = sqlite3_column_int64(st, 1);
-    v->collection_id = sqlite3_column_int64(st, 2);
-    v->ordinal = sqlite3_column_int64(st, 3);
-    v->byte_start = sqlite3_column_int64(st, 4);
-    v->byte_end = sqlite3_column_int64(st, 5);
-    v->text = column_dup(st, 6, &v->text_len);
-    v->section = column_dup(st, 7, NULL);
-    v->title = column_dup(st, 8, NULL);
-    v->source_uri = column_dup(st, 9, NULL);
-    v->collection = column_dup(st, 10, NULL);
-    v->page = sqlite3_column_int64(st, 11);
-    const char *breaks = (const char *)sqlite3_column_text(st, 12);
-    for (const char *p = breaks; p && *p && v->n_page_breaks < RG_CHUNK_PAGE_BREAKS_MAX;) {
-        char *end;
-        long long off = strtoll(p, &end, 10);
-        if (end == p) break;
-        v->page_breaks[v->n_page_breaks++] = off;
-        p = *end == ',' ? end + 1 : end;
-    }
-    sqlite3_reset(st);
-    if (!v->text || !v->section || !v->title || !v->source_uri || !v->collection) {
-        rg_chunk_view_free(v);
-        return rg_fail(err, RG_ENOMEM, "out of memory reading a chunk");
-    }
-    return RG_OK;
-}
-
-void rg_chunk_view_free(rg_chunk_view *v)
-{
-    rg_free(v->text);
-    rg_free(v->section);
-    rg_free(v->title);
-    rg_free(v->source_uri);
-    rg_free(v->collection);
-    memset(v, 0, sizeof *v);
-}
-
-int64_t rg_store_chunk_collection(rg_store *s, int64_t chunk_id)
-{
-    sqlite3_stmt *st = use(s, ST_CHUNK_COLL);
-    sqlite3_bind_int64(st, 1, chunk_id);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return id;
-}
-
-rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t cap, rg_error *err)
-{
-    sqlite3_stmt *st = use(s, ST_CHUNK_SOURCE);
-    sqlite3_bind_int64(st, 1, chunk_id);
-    int rc = sqlite3_step(st);
-    out[0] = '\0';
-    if (rc == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, err, rc, "reading a chunk");
-    return RG_OK;
-}
-
-rg_status rg_store_manifest_put(rg_store *s, int64_t collection_id, const rg_manifest_entry *e,
-                                rg_error *err)
-{
-    sqlite3_stmt *st = use(s, ST_MANIFEST);
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_text(st, 2, e->source_uri, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, e->size);
-    sqlite3_bind_int64(st, 4, e->mtime_ns / 1000000000);
-    if (e->content_hash && e->content_hash[0])
-        sqlite3_bind_text(st, 5, e->content_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, e->status, -1, SQLITE_STATIC);
-    if (e->message) sqlite3_bind_text(st, 7, e->message, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
-    sqlite3_bind_int64(st, 9, e->mtime_ns);
-    if (e->settings_hash && e->settings_hash[0])
-        sqlite3_bind_text(st, 10, e->settings_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, (int64_t)e->pii_types);
-    return step_done(s, st, "recording the manifest", err);
-}
-
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-    const char *v = (const char *)sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", v ? v : "");
-}
-
-rg_status rg_store_manifest_get(rg_store *s, int64_t collection_id, const char *source_uri,
-                                rg_manifest_row *out, int *found, rg_error *err)
-{
-    sqlite3_stmt *st = use(s, ST_MANIFEST_GET);
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW;
-    memset(out, 0, sizeof *out);
-    if (rc == SQLITE_ROW) {
-        out->size = sqlite3_column_int64(st, 0);
-        out->mtime_ns = sqlite3_column_int64(st, 1);
-        copy_col(st, 2, out->content_hash, sizeof out->content_hash);
-        copy_col(st, 3, out->settings_hash, sizeof out->settings_hash);
-        copy_col(st, 4, out->status, sizeof out->status);
-        copy_col(st, 5, out->document_hash, sizeof out->document_hash);
-        out->pii_types = (unsigned)sqlite3_column_int64(st, 6);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, err, rc, "reading the manifest");
-    return RG_OK;
-}
-
-rg_status rg_store_sources_under(rg_store *s, int64_t collection_id, const char *prefix,
-                                 char ***uris, size_t *n, rg_error *err)
-{
-    *uris = NULL;
-    *n = 0;
-    sqlite3_stmt *st;
-    /* substr() compares bytes exactly (see rg_store_delete_prefix). */
-    int rc =
-        sqlite3_prepare_v2(s->db,
-                           "SELECT source_uri FROM documents WHERE collection_id = ?1 AND "
-                           "(source_uri = ?2 OR substr(source_uri, 1, length(?2) + 1) = ?2 || '/') "
-                           "UNION SELECT source_uri FROM manifest WHERE collection_id = ?1 AND "
-                           "(source_uri = ?2 OR substr(source_uri, 1, length(?2) + 1) = ?2 || '/') "
-                           "ORDER BY 1",
-                           -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing sources");
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
-    rg_status r = RG_OK;
-    size_t cap = 0;
-    char **list = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nl = rg_realloc(list, nc * sizeof *nl);
-            if (!nl) {
-                r = rg_fail(err, RG_ENOMEM, "out of memory listing sources");
-                break;
-            }
-            list = nl;
-            cap = nc;
-        }
-        if (!(list[*n] = rg_strdup((const char *)sqlite3_column_text(st, 0)))) {
-            r = rg_fail(err, RG_ENOMEM, "out of memory listing sources");
-            break;
-        }
-        (*n)++;
-    }
-    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing sources");
-    sqlite3_finalize(st);
-    if (r) {
-        rg_store_sources_free(list, *n);
-        *n = 0;
-        return r;
-    }
-    *uris = list;
-    return RG_OK;
-}
-
-void rg_store_sources_free(char **uris, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        rg_free(uris[i]);
-    rg_free(uris);
-}
-
-rg_status rg_store_forget_source(rg_store *s, int64_t collection_id, const char *source_uri,
-                                 int *removed, rg_error *err)
-{
-    *removed = 0;
-    rg_status r = begin_write(s, "starting a transaction", err);
-    if (r) return r;
-    int found;
-    int64_t doc_id;
-    if ((r = rg_store_find_document(s, collection_id, source_uri, &found, &doc_id, NULL, err)))
-        goto fail;
-    if (found) {
-        sqlite3_stmt *st = use(s, ST_DOC_DELETE);
-        sqlite3_bind_int64(st, 1, doc_id);
-        if ((r = step_done(s, st, "deleting a document", err))) goto fail;
-        if ((r = bump_seq(s, err))) goto fail;
-        *removed = 1;
-    }
-    sqlite3_stmt *st = use(s, ST_MANIFEST_FORGET);
-    sqlite3_bind_int64(st, 1, collection_id);
-    sqlite3_bind_text(st, 2, source_uri, -1, SQLITE_STATIC);
-    if ((r = step_done(s, st, "deleting a manifest entry", err))) goto fail;
-    return exec(s, "COMMIT", "committing a delete", err);
-fail:
-    abort_write(s);
-    *removed = 0;
+    rg_st_abort_write(s);
     return r;
 }
 
@@ -1145,14 +724,14 @@ rg_status rg_store_collection_model(rg_store *s, int64_t collection_id, char *ou
     out[0] = '\0';
     int rc = sqlite3_prepare_v2(s->db, "SELECT coalesce(model, '') FROM collections WHERE id = ?1",
                                 -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "reading a collection");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "reading a collection");
     sqlite3_bind_int64(st, 1, collection_id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
         return rg_fail(err, RG_ENOTFOUND, "no collection with id %lld", (long long)collection_id);
-    return rc == SQLITE_ROW ? RG_OK : db_fail(s, err, rc, "reading a collection");
+    return rc == SQLITE_ROW ? RG_OK : rg_st_fail(s, err, rc, "reading a collection");
 }
 
 rg_status rg_store_collection_bind(rg_store *s, int64_t collection_id, const char *model,
@@ -1161,12 +740,12 @@ rg_status rg_store_collection_bind(rg_store *s, int64_t collection_id, const cha
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, "UPDATE collections SET model = ?2 WHERE id = ?1", -1, &st,
                                 NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "binding a collection to a model");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "binding a collection to a model");
     sqlite3_bind_int64(st, 1, collection_id);
     if (model) sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? RG_OK : db_fail(s, err, rc, "binding a collection to a model");
+    return rc == SQLITE_DONE ? RG_OK : rg_st_fail(s, err, rc, "binding a collection to a model");
 }
 
 rg_status rg_store_collections(rg_store *s, rg_collection_info **out, size_t *n, rg_error *err)
@@ -1176,7 +755,7 @@ rg_status rg_store_collections(rg_store *s, rg_collection_info **out, size_t *n,
     *n = 0;
     int rc = sqlite3_prepare_v2(s->db, "SELECT id, name FROM collections ORDER BY id", -1, &st,
                                 NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing collections");
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "listing collections");
     rg_status r = RG_OK;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1196,74 +775,11 @@ rg_status rg_store_collections(rg_store *s, rg_collection_info **out, size_t *n,
         (*n)++;
     }
     sqlite3_finalize(st);
-    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing collections");
+    if (!r && rc != SQLITE_DONE) r = rg_st_fail(s, err, rc, "listing collections");
     if (r) {
         rg_free(*out);
         *out = NULL;
         *n = 0;
     }
-    return r;
-}
-
-rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id, int64_t **ids,
-                             size_t *n, rg_error *err)
-{
-    sqlite3_stmt *st;
-    *ids = NULL;
-    *n = 0;
-    const char *sql = doc_id ? "SELECT id FROM chunks WHERE document_id = ?2 ORDER BY id"
-                             : "SELECT c.id FROM chunks c JOIN documents d ON d.id = "
-                               "c.document_id WHERE d.collection_id = ?1 ORDER BY c.id";
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) return db_fail(s, err, rc, "listing chunks");
-    if (doc_id)
-        sqlite3_bind_int64(st, 2, doc_id);
-    else
-        sqlite3_bind_int64(st, 1, collection_id);
-    size_t cap = 0;
-    rg_status r = RG_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 64;
-            int64_t *p = rg_realloc(*ids, c * sizeof *p);
-            if (!p) {
-                r = rg_fail(err, RG_ENOMEM, "out of memory listing chunks");
-                break;
-            }
-            *ids = p;
-            cap = c;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    if (!r && rc != SQLITE_DONE) r = db_fail(s, err, rc, "listing chunks");
-    if (r) {
-        rg_free(*ids);
-        *ids = NULL;
-        *n = 0;
-    }
-    return r;
-}
-
-rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, rg_error *err)
-{
-    sqlite3_stmt *st = use(s, ST_EMBED_TEXT);
-    sqlite3_bind_int64(st, 1, chunk_id);
-    int rc = sqlite3_step(st);
-    rg_status r = RG_OK;
-    if (rc == SQLITE_ROW) {
-        const char *title = (const char *)sqlite3_column_text(st, 0);
-        const char *text = (const char *)sqlite3_column_text(st, 1);
-        size_t tn = (size_t)sqlite3_column_bytes(st, 0);
-        size_t xn = (size_t)sqlite3_column_bytes(st, 1);
-        if ((tn && (rg_buf_append(out, title, tn) || rg_buf_putc(out, '\n'))) ||
-            rg_buf_append(out, text, xn))
-            r = rg_fail(err, RG_ENOMEM, "chunk %lld: text too large", (long long)chunk_id);
-    } else if (rc == SQLITE_DONE) {
-        r = rg_fail(err, RG_ENOTFOUND, "no chunk with id %lld", (long long)chunk_id);
-    } else {
-        r = db_fail(s, err, rc, "reading a chunk");
-    }
-    sqlite3_reset(st);
     return r;
 }
