@@ -138,6 +138,12 @@ static rg_status load_added(rg_tokenizer *tok, const cJSON *a, rg_error *err)
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > INT32_MAX ||
             !cJSON_IsString(content) || !content->valuestring[0])
             return rg_fail(err, RG_ECORRUPT, "tokenizer: malformed added token");
+        /* cJSON does not check the file's bytes: a token that is not UTF-8 (a
+         * lone lead byte) would split the text inside a character and leave the
+         * normalizer stuck on the stray bytes (tests/fuzz: fuzz_tokenizer_json) */
+        if (!rg_utf8_valid(content->valuestring, strlen(content->valuestring), NULL))
+            return rg_fail(err, RG_ECORRUPT, "tokenizer: added token %d is not UTF-8",
+                           (int)id->valuedouble);
         added_tok *t = &tok->added[tok->n_added];
         t->len = strlen(content->valuestring);
         t->text = rg_strndup(content->valuestring, t->len);

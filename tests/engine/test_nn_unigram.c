@@ -268,6 +268,40 @@ static void test_normalizer_invalid_utf8(void)
 }
 
 /*
+ * An added token that is not UTF-8 ("\xe2", the first byte of "▁") split the
+ * text inside a character; the normalizer then looped on the stray bytes
+ * (tests/fuzz: fuzz_tokenizer_json, corpus/tokenizer_json/
+ * regress-added-token-half-char.json). Such a file is refused when opened; the
+ * same token as a whole character loads and encodes.
+ */
+static void test_added_token_invalid_utf8(void)
+{
+    static const char *const contents[] = {"\xe2", "a\xe2\x96", "\x96\x81"};
+    char json[1024];
+    for (size_t i = 0; i < sizeof contents / sizeof contents[0]; i++) {
+        snprintf(json, sizeof json,
+                 "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"or\"},"
+                 "\"content\":\" \"},\"added_tokens\":[{\"id\":0,\"content\":\"%s\"}],"
+                 "\"model\":{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"<s>\",0],"
+                 "[\"<unk>\",0]]}}",
+                 contents[i]);
+        rg_tokenizer *t = NULL;
+        rg_error err;
+        CHECK_INT(rg_tokenizer_from_json(json, strlen(json), &t, &err), RG_ECORRUPT);
+        CHECK(t == NULL);
+    }
+    snprintf(json, sizeof json,
+             "{\"added_tokens\":[{\"id\":0,\"content\":\"\xe2\x96\x81\"}],"
+             "\"model\":{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"<s>\",0],"
+             "[\"<unk>\",0]]}}");
+    rg_tokenizer *t = open_json(json);
+    REQUIRE(t);
+    int32_t ids[64];
+    CHECK(enc(t, "x \xe2\x96\x81word", 0, ids) > 0);
+    rg_tokenizer_close(t);
+}
+
+/*
  * <mask> strips the white space before it (lstrip). The last byte of 입
  * (EC 9E 85) once passed for U+0085, a space: the strip cut the character in
  * two and the normalizer looped on the stray bytes (tests/fuzz: fuzz_unigram,
@@ -404,6 +438,7 @@ int main(void)
         TEST(test_damaged_charsmap),
         TEST(test_alloc_failures),
         TEST(test_normalizer_invalid_utf8),
+        TEST(test_added_token_invalid_utf8),
         TEST(test_lstrip_multibyte),
     };
     int rc = test_run(cases, sizeof cases / sizeof cases[0]);
