@@ -9,7 +9,7 @@
  * holding it, and a worker resumes the connection only while holding it,
  * so a resume can never overtake the suspend it answers.
  */
-#include "api/server.h"
+#include "api/server_impl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,61 +30,12 @@
 
 /* Bytes of an over-limit body read and thrown away before the connection is cut. */
 #define DISCARD_MAX (64u << 20)
-/* Response headers a handler may add. */
-#define HEADERS_MAX 16
 /* Watchdog period (ms). */
 #define WATCHDOG_MS 50
 /* Latency histogram bucket bounds (seconds), Prometheus style. */
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
-
-typedef enum req_state { RS_READING, RS_QUEUED, RS_RUNNING, RS_DONE } req_state;
-
-struct rg_request {
-    rg_server *srv;
-    struct MHD_Connection *conn;
-    const rg_route *route; /* NULL when no route matched */
-    int route_index;       /* metrics slot; the last one for unmatched */
-    char method[16];
-    char path[RG_SERVER_PATH_MAX + 1];
-    char id[RG_SERVER_REQUEST_ID_MAX + 1];
-    const char *param_names[RG_SERVER_PARAMS_MAX];
-    char param_values[RG_SERVER_PARAMS_MAX][RG_SERVER_PARAM_MAX + 1];
-    size_t n_params;
-    int loopback;
-    rg_buf body;
-    size_t body_max;
-    size_t discarded;
-    int too_large;
-    double t_start;
-    double t_queued; /* handed to the worker queue (0: ran inline or never queued) */
-    double t_run;    /* a worker picked it up */
-    double t_done;   /* the handler returned */
-    double deadline;
-
-    pthread_mutex_t mu;
-    int refs;
-    req_state state;
-    int conn_alive;
-    int suspended;
-    int queued_response;
-    volatile int cancel;
-    /* the reply */
-    int replied;
-    unsigned status;
-    char ctype[64];
-    char *hdr_names[HEADERS_MAX], *hdr_values[HEADERS_MAX];
-    size_t n_hdr;
-    rg_buf out;
-    size_t out_read; /* streaming: bytes of out already handed to libmicrohttpd */
-    int stream;
-    int stream_done;
-    size_t bytes_out;
-
-    rg_request *next;                /* job queue */
-    rg_request *act_prev, *act_next; /* active list (queued or running), for the watchdog */
-};
 
 typedef struct route_metrics {
     unsigned long long count[6]; /* by status class: 1xx..5xx, [0] other */
@@ -193,15 +144,6 @@ static const rg_route *route_find(rg_server *s, rg_request *r, int *path_known)
     return NULL;
 }
 
-const char *rg_req_param(const rg_request *r, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < r->n_params; i++)
-        if (strncmp(r->param_names[i], name, n) == 0 && r->param_names[i][n] == '}')
-            return r->param_values[i];
-    return NULL;
-}
-
 /* ---- request lifetime ---- */
 
 static void req_unref(rg_request *r)
@@ -289,166 +231,6 @@ static rg_request *req_new(rg_server *s, struct MHD_Connection *conn, const char
     r->loopback = ci && addr_is_loopback(ci->client_addr);
     req_set_id(s, r);
     return r;
-}
-
-/* ---- accessors ---- */
-
-const char *rg_req_method(const rg_request *r)
-{
-    return r->method;
-}
-const char *rg_req_path(const rg_request *r)
-{
-    return r->path;
-}
-const char *rg_req_id(const rg_request *r)
-{
-    return r->id;
-}
-int rg_req_loopback(const rg_request *r)
-{
-    return r->loopback;
-}
-const volatile int *rg_req_cancel(const rg_request *r)
-{
-    return &r->cancel;
-}
-
-const char *rg_req_body(const rg_request *r, size_t *len)
-{
-    if (len) *len = r->body.len;
-    return rg_buf_str(&r->body);
-}
-
-const char *rg_req_header(const rg_request *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *rg_req_query(const rg_request *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *rg_req_route(const rg_request *r)
-{
-    return r->route ? r->route->path : "unmatched";
-}
-
-/* ---- replies ---- */
-
-rg_status rg_reply_header(rg_request *r, const char *name, const char *value)
-{
-    if (r->n_hdr == HEADERS_MAX || r->replied) return RG_ELIMIT;
-    char *n = rg_strdup(name), *v = rg_strdup(value);
-    if (!n || !v) {
-        rg_free(n);
-        rg_free(v);
-        return RG_ENOMEM;
-    }
-    r->hdr_names[r->n_hdr] = n;
-    r->hdr_values[r->n_hdr++] = v;
-    return RG_OK;
-}
-
-rg_status rg_reply(rg_request *r, unsigned status, const char *content_type, const void *data,
-                   size_t n)
-{
-    pthread_mutex_lock(&r->mu);
-    rg_status st = RG_OK;
-    if (r->replied) {
-        st = RG_EINVAL;
-    } else {
-        r->replied = 1;
-        r->status = status;
-        snprintf(r->ctype, sizeof r->ctype, "%s", content_type);
-        rg_buf_reset(&r->out);
-        st = rg_buf_append(&r->out, data, n);
-        if (st) { /* out of memory: a bare 500 still goes out */
-            r->status = 500;
-            rg_buf_reset(&r->out);
-        }
-    }
-    pthread_mutex_unlock(&r->mu);
-    return st;
-}
-
-rg_status rg_reply_json(rg_request *r, unsigned status, const cJSON *v)
-{
-    char *text = cJSON_PrintUnformatted(v);
-    if (!text) return rg_reply_error(r, 500, "internal", "out of memory");
-    rg_status st = rg_reply(r, status, "application/json", text, strlen(text));
-    cJSON_free(text);
-    return st;
-}
-
-rg_status rg_reply_error(rg_request *r, unsigned status, const char *code, const char *fmt, ...)
-{
-    char msg[RG_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cJSON *o = cJSON_CreateObject(), *e = o ? cJSON_AddObjectToObject(o, "error") : NULL;
-    char *text = NULL;
-    if (e && cJSON_AddStringToObject(e, "code", code) && cJSON_AddStringToObject(e, "message", msg))
-        text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-    rg_status st = text ? rg_reply(r, status, "application/json", text, strlen(text))
-                        : rg_reply(r, 500, "application/json", oom, sizeof oom - 1);
-    cJSON_free(text);
-    return st;
-}
-
-/* Resumes the connection if it waits for us. Called with r->mu held. */
-static void wake_locked(rg_request *r)
-{
-    if (r->suspended && r->conn_alive) {
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-    }
-}
-
-rg_status rg_reply_stream_begin(rg_request *r, unsigned status, const char *content_type)
-{
-    pthread_mutex_lock(&r->mu);
-    rg_status st = RG_OK;
-    if (r->replied || r->state != RS_RUNNING) {
-        st = RG_EINVAL;
-    } else {
-        r->replied = 1;
-        r->stream = 1;
-        r->status = status;
-        snprintf(r->ctype, sizeof r->ctype, "%s", content_type);
-        rg_buf_reset(&r->out);
-        r->out_read = 0;
-        wake_locked(r);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return st;
-}
-
-rg_status rg_reply_stream_write(rg_request *r, const void *data, size_t n)
-{
-    pthread_mutex_lock(&r->mu);
-    rg_status st = RG_OK;
-    if (!r->stream) {
-        st = RG_EINVAL;
-    } else if (!r->conn_alive || r->cancel) {
-        st = RG_EIO;
-    } else if (r->out.len - r->out_read + n > RG_SERVER_STREAM_BACKLOG_MAX) {
-        st = RG_ELIMIT;
-    } else {
-        if (r->out_read && r->out_read == r->out.len) {
-            rg_buf_reset(&r->out);
-            r->out_read = 0;
-        }
-        st = rg_buf_append(&r->out, data, n);
-        wake_locked(r);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return st;
 }
 
 /* libmicrohttpd pulls streamed bytes from here (I/O thread). */
@@ -599,7 +381,7 @@ static void *worker_main(void *arg)
         r->t_done = now_s();
         r->state = RS_DONE;
         if (r->stream) r->stream_done = 1;
-        wake_locked(r);
+        rg_srv_wake_locked(r);
         pthread_mutex_unlock(&r->mu);
         req_unref(r);
     }
