@@ -1,4 +1,4 @@
-#include "ingest/pipeline.h"
+#include "ingest/pipeline_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,21 +20,6 @@
 #include "engine/base/mem.h"
 #include "engine/base/sha256.h"
 #include "ingest/loader.h"
-
-/* A file found by the walk. */
-typedef struct walk_file {
-    char *path; /* absolute, owned */
-    int64_t size;
-    int64_t mtime;    /* seconds */
-    int64_t mtime_ns; /* nanoseconds */
-    int explicit_arg; /* named on the command line, not found in a directory */
-} walk_file;
-
-typedef struct walk {
-    walk_file *files;
-    size_t n, cap;
-    const rg_ingest_options *opt;
-} walk;
 
 const char *rg_ingest_plan_word(rg_ingest_event ev)
 {
@@ -64,374 +49,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int glob_hit(const char *const *globs, size_t n, const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    for (size_t i = 0; i < n; i++) {
-        if (fnmatch(globs[i], path, 0) == 0 || fnmatch(globs[i], base, 0) == 0) return 1;
-        /* Globs with a slash (like "drafts/x.md") match anywhere in the path, not only from the
-         * root. */
-        if (strchr(globs[i], '/')) {
-            for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
-                if (fnmatch(globs[i], p + 1, 0) == 0) return 1;
-        }
-    }
-    return 0;
-}
-
-static int wanted(const rg_ingest_options *o, const char *path)
-{
-    if (o->n_include && !glob_hit(o->include, o->n_include, path)) return 0;
-    if (o->n_exclude && glob_hit(o->exclude, o->n_exclude, path)) return 0;
-    return 1;
-}
-
-static rg_status walk_add(walk *w, const char *path, const struct stat *sb, int explicit_arg,
-                          rg_error *err)
-{
-    if (w->n >= RG_INGEST_MAX_FILES)
-        return rg_fail(err, RG_ELIMIT, "more than %u files in one run", RG_INGEST_MAX_FILES);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        walk_file *f = rg_realloc(w->files, cap * sizeof *f);
-        if (!f) return rg_fail(err, RG_ENOMEM, "out of memory listing files");
-        w->files = f;
-        w->cap = cap;
-    }
-    char *copy = rg_strdup(path);
-    if (!copy) return rg_fail(err, RG_ENOMEM, "out of memory listing files");
-    int64_t ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + (int64_t)sb->st_mtim.tv_nsec;
-    w->files[w->n++] =
-        (walk_file){copy, (int64_t)sb->st_size, (int64_t)sb->st_mtime, ns, explicit_arg};
-    return RG_OK;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static rg_status walk_dir(walk *w, const char *dir, int depth, rg_error *err);
-
-/* 1 if path resolves inside root (root NULL: always). */
-static int inside_root(const char *root, const char *path)
-{
-    if (!root) return 1;
-    char real[PATH_MAX];
-    if (!realpath(path, real)) return 0;
-    size_t n = strlen(root);
-    return strncmp(real, root, n) == 0 && (real[n] == '\0' || real[n] == '/' || n == 1);
-}
-
-static rg_status walk_entry(walk *w, const char *path, int depth, rg_error *err)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0) return RG_OK; /* vanished or dangling link: nothing to ingest */
-    if (!inside_root(w->opt->root, path)) {
-        rg_log(RG_LOG_WARN, "%s leads outside %s: skipped", path, w->opt->root);
-        return RG_OK;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        if (depth >= RG_INGEST_MAX_DEPTH) return RG_OK;
-        return walk_dir(w, path, depth + 1, err);
-    }
-    if (!S_ISREG(sb.st_mode) || !wanted(w->opt, path)) return RG_OK;
-    return walk_add(w, path, &sb, 0, err);
-}
-
-static rg_status walk_dir(walk *w, const char *dir, int depth, rg_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d) return rg_fail(err, RG_EIO, "cannot read directory %s: %s", dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    rg_status st = RG_OK;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue; /* hidden files, ., .. and .git */
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            char **nn = rg_realloc(names, nc * sizeof *nn);
-            if (!nn) {
-                st = rg_fail(err, RG_ENOMEM, "out of memory listing %s", dir);
-                goto out;
-            }
-            names = nn;
-            cap = nc;
-        }
-        if (!(names[n] = rg_strdup(e->d_name))) {
-            st = rg_fail(err, RG_ENOMEM, "out of memory listing %s", dir);
-            goto out;
-        }
-        n++;
-    }
-    qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n && !st; i++) {
-        char path[PATH_MAX];
-        int k = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (k < 0 || (size_t)k >= sizeof path) continue;
-        st = walk_entry(w, path, depth, err);
-    }
-out:
-    for (size_t i = 0; i < n; i++)
-        rg_free(names[i]);
-    rg_free(names);
-    closedir(d);
-    return st;
-}
-
-/* Reads a whole regular file of at most RG_LOADER_MAX_FILE_BYTES. */
-static rg_status read_file(const char *path, char **data, size_t *len, rg_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rg_fail(err, errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    struct stat sb;
-    rg_status st = RG_OK;
-    char *buf = NULL;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = rg_fail(err, RG_EIO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((uint64_t)sb.st_size > RG_LOADER_MAX_FILE_BYTES) {
-        st = rg_fail(err, RG_ELIMIT, "%s: file is %lld bytes; the limit is %u", path,
-                     (long long)sb.st_size, RG_LOADER_MAX_FILE_BYTES);
-        goto out;
-    }
-    size_t n = (size_t)sb.st_size, got = 0;
-    buf = rg_malloc(n + 1);
-    if (!buf) {
-        st = rg_fail(err, RG_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
-        goto out;
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            st = rg_fail(err, RG_EIO, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0) break; /* shrank while reading: take what is there */
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    *data = buf;
-    *len = got;
-    buf = NULL;
-out:
-    rg_free(buf);
-    close(fd);
-    return st;
-}
-
-/* The heading text a block belongs to, copied into out. */
-static void section_title(const rg_document *doc, long section, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (section < 0 || (size_t)section >= doc->n_blocks) return;
-    const rg_block *b = &doc->blocks[section];
-    size_t n = b->end - b->start;
-    if (n >= cap) n = cap - 1;
-    memcpy(out, doc->text + b->start, n);
-    out[n] = '\0';
-}
-
-/* Longest section heading kept with a chunk. */
-#define SECTION_MAX 256
-
-/* Counts tokens with the encoder's tokenizer; the approximation if it fails. */
-static size_t encoder_tokens(void *ctx, const char *text, size_t n)
-{
-    size_t count;
-    rg_error err;
-    if (rg_tokenizer_count(ctx, text, n, &count, &err) != RG_OK)
-        return rg_approx_token_count(NULL, text, n);
-    return count;
-}
-
-rg_chunk_options rg_ingest_chunk_options(rg_chunk_options base, const rg_encoder *enc)
-{
-    if (!enc) return base;
-    base.count_tokens = encoder_tokens;
-    base.count_ctx = (void *)rg_encoder_tokenizer(enc);
-    return base;
-}
-
-/*
- * metadata_json with "pages" set for a paged document (PDF): the byte offsets
- * in doc->text at which pages 1..N start, so a citation's page follows from
- * its offset without a column for it. NULL when doc has no pages or the
- * metadata is not an object (the original stands); *st RG_ENOMEM when out of
- * memory. Caller frees with cJSON_free.
- */
-static char *metadata_with_pages(const char *metadata_json, const rg_document *doc, rg_status *st)
-{
-    unsigned n = rg_doc_page_count(doc);
-    *st = RG_OK;
-    if (!n) return NULL;
-    cJSON *m = metadata_json ? cJSON_Parse(metadata_json) : cJSON_CreateObject();
-    if (metadata_json && !cJSON_IsObject(m)) { /* the store judges it */
-        cJSON_Delete(m);
-        return NULL;
-    }
-    size_t *starts = rg_calloc(n, sizeof *starts);
-    cJSON *pages = cJSON_CreateArray();
-    char *out = NULL;
-    if (!m || !starts || !pages) goto out;
-    rg_doc_page_starts(doc, starts, n);
-    for (unsigned i = 0; i < n; i++) {
-        cJSON *v = cJSON_CreateNumber((double)starts[i]);
-        if (!v || !cJSON_AddItemToArray(pages, v)) {
-            cJSON_Delete(v);
-            goto out;
-        }
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(m, "pages"); /* ragd's, like "modified" */
-    if (!cJSON_AddItemToObject(m, "pages", pages)) goto out;
-    pages = NULL;
-    out = cJSON_PrintUnformatted(m);
-out:
-    if (!out) *st = RG_ENOMEM;
-    cJSON_Delete(pages);
-    cJSON_Delete(m);
-    rg_free(starts);
-    return out;
-}
-
-/*
- * Writes doc with its chunks (chunks[0..n)) as source_uri in one
- * transaction, then its vectors: vecs (n * dim floats, already embedded) or,
- * when vecs is NULL, embedded now from the store. Should embedding fail or
- * the process die after the commit, the next attach reconciles the vectors.
- */
-static rg_status write_document(rg_store *s, rg_dense *dense, int64_t collection_id,
-                                const char *source_uri, const rg_document *doc,
-                                const rg_chunk *chunks, size_t n, const char *content_hash,
-                                int64_t size, const char *metadata_json, const float *vecs,
-                                rg_error *err)
-{
-    rg_chunk_row *rows = NULL;
-    char(*sections)[SECTION_MAX] = NULL;
-    int64_t *old_ids = NULL, *new_ids = NULL;
-    size_t n_old = 0, n_new = 0;
-    rg_status st = RG_OK;
-    char *paged = metadata_with_pages(metadata_json, doc, &st);
-    if (st) return rg_fail(err, st, "%s: out of memory", source_uri);
-    if (n) {
-        rows = rg_calloc(n, sizeof *rows);
-        sections = rg_calloc(n, sizeof *sections);
-        if (!rows || !sections) {
-            st = rg_fail(err, RG_ENOMEM, "%s: out of memory", source_uri);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        section_title(doc, chunks[i].section, sections[i], SECTION_MAX);
-        rows[i] = (rg_chunk_row){chunks[i].start, chunks[i].end, chunks[i].token_count,
-                                 sections[i]};
-    }
-    rg_doc_meta meta = {
-        .collection_id = collection_id,
-        .source_uri = source_uri,
-        .title = doc->title,
-        .media_type = doc->media_type,
-        .content_hash = content_hash,
-        .size = size,
-        .metadata_json = paged ? paged : metadata_json,
-        .text = doc->text,
-        .text_len = doc->len,
-    };
-    int found = 0;
-    int64_t doc_id = 0;
-    if (dense) {
-        if ((st = rg_store_find_document(s, collection_id, source_uri, &found, &doc_id, NULL,
-                                         err)))
-            goto out;
-        if (found && (st = rg_store_chunk_ids(s, collection_id, doc_id, &old_ids, &n_old, err)))
-            goto out;
-    }
-    if ((st = rg_store_put_document(s, &meta, rows, n, &doc_id, err))) {
-        /* SQLite may report a failure after the commit took effect (an
-           allocation failing late): the next attach reconciles either way */
-        if (dense) rg_dense_mark_stale(dense, collection_id);
-        goto out;
-    }
-    if (dense) {
-        /* Committed: from here a failure leaves the vectors behind the store. */
-        st = rg_store_chunk_ids(s, collection_id, doc_id, &new_ids, &n_new, err);
-        if (!st && vecs && n_new != n)
-            st = rg_fail(err, RG_EINTERNAL, "%s: %zu chunks stored, %zu embedded", source_uri,
-                         n_new, n);
-        if (!st)
-            st = vecs ? rg_dense_replace(dense, collection_id, old_ids, n_old, new_ids, n_new, vecs,
-                                         err)
-                      : rg_dense_update(dense, collection_id, old_ids, n_old, new_ids, n_new, err);
-        if (st) rg_dense_mark_stale(dense, collection_id);
-    }
-out:
-    cJSON_free(paged);
-    rg_free(rows);
-    rg_free(sections);
-    rg_free(old_ids);
-    rg_free(new_ids);
-    return st;
-}
-
-rg_status rg_ingest_document(rg_store *s, rg_dense *dense, int64_t collection_id,
-                             const char *source_uri, const rg_document *doc,
-                             const char *content_hash, int64_t size, const char *metadata_json,
-                             const rg_chunk_options *chunk, size_t *n_chunks, rg_error *err)
-{
-    rg_chunk *chunks = NULL;
-    size_t n = 0;
-    rg_status st = rg_chunk_document(doc, chunk, &chunks, &n, err);
-    if (st) return st;
-    st = write_document(s, dense, collection_id, source_uri, doc, chunks, n, content_hash, size,
-                        metadata_json, NULL, err);
-    if (!st && n_chunks) *n_chunks = n;
-    rg_free(chunks);
-    return st;
-}
-
-int rg_meta_key_valid(const char *key)
-{
-    size_t n = strlen(key);
-    if (n == 0 || n > RG_META_KEY_MAX) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = key[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-/*
- * The metadata JSON of one file: the run's pairs plus "modified", and "pii"
- * (pii may be NULL) when masking is on. Caller frees.
- */
-static char *file_metadata(const rg_ingest_options *o, int64_t mtime, const rg_pii_counts *pii)
-{
-    cJSON *m = cJSON_CreateObject();
-    if (!m) return NULL;
-    for (size_t i = 0; i < o->n_meta; i++)
-        cJSON_AddStringToObject(m, o->meta_keys[i], o->meta_values[i]);
-    cJSON_AddNumberToObject(m, "modified", (double)mtime);
-    cJSON *p = pii ? cJSON_AddObjectToObject(m, "pii") : NULL;
-    for (int t = 0; p && t < RG_PII_TYPE_COUNT; t++)
-        if (pii->n[t])
-            cJSON_AddNumberToObject(p, rg_pii_type_name((rg_pii_type)t), (double)pii->n[t]);
-    if (pii && !p) {
-        cJSON_Delete(m);
-        return NULL;
-    }
-    char *json = cJSON_PrintUnformatted(m);
-    cJSON_Delete(m);
-    return json;
 }
 
 /* What a run shares with each file. */
@@ -493,7 +110,7 @@ static void settings_with_loader(const char *run, const rg_document *doc,
 }
 
 /* 1 when the manifest says f is stored as it is now, so it need not be read. */
-static int manifest_current(const rg_manifest_row *m, const walk_file *f, const char *settings,
+static int manifest_current(const rg_manifest_row *m, const rg_walk_file *f, const char *settings,
                             unsigned pii_types)
 {
     return (strcmp(m->status, "ok") == 0 || strcmp(m->status, "unchanged") == 0) &&
@@ -546,7 +163,7 @@ static void job_clear(job *j)
  * The loader's half of one file: manifest and hash checks, reading, loading
  * (masked), chunking. s is the loader's own connection (reads only).
  */
-static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job *j)
+static void prepare_file(const run_ctx *r, rg_store *s, const rg_walk_file *f, job *j)
 {
     const rg_ingest_options *o = r->o;
     char *data = NULL, old_hash[65];
@@ -569,7 +186,7 @@ static void prepare_file(const run_ctx *r, rg_store *s, const walk_file *f, job 
         j->ev = RG_INGEST_UNCHANGED;
         return;
     }
-    if (read_file(f->path, &data, &len, err)) return;
+    if (rg_walk_read_file(f->path, &data, &len, err)) return;
     j->len = len;
     rg_sha256_hex(data, len, j->hash);
     if (r->coll &&
@@ -621,7 +238,7 @@ out:
  */
 typedef struct pipe_state {
     const run_ctx *r;
-    const walk *w;
+    const rg_walk *w;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     job slots[RG_INGEST_QUEUE];
@@ -662,7 +279,7 @@ static void *loader_main(void *arg_)
 /* The writer's scratch for embedding a batch; grows, never shrinks. */
 typedef struct writer {
     job batch[RG_INGEST_QUEUE];    /* prepared documents waiting to be embedded */
-    size_t index[RG_INGEST_QUEUE]; /* their files' places in the walk */
+    size_t index[RG_INGEST_QUEUE]; /* their files' places in the rg_walk */
     size_t n_batch, batch_chunks;
     rg_buf text; /* embed texts back to back */
     size_t *offs, *lens;
@@ -703,7 +320,7 @@ static rg_status writer_reserve(writer *wr, size_t n, int dim, rg_error *err)
 }
 
 /* Reports one finished file: counts, manifest, callback. */
-static void finish_file(run_ctx *r, const walk_file *f, job *j, rg_ingest_stats *stats)
+static void finish_file(run_ctx *r, const rg_walk_file *f, job *j, rg_ingest_stats *stats)
 {
     const rg_ingest_options *o = r->o;
     stats->files++;
@@ -769,7 +386,7 @@ static void finish_file(run_ctx *r, const walk_file *f, job *j, rg_ingest_stats 
  * Embeds the batch's chunks in as few encoder calls as their count allows,
  * then writes each document with its vectors, and reports them.
  */
-static void flush_batch(run_ctx *r, const walk *w, writer *wr, rg_ingest_stats *stats)
+static void flush_batch(run_ctx *r, const rg_walk *w, writer *wr, rg_ingest_stats *stats)
 {
     const rg_ingest_options *o = r->o;
     rg_dense *dense = o->dense;
@@ -804,16 +421,17 @@ static void flush_batch(run_ctx *r, const walk *w, writer *wr, rg_ingest_stats *
     size_t c = 0;
     for (size_t b = 0; b < wr->n_batch; b++) {
         job *j = &wr->batch[b];
-        const walk_file *f = &w->files[wr->index[b]];
+        const rg_walk_file *f = &w->files[wr->index[b]];
         if (st) { /* the batch could not be embedded: none of it is written */
             j->ev = RG_INGEST_FAILED;
             rg_fail(&j->err, err.code, "%s: %s", f->path, rg_error_message(&err));
         } else {
-            char *meta = file_metadata(o, f->mtime, o->pii_types ? &j->pii : NULL);
-            rg_status ws = meta ? write_document(r->s, dense, r->coll, f->path, &j->doc, j->chunks,
-                                                 j->n_chunks, j->hash, (int64_t)j->len, meta,
-                                                 dense ? wr->vecs + c * (size_t)dim : NULL, &j->err)
-                                : rg_fail(&j->err, RG_ENOMEM, "%s: out of memory", f->path);
+            char *meta = rg_ingest_file_metadata(o, f->mtime, o->pii_types ? &j->pii : NULL);
+            rg_status ws =
+                meta ? rg_ingest_write_document(r->s, dense, r->coll, f->path, &j->doc, j->chunks,
+                                                j->n_chunks, j->hash, (int64_t)j->len, meta,
+                                                dense ? wr->vecs + c * (size_t)dim : NULL, &j->err)
+                     : rg_fail(&j->err, RG_ENOMEM, "%s: out of memory", f->path);
             cJSON_free(meta);
             if (ws) j->ev = RG_INGEST_FAILED;
             /* the store or the disk under it fails: the run stops, naming why */
@@ -830,30 +448,6 @@ static void flush_batch(run_ctx *r, const walk *w, writer *wr, rg_ingest_stats *
     }
     wr->n_batch = 0;
     wr->batch_chunks = 0;
-}
-
-static void walk_free(walk *w)
-{
-    for (size_t i = 0; i < w->n; i++)
-        rg_free(w->files[i].path);
-    rg_free(w->files);
-}
-
-static rg_status collect(walk *w, const char *const *paths, size_t n_paths, rg_error *err)
-{
-    for (size_t i = 0; i < n_paths; i++) {
-        char abs[PATH_MAX];
-        struct stat sb;
-        if (!realpath(paths[i], abs) || stat(abs, &sb) != 0)
-            return rg_fail(err, errno == ENOENT ? RG_ENOTFOUND : RG_EIO, "%s: %s", paths[i],
-                           strerror(errno));
-        if (!inside_root(w->opt->root, abs))
-            return rg_fail(err, RG_EINVAL, "%s is outside %s", paths[i], w->opt->root);
-        rg_status st =
-            S_ISDIR(sb.st_mode) ? walk_dir(w, abs, 0, err) : walk_add(w, abs, &sb, 1, err);
-        if (st) return st;
-    }
-    return RG_OK;
 }
 
 void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char out[65])
@@ -886,23 +480,11 @@ static void append_json_settings(const rg_ingest_options *o, char *settings)
              hex);
 }
 
-static int path_cmp(const void *a, const void *b)
-{
-    return strcmp(((const walk_file *)a)->path, ((const walk_file *)b)->path);
-}
-
-/* 1 if path is one of the walk's files (sorted by path). */
-static int walked(const walk *w, const char *path)
-{
-    walk_file key = {.path = (char *)path};
-    return bsearch(&key, w->files, w->n, sizeof *w->files, path_cmp) != NULL;
-}
-
 /*
  * Sync's second half: every source under the given paths that the walk did
  * not find goes, with its vectors. w->files must be sorted by path.
  */
-static rg_status sync_deletes(const run_ctx *r, const walk *w, const char *const *paths,
+static rg_status sync_deletes(const run_ctx *r, const rg_walk *w, const char *const *paths,
                               size_t n_paths, rg_ingest_stats *stats, rg_error *err)
 {
     const rg_ingest_options *o = r->o;
@@ -915,7 +497,7 @@ static rg_status sync_deletes(const run_ctx *r, const walk *w, const char *const
         rg_status st = rg_store_sources_under(r->s, r->coll, abs, &uris, &n, err);
         if (st) return st;
         for (size_t i = 0; i < n && !st; i++) {
-            if (walked(w, uris[i])) continue;
+            if (rg_walk_has(w, uris[i])) continue;
             int removed = 0, found = 0;
             int64_t doc_id = 0, *old = NULL;
             size_t n_old = 0;
@@ -962,8 +544,8 @@ static int loader_count(const rg_ingest_options *o, size_t n_files)
  * takes them in walk order, embeds the chunks of several documents in one
  * batch and writes them (pipe_state, writer).
  */
-static rg_status run_pipeline(run_ctx *r, const walk *w, rg_ingest_stats *stats, double *last_save,
-                              rg_error *err)
+static rg_status run_pipeline(run_ctx *r, const rg_walk *w, rg_ingest_stats *stats,
+                              double *last_save, rg_error *err)
 {
     const rg_ingest_options *o = r->o;
     pipe_state *p = rg_calloc(1, sizeof *p);
@@ -1077,17 +659,17 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
         st = RG_OK;
     }
     if (st) goto out_json;
-    walk w = {.opt = &o};
+    rg_walk w = {.opt = &o};
     if (o.dense && o.dry_run) o.dense = NULL; /* attaching may embed; a dry run reads only */
     if (o.dense && (st = rg_dense_attach(o.dense, r.coll, err))) goto out_json;
     double last_save = t0;
-    if ((st = collect(&w, paths, n_paths, err))) goto out;
+    if ((st = rg_walk_collect(&w, paths, n_paths, err))) goto out;
     stats->total_files = w.n;
     for (size_t i = 0; i < w.n; i++)
         stats->total_bytes += (uint64_t)w.files[i].size;
     if ((st = run_pipeline(&r, &w, stats, &last_save, err))) goto out;
     if (o.sync && r.coll) {
-        qsort(w.files, w.n, sizeof *w.files, path_cmp);
+        qsort(w.files, w.n, sizeof *w.files, rg_walk_path_cmp);
         if ((st = sync_deletes(&r, &w, paths, n_paths, stats, err))) goto out;
     }
     if (o.dense) {
@@ -1102,7 +684,7 @@ rg_status rg_ingest_paths(rg_store *s, const char *const *paths, size_t n_paths,
     }
 out:
     stats->seconds = now_seconds() - t0;
-    walk_free(&w);
+    rg_walk_free(&w);
 out_json:
     rg_json_fields_free(r.json);
     return st;
