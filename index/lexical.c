@@ -18,6 +18,7 @@
 
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
+#include "engine/base/zh.h"
 #include "index/lexical.h"
 #include "index/lexical_impl.h"
 
@@ -74,6 +75,57 @@ long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n)
         size_t t = v - 1, len = lx->term_off[t + 1] - lx->term_off[t];
         if (len == n && memcmp(lx->pool + lx->term_off[t], s, n) == 0) return (long)t;
     }
+}
+
+/* Chunks holding term t (-1: none). */
+static size_t term_df(const rg_lexical *lx, long t)
+{
+    return t < 0 ? 0 : (size_t)(lx->post_off[t + 1] - lx->post_off[t]);
+}
+
+/* The forms of ideograph c in either script (zh.h), c first; returns how many. */
+static size_t zh_forms(uint32_t c, uint32_t out[RG_ZH_FORMS_MAX + 2])
+{
+    size_t n = 0;
+    out[n++] = c;
+    uint32_t simp = rg_zh_simplified(c), trad[RG_ZH_FORMS_MAX];
+    if (simp != c) out[n++] = simp;
+    size_t m = rg_zh_traditional(simp, trad, RG_ZH_FORMS_MAX);
+    for (size_t i = 0; i < m && i < RG_ZH_FORMS_MAX; i++)
+        if (trad[i] != c) out[n++] = trad[i];
+    return n;
+}
+
+long rg_lex_query_term_find(const rg_lexical *lx, const char *s, size_t n)
+{
+    long best = rg_lex_term_find(lx, s, n);
+    if (best >= 0) return best; /* the text's own script first */
+    uint32_t cp[2];
+    size_t n_cp = 0, at = 0;
+    while (at < n && n_cp < 2) {
+        size_t k = rg_utf8_decode(s + at, n - at, &cp[n_cp]);
+        if (!k || !rg_is_cjk(cp[n_cp])) return best;
+        at += k;
+        n_cp++;
+    }
+    if (at != n) return best; /* longer than a bigram: not a CJK term */
+    uint32_t forms[2][RG_ZH_FORMS_MAX + 2];
+    size_t n_forms[2] = {1, 1};
+    for (size_t j = 0; j < n_cp; j++)
+        n_forms[j] = zh_forms(cp[j], forms[j]);
+    if (n_forms[0] == 1 && n_forms[1] == 1) return best;
+    size_t best_df = 0;
+    for (size_t a = 0; a < n_forms[0]; a++) {
+        for (size_t b = 0; b < (n_cp == 2 ? n_forms[1] : 1); b++) {
+            if (a == 0 && b == 0) continue; /* the token itself */
+            char text[8];
+            size_t len = rg_utf8_encode(forms[0][a], text);
+            if (n_cp == 2) len += rg_utf8_encode(forms[1][b], text + len);
+            long t = rg_lex_term_find(lx, text, len);
+            if (term_df(lx, t) > best_df) best = t, best_df = term_df(lx, t);
+        }
+    }
+    return best;
 }
 
 /* Grows the array whose pointer is at pp (elements of size elem, capacity
@@ -391,7 +443,7 @@ static int collect_term_id(void *ctx, const char *tok, size_t n, size_t start, s
     (void)end;
     (void)colocated;
     rg_lexical *lx = ctx;
-    long t = rg_lex_term_find(lx, tok, n);
+    long t = rg_lex_query_term_find(lx, tok, n);
     if (t < 0) return 0;
     for (size_t i = 0; i < lx->n_qterm; i++) {
         if (lx->qterm[i] == (uint32_t)t) return 0;
@@ -716,8 +768,8 @@ double rg_lexical_ideal(rg_lexical *lx, const char *query)
         rg_fts5_tokenizer_run(lx->tok, query, strlen(query), 1, rg_lex_collect_term_text, lx, NULL);
     /* distinct query terms, indexed or not (df 0: the highest idf) */
     for (size_t i = 0; st == RG_OK && i < lx->n_qterm; i++) {
-        long t = rg_lex_term_find(lx, lx->qtext[i], lx->qlen[i]);
-        double df = t < 0 ? 0.0 : (double)(lx->post_off[t + 1] - lx->post_off[t]);
+        long t = rg_lex_query_term_find(lx, lx->qtext[i], lx->qlen[i]);
+        double df = (double)term_df(lx, t);
         sum += idf_of((double)lx->n_docs, df) * (lx->k1 + 1.0);
     }
     lx->n_qterm = 0;

@@ -77,6 +77,11 @@ struct rg_lexical {
 uint64_t rg_lex_term_hash(const char *s, size_t n);
 /* Id of the indexed term s[0..n), or -1. */
 long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n);
+/* Id of the indexed term a query token s[0..n) stands for: the token when
+ * it is indexed, else, for one or two ideographs, their form in the other
+ * Chinese script (a query in Simplified over Traditional text and the
+ * reverse) that the most chunks hold; -1 when none is indexed. */
+long rg_lex_query_term_find(const rg_lexical *lx, const char *s, size_t n);
 /* Grows *pp (an array of elem-byte items with room for *cap) to hold need
  * items, doubling; 0 out of memory (the old array kept). */
 int rg_lex_grow(void *pp, size_t *cap, size_t need, size_t elem);

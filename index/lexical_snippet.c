@@ -9,6 +9,7 @@
 #include "engine/base/buf.h"
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
+#include "engine/base/zh.h"
 #include "index/lexical.h"
 #include "index/lexical_impl.h"
 
@@ -38,6 +39,10 @@ static int collect_text_token(void *ctx, const char *tok, size_t n, size_t start
     t->end = end;
     t->pos = s->n == 0 ? 0 : s->tok[s->n - 1].pos + !colocated;
     t->term = -1;
+    /* compared with Traditional folded to Simplified, as the query's terms are */
+    char fb[RG_TOKEN_MAX_BYTES];
+    size_t m = n <= sizeof fb ? rg_zh_fold(tok, n, fb, sizeof fb) : 0;
+    if (m) tok = fb, n = m;
     for (size_t i = 0; i < s->lx->n_qterm; i++) {
         if (s->lx->qlen[i] == n && memcmp(s->lx->qtext[i], tok, n) == 0) t->term = (int)i;
     }
@@ -149,6 +154,12 @@ rg_status rg_lexical_snippet(rg_lexical *lx, const char *query, const char *text
     pthread_mutex_lock(&lx->mu);
     lx->n_qterm = 0;
     rg_status st = rg_fts5_tokenizer_run(lx->tok, query, qn, 1, rg_lex_collect_term_text, lx, err);
+    /* a question in one Chinese script highlights the passage in the other (zh.h) */
+    for (size_t i = 0; st == RG_OK && i < lx->n_qterm; i++) {
+        char fb[RG_TOKEN_MAX_BYTES];
+        size_t m = rg_zh_fold(lx->qtext[i], lx->qlen[i], fb, sizeof fb);
+        if (m) memcpy(lx->qtext[i], fb, lx->qlen[i] = m);
+    }
     if (st == RG_OK) st = rg_fts5_tokenizer_run(lx->tok, text, len, 0, collect_text_token, &s, err);
     if (st == RG_OK && s.oom) st = rg_fail(err, RG_ENOMEM, "lexical: out of memory in snippet");
     if (st == RG_OK) {

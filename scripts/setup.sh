@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential pkg-config meson ninja-build clang-format
   cmake                  # scripts/setup-llm.sh builds llama-cpp-python with it
-  libsqlite3-dev sqlite3 libcurl4-openssl-dev libcjson-dev libxml2-dev libutf8proc-dev
+  libsqlite3-dev sqlite3 libcurl4-openssl-dev libcjson-dev libxml2-dev libicu-dev libutf8proc-dev
   libzip-dev             # ingest/loader_docx.c
   libqpdf-dev qpdf libmagic-dev zlib1g-dev   # the PDF loader; content-based type detection
   libfaiss-dev libopenblas-dev liblapack-dev libdnnl-dev libomp-dev libmicrohttpd-dev libjwt-dev

@@ -11,6 +11,7 @@
 
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
+#include "engine/base/zh.h"
 
 /* Longest word kept as a term (bytes); longer words are cut. */
 #define TERM_WORD_MAX 64
@@ -530,7 +531,8 @@ static rg_status word_done(rg_terms *t, char *w, size_t n, int has_alpha)
 rg_status rg_terms_add(rg_terms *t, const char *s, size_t n)
 {
     char word[TERM_WORD_MAX + 4];
-    size_t wn = 0, i = 0, prev_cjk_at = 0, cjk_run = 0;
+    char prev[4], pair[8]; /* the previous ideograph, folded to Simplified (zh.h) */
+    size_t wn = 0, i = 0, prev_len = 0, cjk_run = 0;
     int alpha = 0;
     rg_status st = RG_OK;
     while (i < n && !st) {
@@ -538,11 +540,20 @@ rg_status rg_terms_add(rg_terms *t, const char *s, size_t n)
         size_t k = cp_at(s, n, i, &cp);
         if (rg_is_cjk(cp)) {
             if (wn) st = word_done(t, word, wn, alpha), wn = 0, alpha = 0;
-            if (cjk_run) st = st ? st : terms_push(t, rg_text_hash(s + prev_cjk_at, i + k - prev_cjk_at));
+            /* Traditional and Simplified forms of a word are one term */
+            uint32_t f = rg_zh_simplified(cp);
+            char cur[4];
+            size_t cur_len = f != cp ? rg_utf8_encode(f, cur) : 0;
+            if (!cur_len) memcpy(cur, s + i, cur_len = k < sizeof cur ? k : sizeof cur);
+            if (cjk_run) {
+                memcpy(pair, prev, prev_len);
+                memcpy(pair + prev_len, cur, cur_len);
+                st = st ? st : terms_push(t, rg_text_hash(pair, prev_len + cur_len));
+            }
             cjk_run++;
-            prev_cjk_at = i;
+            memcpy(prev, cur, prev_len = cur_len);
         } else {
-            if (cjk_run == 1) st = terms_push(t, rg_text_hash(s + prev_cjk_at, i - prev_cjk_at));
+            if (cjk_run == 1) st = terms_push(t, rg_text_hash(prev, prev_len));
             cjk_run = 0;
             int d = digit_value(cp);
             /* "1,500" and "3.5" stay one number */
@@ -567,7 +578,7 @@ rg_status rg_terms_add(rg_terms *t, const char *s, size_t n)
         }
         i += k;
     }
-    if (!st && cjk_run == 1) st = terms_push(t, rg_text_hash(s + prev_cjk_at, n - prev_cjk_at));
+    if (!st && cjk_run == 1) st = terms_push(t, rg_text_hash(prev, prev_len));
     if (!st && wn) st = word_done(t, word, wn, alpha);
     return st;
 }

@@ -5,6 +5,7 @@
 #include "engine/base/sha256.h"
 #include "engine/base/status.h"
 #include "engine/base/utf8.h"
+#include "engine/base/zh.h"
 
 static void test_sha256_vectors(void)
 {
@@ -111,6 +112,38 @@ static void test_mem_fault_injection(void)
     rg_buf_free(&buf);
 }
 
+/* Traditional and Simplified forms (engine/base/zh.h), against pairs any
+ * dictionary gives. */
+static void test_zh(void)
+{
+    CHECK_INT(rg_zh_simplified(0x6AA2), 0x68C0); /* 檢 -> 检 */
+    CHECK_INT(rg_zh_simplified(0x88DC), 0x8865); /* 補 -> 补 */
+    CHECK_INT(rg_zh_simplified(0x9AEE), 0x53D1); /* 髮 -> 发 */
+    CHECK_INT(rg_zh_simplified(0x767C), 0x53D1); /* 發 -> 发 */
+    CHECK_INT(rg_zh_simplified(0x68C0), 0x68C0); /* 检: already Simplified */
+    CHECK_INT(rg_zh_simplified(0x5929), 0x5929); /* 天: the same in both */
+    CHECK_INT(rg_zh_simplified('A'), 'A');
+    CHECK_INT(rg_zh_simplified(0x10FFFF), 0x10FFFF);
+    uint32_t t[RG_ZH_FORMS_MAX];
+    size_t n = rg_zh_traditional(0x53D1, t, RG_ZH_FORMS_MAX); /* 发 */
+    int fa = 0, fa2 = 0;
+    for (size_t i = 0; i < n && i < RG_ZH_FORMS_MAX; i++) {
+        fa |= t[i] == 0x767C, fa2 |= t[i] == 0x9AEE;
+        CHECK_INT(rg_zh_simplified(t[i]), 0x53D1);
+        if (i) CHECK(t[i - 1] < t[i]);
+    }
+    CHECK(fa && fa2);
+    CHECK_INT(rg_zh_traditional(0x5929, t, RG_ZH_FORMS_MAX), 0); /* 天 */
+    CHECK_INT(rg_zh_traditional(0x68C0, t, 0), 1);               /* 检: counted, not written */
+    char out[64];
+    const char *s = "健康檢查補助 OK";
+    size_t len = rg_zh_fold(s, strlen(s), out, sizeof out);
+    REQUIRE(len > 0);
+    CHECK(len == strlen("健康检查补助 OK") && memcmp(out, "健康检查补助 OK", len) == 0);
+    CHECK_INT(rg_zh_fold("健康 OK", strlen("健康 OK"), out, sizeof out), 0); /* nothing to fold */
+    CHECK_INT(rg_zh_fold(s, strlen(s), out, 4), 0);                          /* no room */
+}
+
 static void test_errors(void)
 {
     rg_error e;
@@ -123,5 +156,5 @@ static void test_errors(void)
 }
 
 TEST_MAIN(TEST(test_sha256_vectors), TEST(test_utf8_decode), TEST(test_utf8_valid_and_floor),
-          TEST(test_classes), TEST(test_buf_limits), TEST(test_mem_fault_injection),
+          TEST(test_classes), TEST(test_buf_limits), TEST(test_mem_fault_injection), TEST(test_zh),
           TEST(test_errors))

@@ -635,6 +635,47 @@ static void test_search_cjk(void)
     sqlite3_close(db);
 }
 
+/*
+ * A question in one Chinese script finds text in the other (zh.h): every
+ * bigram of "健康检查补助" is indexed only in Traditional. The coverage ideal
+ * is the same for both scripts. A term indexed as typed is taken as typed.
+ */
+static void test_search_zh_scripts(void)
+{
+    static const char *const rows[] = {
+        "10", "福利", "每位員工每年享有健康檢查補助八千元。",
+        "20", "新闻", "今天的天气很好，我们去公园散步。",
+        "30", "頭髮", "理髮店營業時間為上午九點。",
+    };
+    sqlite3 *db = make_corpus(rows, 3);
+    REQUIRE(db);
+    rg_lexical *lx = NULL;
+    rg_error err;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    rg_lex_hit trad[4], simp[4];
+    size_t nt = 0, ns = 0;
+    CHECK_INT(rg_lexical_search(lx, "健康檢查補助", 4, NULL, NULL, trad, &nt, &err), RG_OK);
+    CHECK_INT(rg_lexical_search(lx, "健康检查补助", 4, NULL, NULL, simp, &ns, &err), RG_OK);
+    CHECK_INT(nt, 1);
+    CHECK_INT(ns, 1);
+    CHECK_INT(simp[0].chunk_id, 10);
+    CHECK(fabs(simp[0].score - trad[0].score) < 1e-6);
+    CHECK(fabs(rg_lexical_ideal(lx, "健康检查补助") - rg_lexical_ideal(lx, "健康檢查補助")) < 1e-9);
+    /* 发 has two Traditional forms (發 髮): the one indexed is found */
+    CHECK_INT(rg_lexical_search(lx, "理发", 4, NULL, NULL, simp, &ns, &err), RG_OK);
+    CHECK_INT(ns, 1);
+    CHECK_INT(simp[0].chunk_id, 30);
+    /* Simplified text stays matched as typed; the Traditional query folds */
+    CHECK_INT(rg_lexical_search(lx, "天气", 4, NULL, NULL, simp, &ns, &err), RG_OK);
+    CHECK_INT(ns, 1);
+    CHECK_INT(simp[0].chunk_id, 20);
+    CHECK_INT(rg_lexical_search(lx, "天氣", 4, NULL, NULL, simp, &ns, &err), RG_OK);
+    CHECK_INT(ns, 1);
+    CHECK_INT(simp[0].chunk_id, 20);
+    rg_lexical_close(lx);
+    sqlite3_close(db);
+}
+
 static void check_snippet(rg_lexical *lx, const char *q, const char *text, size_t max_tokens,
                           const char *want)
 {
@@ -668,6 +709,10 @@ static void test_snippets(void)
     check_snippet(lx, "練習", zh, 0, "我們正在學習中文課程，每天<b>練習</b>。");
     check_snippet(lx, "中文課", zh, 0, "我們正在學習<b>中文課</b>程，每天練習。");
     check_snippet(lx, "文", zh, 3, "…中<b>文</b>課…");
+    /* the other script highlights the same words (zh.h) */
+    check_snippet(lx, "学习 练习", zh, 0, "我們正在<b>學習</b>中文課程，每天<b>練習</b>。");
+    check_snippet(lx, "练习", zh, 3, "…天<b>練習</b>。");
+    check_snippet(lx, "練習", zh, 3, "…天<b>練習</b>。");
     check_snippet(lx, "GPU", "GPU加速2倍", 0, "<b>GPU</b>加速2倍");
     check_snippet(lx, "x", "", 10, "");
     /* invalid bytes are copied where the window keeps them, never split */
@@ -955,5 +1000,5 @@ static void test_refresh(void)
 TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
           TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
           TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
-          TEST(test_search_cjk), TEST(test_snippets), TEST(test_open_errors_and_faults),
-          TEST(test_pruning_exact), TEST(test_refresh))
+          TEST(test_search_cjk), TEST(test_search_zh_scripts), TEST(test_snippets),
+          TEST(test_open_errors_and_faults), TEST(test_pruning_exact), TEST(test_refresh))

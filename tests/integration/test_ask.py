@@ -82,6 +82,14 @@ p, a = run_json(["ask", "火星表面的平均溫度是多少"], data=data)
 t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
         and a["answer"].startswith("文件中沒有"), "coverage refuses a Chinese question the corpus cannot answer",
         p.stdout)
+# the same question in Simplified over the Traditional handbook: it meets
+# the same passage with the same coverage (engine/base/zh.h)
+p, ta = run_json(["ask", "年度健康檢查補助多少"], data=data)
+p2, sa = run_json(["ask", "年度健康检查补助多少"], data=data)
+t.check(ta and sa and not sa["refused"] and "8,000" in sa["answer"]
+        and sa["citations"][0]["source"].endswith("hr/benefits-overview.md")
+        and abs(sa["relevance"]["value"] - ta["relevance"]["value"]) < 1e-9,
+        "a Simplified question finds the Traditional passage", p2.stdout)
 p, a = run_json(["ask", "--mode", "lexical", "--min-coverage", "0.99", "which UDP port does the VPN connect on"],
                 data=data)
 t.check(a and a["refused"] and "coverage" in a["refusal_reason"], "--min-coverage raises the bar",

@@ -29,7 +29,9 @@ CASES = [
     ("zh-Hans",
      [{"role": "user", "content": "年度健康检查补助多少？"},
       {"role": "assistant", "content": "每位員工每年新台幣 8,000 元 [1]。"}],
-     "那年满40岁呢？", "hr/benefits-overview.md", None),
+     # not "那年满40岁呢": that phrase is in the handbook (年滿40歲), which a
+     # Simplified question now finds on its own (engine/base/zh.h)
+     "那当天要请假吗？", "hr/benefits-overview.md", None),
 ]
 
 t = Checks("multiturn")

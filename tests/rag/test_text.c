@@ -81,6 +81,16 @@ static void test_terms(void)
     rg_terms_seal(&b);
     CHECK_INT(a.n, 4); /* 婚假 假有 有幾 幾天 */
     CHECK_INT(rg_terms_overlap(&a, &b), 1);
+    /* one script against the other: the same terms (zh.h) */
+    rg_terms_reset(&a);
+    rg_terms_reset(&b);
+    const char *sq = "年度健康检查补助", *td = "每年享有健康檢查補助";
+    REQUIRE(rg_terms_add(&a, sq, strlen(sq)) == RG_OK);
+    REQUIRE(rg_terms_add(&b, td, strlen(td)) == RG_OK);
+    rg_terms_seal(&a);
+    rg_terms_seal(&b);
+    CHECK_INT(a.n, 7);                      /* 年度 度健 健康 康检 检查 查补 补助 */
+    CHECK_INT(rg_terms_overlap(&a, &b), 5); /* all but 年度 度健 */
     rg_terms_free(&a);
     rg_terms_free(&b);
 }
