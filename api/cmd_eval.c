@@ -615,8 +615,11 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     collection_name(a.dir, coll_name, sizeof coll_name);
     if (a.holdout) strncat(coll_name, "-holdout", sizeof coll_name - strlen(coll_name) - 1);
     tmpl.collection = coll_name;
-    corpus_ctx cc = {.path = corpus, .chunk = rg_ingest_chunk_options(a.chunk, enc),
-                     .b = rg_doc_builder_new(), .holdout = a.holdout};
+    corpus_ctx cc = {.collection = coll_name,
+                     .path = corpus,
+                     .chunk = rg_ingest_chunk_options(a.chunk, enc),
+                     .b = rg_doc_builder_new(),
+                     .holdout = a.holdout};
     if (!cc.b) {
         status = cli_fail("out of memory");
         goto out;

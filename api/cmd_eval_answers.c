@@ -258,6 +258,9 @@ int eval_answers(const rg_cli *cli, const eval_args *a, rg_encoder *enc, rg_dens
     rg_generator *answerer = a->llm.url ? &llm.gen : &gen;
     rg_answer_options ao = rg_answer_default_options();
     ao.mode = mode;
+    /* the dataset's collection only: others in the data directory (the whole
+     * corpus next to its --holdout half) must not answer for it */
+    ao.collection = cc->collection;
     if (a->llm.url) ao.fallback = &gen;
     cli_llm_prompt(&a->llm, &ao.prompt);
     answer_result r = {0};

@@ -52,6 +52,7 @@ typedef struct dataset {
 typedef struct corpus_ctx {
     rg_store *store;
     int64_t coll;
+    const char *collection; /* its name: what answers are retrieved from */
     const char *path;
     rg_chunk_options chunk;
     rg_dense *dense; /* NULL: lexical only */
