@@ -164,8 +164,11 @@ rg_status rg_lexical_search(rg_lexical *lx, const char *query, size_t k, rg_chun
  * would approach: the sum over those terms of idf * (k1 + 1), terms the
  * index lacks counted at the highest idf. A hit's score divided by it is
  * the idf-weighted share of the query the hit covers, in [0, 1): unlike a
- * raw BM25 score, comparable across queries and corpora. NAN for a query
- * longer than RG_QUERY_MAX_BYTES or one the tokenizer rejects.
+ * raw BM25 score, comparable across queries and corpora. A Chinese bigram
+ * the index lacks although both its characters are common is the seam
+ * between two words of the question, not a missing word, and is left out
+ * (unless the query is nothing else). NAN for a query longer than
+ * RG_QUERY_MAX_BYTES or one the tokenizer rejects.
  */
 double rg_lexical_ideal(rg_lexical *lx, const char *query);
 

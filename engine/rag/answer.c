@@ -11,6 +11,7 @@
 
 #include "engine/base/buf.h"
 #include "engine/base/mem.h"
+#include "engine/rag/text.h"
 
 /* Longest generated text kept (bytes); a generator going past it fails with RG_ELIMIT. */
 #define GENERATED_MAX RG_ANSWER_TEXT_MAX
@@ -109,6 +110,16 @@ static rg_status generate(rg_generator *gen, const rg_answer_options *o, const r
     return rg_generate(o->fallback, req, text, res, err);
 }
 
+/* 1 when query is one question in CJK script, judged against
+ * RG_ANSWER_MIN_COVERAGE_CJK. A plain rewrite that joined earlier questions
+ * to a follow-up holds several questions' terms, which no one passage
+ * covers as a single question's are: it keeps the base threshold. */
+static int cjk_question(const char *question, const char *query, const rg_answer *out)
+{
+    if (!rg_text_is_cjk(query, strlen(query))) return 0;
+    return strncmp(out->rewrite, "plain", 5) != 0 || strcmp(query, question) == 0;
+}
+
 /*
  * query is what retrieval searches and the extractive generator matches:
  * the question, or the standalone rewrite of a follow-up.
@@ -138,7 +149,9 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
     if (n == 0) return refuse(out, question, "no passage matches the question");
     double min = strcmp(out->relevance_signal, "similarity") == 0
                      ? (isnan(o->min_similarity) ? RG_ANSWER_MIN_SIMILARITY : o->min_similarity)
-                     : (isnan(o->min_coverage) ? RG_ANSWER_MIN_COVERAGE : o->min_coverage);
+                 : !isnan(o->min_coverage)            ? o->min_coverage
+                 : cjk_question(question, query, out) ? RG_ANSWER_MIN_COVERAGE_CJK
+                                                      : RG_ANSWER_MIN_COVERAGE;
     if (!isnan(out->relevance) && out->relevance < min) {
         char why[RG_ANSWER_REASON_MAX];
         snprintf(why, sizeof why, "the best passage's %s %.4f is below the threshold %.4f",

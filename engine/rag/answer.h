@@ -56,13 +56,21 @@
 /* Default refusal thresholds (see above). */
 #define RG_ANSWER_MIN_SIMILARITY 0.35
 #define RG_ANSWER_MIN_COVERAGE   0.08
+/* Coverage threshold for a question in CJK script (rg_text_is_cjk): its
+ * terms are character bigrams, which a near-miss passage shares far more of
+ * than it shares words. Calibrated on cmrc2018 (Chinese); Japanese and
+ * Korean, indexed as bigrams too, take it uncalibrated. A follow-up whose
+ * plain rewrite joined earlier questions to it (rewrite.h) keeps
+ * RG_ANSWER_MIN_COVERAGE: no one passage covers several questions. */
+#define RG_ANSWER_MIN_COVERAGE_CJK 0.25
 
 typedef struct rg_answer_options {
     size_t k;                   /* chunks retrieved, 1..RG_ANSWER_SOURCES_MAX (5) */
     const char *collection;     /* NULL: all */
     rg_search_mode mode;        /* hybrid */
     double min_similarity;      /* refuse below this dense cosine; NAN: RG_ANSWER_MIN_SIMILARITY */
-    double min_coverage;        /* refuse below this lexical coverage; NAN: RG_ANSWER_MIN_COVERAGE */
+    double min_coverage;        /* refuse below this lexical coverage; NAN: RG_ANSWER_MIN_COVERAGE,
+                                 * or RG_ANSWER_MIN_COVERAGE_CJK for a CJK question */
     rg_prompt_options prompt;
     rg_cite_options cite;
     rg_generator *fallback;     /* borrowed, may be NULL: used when the generator fails */

@@ -78,6 +78,12 @@ p, a = run_json(["ask", "年資滿3年特休有幾天"], data=data)
 t.check(a and not a["refused"] and a["relevance"]["signal"] == "coverage"
         and 0 < a["relevance"]["value"] < 1, "coverage lets an answerable Chinese question through",
         p.stdout)
+# a near miss: its words are the handbook's (公司, 代號) but not its answer;
+# coverage 0.21 is below the CJK threshold 0.25 (answer.h)
+p, a = run_json(["ask", "公司股票代號是什麼"], data=data)
+t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
+        and 0.1 < a["relevance"]["value"] < 0.25 and "0.2500" in a["refusal_reason"],
+        "a Chinese near miss is refused under the CJK coverage threshold", p.stdout)
 p, a = run_json(["ask", "火星表面的平均溫度是多少"], data=data)
 t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
         and a["answer"].startswith("文件中沒有"), "coverage refuses a Chinese question the corpus cannot answer",

@@ -69,9 +69,10 @@ def answers(data):
               f"{r['refused_answerable']:.4f} of answerable")
         t.check(r["unanswerable"] > 1000 and r["answerable"] > 1000,
                 "the holdout splits the questions", f"{r['unanswerable']} / {r['answerable']}")
-        # Lexical coverage does not yet tell a held-out paragraph's questions
-        # from the others (both about 0.2 at best): only the false refusals
-        # are gated here; the refusal target (>= 0.80) is open work.
+        # Measured: 0.8737 / 0.0611 (the CJK coverage threshold 0.25, seams
+        # between words left out of the ideal; README, Answers).
+        t.check(r["refused_unanswerable"] >= 0.80, "unanswerable questions refused >= 0.80",
+                f"{r['refused_unanswerable']:.4f}")
         t.check(r["refused_answerable"] <= 0.10, "answerable questions refused <= 0.10",
                 f"{r['refused_answerable']:.4f}")
 
