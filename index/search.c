@@ -545,6 +545,7 @@ rg_status rg_search_run(rg_search *q, const rg_search_request *req, rg_search_hi
                         size_t *n_hits, rg_search_stats *timings, rg_error *err)
 {
     rg_search_stats tm = {.dense_top = NAN, .lexical_top = NAN, .lexical_ideal = NAN};
+    tm.lexical_chunks = q->lex ? rg_lexical_size(q->lex) : 0;
     *n_hits = 0;
     if (!req->query || !req->query[0]) return rg_fail(err, RG_EINVAL, "empty query");
     if (req->k == 0 || req->k > RG_SEARCH_MAX_K)

@@ -136,6 +136,7 @@ typedef struct rg_search_stats {
     double lexical_ideal; /* BM25 a chunk holding every query term would approach
                              (rg_lexical_ideal); lexical_top / lexical_ideal is the
                              idf-weighted share of the query the best chunk covers */
+    size_t lexical_chunks; /* chunks in the lexical index: the idf statistics behind it */
 } rg_search_stats;
 
 typedef struct rg_search_hit {

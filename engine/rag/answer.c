@@ -110,13 +110,16 @@ static rg_status generate(rg_generator *gen, const rg_answer_options *o, const r
     return rg_generate(o->fallback, req, text, res, err);
 }
 
-/* 1 when query is one question in CJK script, judged against
- * RG_ANSWER_MIN_COVERAGE_CJK. A plain rewrite that joined earlier questions
- * to a follow-up holds several questions' terms, which no one passage
- * covers as a single question's are: it keeps the base threshold. */
-static int cjk_question(const char *question, const char *query, const rg_answer *out)
+/* 1 when query is one question in CJK script over a store big enough for
+ * RG_ANSWER_MIN_COVERAGE_CJK (answer.h). A plain rewrite that joined
+ * earlier questions to a follow-up holds several questions' terms, which
+ * no one passage covers as a single question's are: it keeps the base
+ * threshold. */
+static int cjk_question(const char *question, const char *query, const rg_answer *out,
+                        const rg_search_stats *st)
 {
-    if (!rg_text_is_cjk(query, strlen(query))) return 0;
+    if (st->lexical_chunks < RG_ANSWER_CJK_MIN_CHUNKS || !rg_text_is_cjk(query, strlen(query)))
+        return 0;
     return strncmp(out->rewrite, "plain", 5) != 0 || strcmp(query, question) == 0;
 }
 
@@ -149,9 +152,9 @@ static rg_status run(rg_search *q, rg_store *s, rg_generator *gen, const char *q
     if (n == 0) return refuse(out, question, "no passage matches the question");
     double min = strcmp(out->relevance_signal, "similarity") == 0
                      ? (isnan(o->min_similarity) ? RG_ANSWER_MIN_SIMILARITY : o->min_similarity)
-                 : !isnan(o->min_coverage)            ? o->min_coverage
-                 : cjk_question(question, query, out) ? RG_ANSWER_MIN_COVERAGE_CJK
-                                                      : RG_ANSWER_MIN_COVERAGE;
+                 : !isnan(o->min_coverage)                    ? o->min_coverage
+                 : cjk_question(question, query, out, &stats) ? RG_ANSWER_MIN_COVERAGE_CJK
+                                                              : RG_ANSWER_MIN_COVERAGE;
     if (!isnan(out->relevance) && out->relevance < min) {
         char why[RG_ANSWER_REASON_MAX];
         snprintf(why, sizeof why, "the best passage's %s %.4f is below the threshold %.4f",

