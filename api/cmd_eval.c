@@ -521,6 +521,7 @@ static int eval_parse(int argc, char **argv, eval_args *a)
         } else if ((rc = cli_opt(argc, argv, &i, "--chunk-tokens", &v))) {
             if (rc < 0 || !cli_size("--chunk-tokens", v, 16, 8192, &a->chunk.target_tokens))
                 return 2;
+            a->chunk.lexical_target_tokens = a->chunk.target_tokens; /* one size for all text */
         } else if ((rc = cli_opt(argc, argv, &i, "--overlap", &v))) {
             if (rc < 0 || !cli_size("--overlap", v, 0, 4096, &a->chunk.overlap_tokens)) return 2;
         } else {
@@ -570,13 +571,18 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     rg_encoder *enc = NULL, *qenc = NULL;
     char model_name[CLI_MODEL_NAME_MAX + 1] = "";
     int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
-    if (!(a.mode && !need_dense)) {
+    int lexical = a.mode && !need_dense;
+    {
+        /* In lexical mode too: the model's tokenizer cuts the chunks, as in
+         * a store bound to it (ingest_doc.c), so every mode sees the same
+         * chunks; nothing is embedded. */
         int precision = (a.int8 ? CLI_ENC_INT8 : 0) | (a.fp32_query ? CLI_ENC_FP32_QUERY : 0);
         rg_status r = cli_open_encoder(cli, a.model, precision, 0, &enc, model_name, &err);
         if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
         /* Queries run one at a time, as a user's do (rg_encoder_embed_query
          * puts a short one on one thread, a long one on all). */
-        if (enc && cli_open_encoder(cli, a.model, precision, 0, &qenc, model_name, &err)) {
+        if (enc && !lexical &&
+            cli_open_encoder(cli, a.model, precision, 0, &qenc, model_name, &err)) {
             rg_encoder_close(enc);
             return cli_fail_err(&err);
         }
@@ -669,7 +675,7 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     }
     r.chunks = (size_t)counts.chunks;
     if (a.answers) {
-        status = eval_answers(cli, &a, enc, dense, q, s, &d, tmpl.mode, &cc, &err);
+        status = eval_answers(cli, &a, lexical ? NULL : enc, dense, q, s, &d, tmpl.mode, &cc, &err);
         goto out;
     }
     if (a.sweep) {

@@ -120,6 +120,10 @@ static int ingest_usage(int sync)
          "changed ones replaced. Supported: text (.txt), Markdown (.md), HTML, PDF (its\n"
          "text layer, with pages), DOCX, CSV/TSV (rows with their header), JSON/JSONL\n"
          "and e-mail (.eml); files without an extension are recognised by content.\n"
+         "Chunks hold up to 200 of the model's tokens (--overlap: 40 shared with the\n"
+         "previous one), or 512 for a document in a script the model cannot read\n"
+         "(Chinese for an English-only model: the lexical index alone finds it);\n"
+         "--chunk-tokens N sets one size for all text.\n"
          "Chunks are embedded with the collection's model when one is imported\n"
          "('ragd model import'); --lexical-only skips embedding for this run (the\n"
          "vectors are filled in by the next run or search that has the model).\n"
@@ -179,6 +183,7 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
         } else if ((rc = cli_opt(argc, argv, &i, "--chunk-tokens", &v))) {
             if (rc < 0 || !cli_size("--chunk-tokens", v, 16, 8192, &o.chunk.target_tokens))
                 return 2;
+            o.chunk.lexical_target_tokens = o.chunk.target_tokens; /* one size for all text */
         } else if ((rc = cli_opt(argc, argv, &i, "--overlap", &v))) {
             if (rc < 0 || !cli_size("--overlap", v, 0, 4096, &o.chunk.overlap_tokens)) return 2;
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {

@@ -126,12 +126,10 @@ rg_status rg_dense_replace(rg_dense *d, int64_t collection_id, const int64_t *ol
 rg_status rg_dense_reset(rg_dense *d, int64_t collection_id, rg_error *err);
 
 /*
- * 1 if the model can embed text of this script meaningfully, judged from the
- * languages its model card declares: a Chinese query means nothing to an
+ * 1 if the model can embed text of this script meaningfully
+ * (rg_encoder_covers, encoder.h): a Chinese query means nothing to an
  * English-only model, and hybrid search then leaves the dense leg out
- * rather than fuse noise. Text mostly in Han needs zh or ja, kana ja, Hangul
- * ko; other non-Latin scripts need any language but English alone; Latin
- * text, a multilingual model, or an unknown card always pass.
+ * rather than fuse noise.
  */
 int rg_dense_covers(const rg_dense *d, const char *text);
 

@@ -451,8 +451,10 @@ static rg_status pack(chunker *ck)
 
 rg_chunk_options rg_chunk_default_options(void)
 {
-    return (rg_chunk_options){CHUNK_DEFAULT_TARGET, CHUNK_DEFAULT_OVERLAP, rg_approx_token_count,
-                              NULL};
+    return (rg_chunk_options){.target_tokens = CHUNK_DEFAULT_TARGET,
+                              .overlap_tokens = CHUNK_DEFAULT_OVERLAP,
+                              .count_tokens = rg_approx_token_count,
+                              .lexical_target_tokens = RG_CHUNK_LEXICAL_TARGET};
 }
 
 static rg_status check_input(const rg_document *doc, const rg_chunk_options *opt, rg_error *err)
@@ -463,6 +465,10 @@ static rg_status check_input(const rg_document *doc, const rg_chunk_options *opt
     if (opt->overlap_tokens >= opt->target_tokens)
         return rg_fail(err, RG_EINVAL, "chunker: overlap_tokens (%zu) must be below target (%zu)",
                        opt->overlap_tokens, opt->target_tokens);
+    if (opt->lexical_target_tokens && opt->overlap_tokens >= opt->lexical_target_tokens)
+        return rg_fail(err, RG_EINVAL,
+                       "chunker: overlap_tokens (%zu) must be below the lexical target (%zu)",
+                       opt->overlap_tokens, opt->lexical_target_tokens);
     size_t prev_end = 0;
     for (size_t i = 0; i < doc->n_blocks; i++) {
         const rg_block *b = &doc->blocks[i];
@@ -483,6 +489,9 @@ rg_status rg_chunk_document(const rg_document *doc, const rg_chunk_options *opt,
     *n = 0;
     rg_status st = check_input(doc, &o, err);
     if (st) return st;
+    if (o.covers && o.lexical_target_tokens && doc->len &&
+        !o.covers(o.covers_ctx, doc->text, doc->len))
+        o.target_tokens = o.lexical_target_tokens;
     chunker ck = {doc->text, &o, NULL, 0, 0, NULL, 0, 0};
     if (doc->n_blocks == 0 && doc->len > 0) { /* a document without structure: one block */
         rg_block whole = {RG_BLOCK_PARAGRAPH, 0, 0, doc->len, -1, 0};

@@ -38,11 +38,18 @@ static size_t encoder_tokens(void *ctx, const char *text, size_t n)
     return count;
 }
 
+static int encoder_covers(void *ctx, const char *text, size_t n)
+{
+    return rg_encoder_covers(ctx, text, n);
+}
+
 rg_chunk_options rg_ingest_chunk_options(rg_chunk_options base, const rg_encoder *enc)
 {
     if (!enc) return base;
     base.count_tokens = encoder_tokens;
     base.count_ctx = (void *)rg_encoder_tokenizer(enc);
+    base.covers = encoder_covers;
+    base.covers_ctx = (void *)enc;
     return base;
 }
 

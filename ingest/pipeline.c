@@ -452,9 +452,14 @@ static void flush_batch(run_ctx *r, const rg_walk *w, writer *wr, rg_ingest_stat
 
 void rg_ingest_settings_hash(const rg_ingest_options *o, const char *model, char out[65])
 {
-    char text[512];
-    snprintf(text, sizeof text, "ragd-ingest v1; loaders %d; chunk %zu/%zu; tokens %s",
-             RG_INGEST_LOADERS_VERSION, o->chunk.target_tokens, o->chunk.overlap_tokens,
+    char text[512], lexical[32] = "";
+    /* the lexical target joined the settings later: without it (no model,
+     * or the one target for all text) the hash is what it was before */
+    size_t lt = o->chunk.lexical_target_tokens;
+    if (o->chunk.covers && lt && lt != o->chunk.target_tokens)
+        snprintf(lexical, sizeof lexical, "; lexical %zu", lt);
+    snprintf(text, sizeof text, "ragd-ingest v1; loaders %d; chunk %zu/%zu%s; tokens %s",
+             RG_INGEST_LOADERS_VERSION, o->chunk.target_tokens, o->chunk.overlap_tokens, lexical,
              model && model[0]       ? model
              : o->chunk.count_tokens ? "custom"
                                      : "approx");

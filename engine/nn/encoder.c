@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/base/mem.h"
+#include "engine/base/utf8.h"
 #include "engine/nn/bert.h"
 #include "engine/nn/gemm.h"
 #include "engine/nn/json_file.h"
@@ -144,6 +145,56 @@ static void read_languages(rg_encoder *e, const char *dir)
 const char *rg_encoder_languages(const rg_encoder *e)
 {
     return e->languages;
+}
+
+/* 1 if the comma-joined list langs names one of the codes in want. */
+static int lists_language(const char *langs, const char *const *want, size_t n_want)
+{
+    const char *p = langs;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        for (size_t i = 0; i < n_want; i++) {
+            size_t w = strlen(want[i]);
+            /* "zh", "zh-tw", "zh_Hant" all name Chinese */
+            if (n >= w && strncmp(p, want[i], w) == 0 && (n == w || p[w] == '-' || p[w] == '_'))
+                return 1;
+        }
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int rg_encoder_covers(const rg_encoder *enc, const char *text, size_t n)
+{
+    const char *langs = enc->languages;
+    static const char *const multi[] = {"multilingual"};
+    if (!langs[0] || lists_language(langs, multi, 1)) return 1;
+    size_t han = 0, kana = 0, hangul = 0, latin = 0, other = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = rg_utf8_decode(text + i, n - i, &cp);
+        i += k ? k : 1;
+        if (!k || !rg_is_word_char(cp)) continue;
+        if (rg_is_han(cp))
+            han++;
+        else if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0xFF66 && cp <= 0xFF9D))
+            kana++;
+        else if (rg_is_cjk(cp))
+            hangul++;
+        else if (cp < 0x250 || (cp >= 0x1E00 && cp <= 0x1EFF))
+            latin++;
+        else
+            other++;
+    }
+    size_t cjk = han + kana + hangul, total = cjk + latin + other;
+    if (total == 0 || latin * 2 > total) return 1;
+    if (cjk * 2 >= total) {
+        static const char *const zh_ja[] = {"zh", "ja"}, *const ja[] = {"ja"}, *const ko[] = {"ko"};
+        if (hangul >= han && hangul >= kana) return lists_language(langs, ko, 1);
+        if (kana) return lists_language(langs, ja, 1);
+        return lists_language(langs, zh_ja, 2);
+    }
+    return strcmp(langs, "en") != 0;
 }
 
 /*

@@ -87,6 +87,14 @@ int rg_encoder_normalizes(const rg_encoder *enc);
  */
 const char *rg_encoder_languages(const rg_encoder *enc);
 /*
+ * 1 if the model reads text[0..n) meaningfully, judged by the script the
+ * text is mostly in and the languages the card declares: Chinese means
+ * nothing to an English-only model. Text mostly in Han needs zh or ja,
+ * kana ja, Hangul ko; other non-Latin scripts need any language but English
+ * alone; Latin text, a multilingual model, or an unknown card always pass.
+ */
+int rg_encoder_covers(const rg_encoder *enc, const char *text, size_t n);
+/*
  * The text the model wants before queries and before passages (e5:
  * "query: " / "passage: "), from config_sentence_transformers.json's
  * "prompts"; "" when none. rg_encoder_embed does not add them: callers do.

@@ -120,6 +120,19 @@ static float *embed_all(const rg_encoder_options *o, double *secs)
     CHECK_INT(rg_encoder_dim(enc), fx.dim);
     /* all-MiniLM-L6-v2's model card says "language: en" */
     CHECK_STR(rg_encoder_languages(enc), "en");
+    /* so it reads English (and digits, and Latin with accents), not Chinese
+     * in either script, Japanese, Korean or Cyrillic */
+    static const struct {
+        const char *text;
+        int covers;
+    } scripts[] = {{"How many vacation days?", 1}, {"12345", 1},
+                   {"Café crème brûlée", 1},       {"年度健康檢查補助多少", 0},
+                   {"年度健康检查补助多少", 0},    {"ひらがなのテキスト", 0},
+                   {"한국어 문장입니다", 0},       {"Привет, мир", 0},
+                   {"VPN 設定 how to connect", 1}, {"使用 VPN 連線", 0}};
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        CHECK_INT(rg_encoder_covers(enc, scripts[i].text, strlen(scripts[i].text)),
+                  scripts[i].covers);
     rg_encoder_close(enc);
     free(lens);
     return out;

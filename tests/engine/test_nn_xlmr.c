@@ -131,6 +131,9 @@ static void test_metadata(void)
     CHECK_STR(rg_encoder_query_prompt(enc), "query: ");
     CHECK_STR(rg_encoder_passage_prompt(enc), "passage: ");
     CHECK_STR(rg_encoder_languages(enc), "multilingual,zh,en");
+    /* a multilingual card reads every script */
+    CHECK_INT(rg_encoder_covers(enc, "年度健康檢查補助多少", strlen("年度健康檢查補助多少")), 1);
+    CHECK_INT(rg_encoder_covers(enc, "Привет", strlen("Привет")), 1);
     rg_encoder_close(enc);
     const char *all[] = {"config.json", "tokenizer.json", "model.safetensors", "modules.json",
                          "sentence_bert_config.json", "1_Pooling",

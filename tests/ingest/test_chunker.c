@@ -95,7 +95,7 @@ static void check_sentences(const char *text, const char *const *want, size_t n_
     blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
     rg_document d;
     REQUIRE(build(&d, b, 1));
-    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk_options o = {.target_tokens = UNIT, .overlap_tokens = 0, .count_tokens = count_unit};
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -168,7 +168,7 @@ static void test_no_blocks(void)
 {
     char text[] = "One. Two.";
     rg_document d = {"", text, strlen(text), NULL, 0, "text/plain", NULL};
-    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk_options o = {.target_tokens = UNIT, .overlap_tokens = 0, .count_tokens = count_unit};
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -235,7 +235,9 @@ static void test_multibyte_edges(void)
     rg_document d;
     REQUIRE(build(&d, b, 1));
     for (size_t target = 3; target < 40; target += 3) {
-        rg_chunk_options o = {target, target / 3, rg_approx_token_count, NULL};
+        rg_chunk_options o = {.target_tokens = target,
+                              .overlap_tokens = target / 3,
+                              .count_tokens = rg_approx_token_count};
         rg_chunk *c;
         size_t n;
         REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -252,7 +254,7 @@ static void test_overlap(void)
                 "S six a b c. S seven a b c."}};
     rg_document d;
     REQUIRE(build(&d, b, 1));
-    rg_chunk_options o = {15, 5, count_words, NULL};
+    rg_chunk_options o = {.target_tokens = 15, .overlap_tokens = 5, .count_tokens = count_words};
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -282,7 +284,8 @@ static void test_headings_start_chunks(void)
                {RG_BLOCK_PARAGRAPH, 0, "Body two."}};
     rg_document d;
     REQUIRE(build(&d, b, 5));
-    rg_chunk_options o = {200, 40, rg_approx_token_count, NULL};
+    rg_chunk_options o = {
+        .target_tokens = 200, .overlap_tokens = 40, .count_tokens = rg_approx_token_count};
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -298,7 +301,8 @@ static void test_headings_start_chunks(void)
     check_invariants(&d, c, n, &o);
     rg_free(c);
     /* small chunks with overlap: nothing before a heading is repeated after it */
-    o = (rg_chunk_options){UNIT * 2, UNIT, count_unit, NULL};
+    o = (rg_chunk_options){
+        .target_tokens = UNIT * 2, .overlap_tokens = UNIT, .count_tokens = count_unit};
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
     for (size_t i = 0; i < n; i++) {
         int at_heading = memcmp(d.text + c[i].start, "First", 5) == 0 ||
@@ -342,7 +346,9 @@ static void test_table_rows_whole(void)
                {RG_BLOCK_TABLE_ROW, 0, "a: Five. | b: z"}};
     rg_document d;
     REQUIRE(build(&d, b, 3));
-    rg_chunk_options o = {10, 0, count_words, NULL}; /* rows of 6, 6 and 5 words */
+    rg_chunk_options o = {.target_tokens = 10,
+                          .overlap_tokens = 0,
+                          .count_tokens = count_words}; /* rows of 6, 6 and 5 words */
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -352,7 +358,7 @@ static void test_table_rows_whole(void)
     check_invariants(&d, c, n, &o);
     rg_free(c);
     /* with overlap, the next chunk starts with the last whole row */
-    o = (rg_chunk_options){12, 6, count_words, NULL};
+    o = (rg_chunk_options){.target_tokens = 12, .overlap_tokens = 6, .count_tokens = count_words};
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
     CHECK_INT(n, 2);
     if (n == 2) {
@@ -361,7 +367,7 @@ static void test_table_rows_whole(void)
     }
     rg_free(c);
     /* a row over the target is still cut */
-    o = (rg_chunk_options){3, 0, count_words, NULL};
+    o = (rg_chunk_options){.target_tokens = 3, .overlap_tokens = 0, .count_tokens = count_words};
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
     CHECK(n > 3);
     check_invariants(&d, c, n, &o);
@@ -374,7 +380,7 @@ static void test_code_lines(void)
     blk b[] = {{RG_BLOCK_CODE, 0, "int a = 1;\n    int b = 2;\nreturn a.b;"}};
     rg_document d;
     REQUIRE(build(&d, b, 1));
-    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk_options o = {.target_tokens = UNIT, .overlap_tokens = 0, .count_tokens = count_unit};
     rg_chunk *c;
     size_t n;
     REQUIRE(rg_chunk_document(&d, &o, &c, &n, NULL) == RG_OK);
@@ -390,7 +396,7 @@ static void test_bad_options(void)
     rg_chunk *c;
     size_t n;
     rg_error err;
-    rg_chunk_options o = {10, 10, NULL, NULL};
+    rg_chunk_options o = {.target_tokens = 10, .overlap_tokens = 10, .count_tokens = NULL};
     CHECK_INT(rg_chunk_document(&d, &o, &c, &n, &err), RG_EINVAL);
     CHECK(strstr(err.msg, "overlap") != NULL);
     o.target_tokens = 0;
@@ -406,7 +412,7 @@ static void test_alloc_failures(void)
     blk b[] = {{RG_BLOCK_HEADING, 1, "Title"}, {RG_BLOCK_PARAGRAPH, 0, "One. Two. Three. Four."}};
     rg_document d;
     REQUIRE(build(&d, b, 2));
-    rg_chunk_options o = {UNIT, 0, count_unit, NULL};
+    rg_chunk_options o = {.target_tokens = UNIT, .overlap_tokens = 0, .count_tokens = count_unit};
     rg_status st = RG_ENOMEM;
     for (unsigned long k = 1; st == RG_ENOMEM && k < 50; k++) {
         rg_chunk *c;
@@ -425,8 +431,66 @@ static void test_alloc_failures(void)
     rg_document_free(&d);
 }
 
+/* A model that reads no text with a '#' in it. */
+static int covers_no_hash(void *ctx, const char *s, size_t n)
+{
+    ++*(int *)ctx;
+    return memchr(s, '#', n) == NULL;
+}
+
+/* A document the model cannot read is cut at the lexical target, one it
+ * reads at the target; the same options serve both. */
+static void test_lexical_target(void)
+{
+    /* twelve sentences of 4 words */
+    char text[512] = "";
+    for (int i = 0; i < 12; i++)
+        strcat(text, "one two three four. ");
+    blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
+    rg_document read, unread;
+    REQUIRE(build(&read, b, 1));
+    text[0] = '#';
+    REQUIRE(build(&unread, b, 1));
+    int calls = 0;
+    rg_chunk_options o = {.target_tokens = 8,
+                          .overlap_tokens = 0,
+                          .count_tokens = count_words,
+                          .covers = covers_no_hash,
+                          .covers_ctx = &calls,
+                          .lexical_target_tokens = 24};
+    rg_chunk *c;
+    size_t n;
+    REQUIRE(rg_chunk_document(&read, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 6); /* two sentences a chunk */
+    check_invariants(&read, c, n, &o);
+    rg_free(c);
+    REQUIRE(rg_chunk_document(&unread, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 2); /* six */
+    check_invariants(&unread, c, n, &o);
+    rg_free(c);
+    CHECK_INT(calls, 2);
+    /* 0: the one target for all text */
+    o.lexical_target_tokens = 0;
+    REQUIRE(rg_chunk_document(&unread, &o, &c, &n, NULL) == RG_OK);
+    CHECK_INT(n, 6);
+    rg_free(c);
+    /* the overlap must fit the lexical target too */
+    o.lexical_target_tokens = 4;
+    o.overlap_tokens = 4;
+    o.target_tokens = 8;
+    rg_error err;
+    CHECK(rg_chunk_document(&unread, &o, &c, &n, &err) == RG_EINVAL);
+    CHECK(strstr(rg_error_message(&err), "lexical target") != NULL);
+    /* the defaults: 512, and no model to ask */
+    rg_chunk_options d = rg_chunk_default_options();
+    CHECK_INT(d.lexical_target_tokens, RG_CHUNK_LEXICAL_TARGET);
+    CHECK(d.covers == NULL);
+    rg_document_free(&read);
+    rg_document_free(&unread);
+}
+
 TEST_MAIN(TEST(test_approx_tokens), TEST(test_english_sentences), TEST(test_chinese_sentences),
           TEST(test_empty_document), TEST(test_no_blocks), TEST(test_huge_line_no_spaces),
           TEST(test_multibyte_edges), TEST(test_overlap), TEST(test_headings_start_chunks),
           TEST(test_consecutive_headings), TEST(test_table_rows_whole), TEST(test_code_lines),
-          TEST(test_bad_options), TEST(test_alloc_failures))
+          TEST(test_bad_options), TEST(test_alloc_failures), TEST(test_lexical_target))

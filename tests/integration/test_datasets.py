@@ -46,7 +46,8 @@ def evaluate(name, mode, data):
 
 def answers(data):
     """cmrc2018 answered by the extractive answerer (lexical retrieval: the
-    English model has nothing to add to Chinese questions), then with half
+    English model has nothing to add to Chinese questions; its tokenizer
+    still cuts the chunks, as in a store bound to it), then with half
     the paragraphs held out for the refusal rates. The floors sit just under
     what this build measures; the targets are noted beside them."""
     ds = os.path.join(base, "cmrc2018")
@@ -57,8 +58,10 @@ def answers(data):
               f"{r['citation_precision']:.4f} overhead p50 {r['overhead_p50_ms']:.2f} ms")
         t.check(r["gold_share"] >= 0.70, "cmrc2018 gold answer in >= 0.70 of answers",
                 f"{r['gold_share']:.4f}")
-        t.check(r["citation_precision"] >= 0.84,
-                "cmrc2018 citation precision >= 0.84 (target 0.95)", f"{r['citation_precision']:.4f}")
+        # Measured: 0.9567 (Chinese paragraphs cut at the lexical target,
+        # 512 tokens: the English model cannot read them; 0.8795 at 200).
+        t.check(r["citation_precision"] >= 0.95, "cmrc2018 citation precision >= 0.95",
+                f"{r['citation_precision']:.4f}")
         t.check(r["overhead_p50_ms"] <= 5, "ragd's own time per answer p50 <= 5 ms",
                 f"{r['overhead_p50_ms']:.2f}")
     p, r = run_json(["eval", "--dataset", ds, "--mode", "lexical", "--answers", "--holdout"],
@@ -69,7 +72,7 @@ def answers(data):
               f"{r['refused_answerable']:.4f} of answerable")
         t.check(r["unanswerable"] > 1000 and r["answerable"] > 1000,
                 "the holdout splits the questions", f"{r['unanswerable']} / {r['answerable']}")
-        # Measured: 0.8737 / 0.0611 (the CJK coverage threshold 0.25, seams
+        # Measured: 0.8656 / 0.0343 (the CJK coverage threshold 0.25, seams
         # between words left out of the ideal; README, Answers).
         t.check(r["refused_unanswerable"] >= 0.80, "unanswerable questions refused >= 0.80",
                 f"{r['refused_unanswerable']:.4f}")

@@ -91,6 +91,29 @@ t.check(r and r["results"] and all(h["document_id"] == doc for h in r["results"]
 p = run(["search", "--where", "bad key=1", "x"], data=data)
 t.check(p.returncode != 0 and "not valid" in p.stderr, "a bad metadata key is refused", p.stderr)
 
+# a document in a script the model cannot read (Chinese, for this English
+# model) is cut at the lexical target (512 tokens), English at 200
+sizes = tempdir("ragd-sizes-")
+with open(os.path.join(sizes, "zh.txt"), "w", encoding="utf-8") as f:
+    f.write("".join(f"第{i}条：员工每年享有特别休假，天数依照年资计算。" for i in range(20)))
+with open(os.path.join(sizes, "en.txt"), "w", encoding="utf-8") as f:
+    f.write(" ".join(f"Rule {i}: every employee takes annual leave by seniority." for i in range(30)))
+counts = {}
+for name, args in (("zh", []), ("en", []), ("zh-one-size", ["--chunk-tokens", "200"])):
+    src = os.path.join(sizes, name.split("-")[0] + ".txt")
+    p, s = run_json(["ingest", "--collection", name] + args + [src], data=data)
+    t.check(p.returncode == 0 and s and s["failed"] == 0, f"ingest {name}", p.stderr)
+    p, st = run_json(["stats"], data=data)
+    counts[name] = next((c["chunks"] for c in (st or {}).get("collections", [])
+                         if c["name"] == name), -1)
+t.check(counts["zh"] == 1, "about 400 Chinese tokens stay one chunk (lexical target 512)",
+        str(counts))
+t.check(counts["en"] >= 2, "about 400 English tokens are cut at 200", str(counts))
+t.check(counts["zh-one-size"] >= 2, "--chunk-tokens sets one size for all text", str(counts))
+p, r = run_json(["search", "--collection", "zh", "-k", "1", "特别休假"], data=data)
+t.check(p.returncode == 0 and r and len(r["results"]) == 1, "the long Chinese chunk is found",
+        p.stderr)
+
 # a collection is bound to one model
 p = run(["model", "import", "--name", "other", MODEL], data=data)
 t.check(p.returncode == 0, "import the model under a second name", p.stderr)
