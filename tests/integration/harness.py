@@ -41,7 +41,10 @@ def source_root():
 
 
 def run(args, data=None, cwd=None, timeout=600, env=None, preexec=None):
-    """Runs ragd with args; returns CompletedProcess with text output."""
+    """Runs ragd with args; returns CompletedProcess with text output.
+    RAGD_TIMEOUT_SCALE multiplies the timeout (scripts/valgrind.sh: memcheck
+    runs the encoder tens of times slower)."""
+    timeout *= float(os.environ.get("RAGD_TIMEOUT_SCALE") or 1)
     cmd = [ragd_path()]
     if data:
         cmd += ["--data", data]
