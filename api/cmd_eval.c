@@ -572,20 +572,17 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
     char model_name[CLI_MODEL_NAME_MAX + 1] = "";
     int need_dense = a.sweep || (a.mode && strcmp(a.mode, "lexical") != 0);
     int lexical = a.mode && !need_dense;
-    {
-        /* In lexical mode too: the model's tokenizer cuts the chunks, as in
-         * a store bound to it (ingest_doc.c), so every mode sees the same
-         * chunks; nothing is embedded. */
-        int precision = (a.int8 ? CLI_ENC_INT8 : 0) | (a.fp32_query ? CLI_ENC_FP32_QUERY : 0);
-        rg_status r = cli_open_encoder(cli, a.model, precision, 0, &enc, model_name, &err);
-        if (r && (r != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
-        /* Queries run one at a time, as a user's do (rg_encoder_embed_query
-         * puts a short one on one thread, a long one on all). */
-        if (enc && !lexical &&
-            cli_open_encoder(cli, a.model, precision, 0, &qenc, model_name, &err)) {
-            rg_encoder_close(enc);
-            return cli_fail_err(&err);
-        }
+    /* In lexical mode too: the model's tokenizer cuts the chunks, as in a
+     * store bound to it (ingest_doc.c), so every mode sees the same chunks;
+     * nothing is embedded. */
+    int precision = (a.int8 ? CLI_ENC_INT8 : 0) | (a.fp32_query ? CLI_ENC_FP32_QUERY : 0);
+    rg_status opened = cli_open_encoder(cli, a.model, precision, 0, &enc, model_name, &err);
+    if (opened && (opened != RG_ENOTFOUND || need_dense || a.model)) return cli_fail_err(&err);
+    /* Queries run one at a time, as a user's do (rg_encoder_embed_query puts
+     * a short one on one thread, a long one on all). */
+    if (enc && !lexical && cli_open_encoder(cli, a.model, precision, 0, &qenc, model_name, &err)) {
+        rg_encoder_close(enc);
+        return cli_fail_err(&err);
     }
     rg_search_request tmpl = rg_search_default_request("");
     tmpl.fusion = a.fusion;
