@@ -363,41 +363,45 @@ static rg_status open_extractive(serve_worker *w, rg_error *err)
 }
 
 /*
- * When documents changed since they were loaded: brings the dense index
- * (rg_dense_refresh: a few new chunks embedded here, many loaded from the
- * writer's file) and the searcher (rg_search_refresh) up to date in place,
- * reopening either if that fails, and reopens the generator that borrows
- * them.
+ * When documents changed since they were loaded: brings the searcher
+ * (rg_search_refresh) and the dense index (rg_dense_refresh: a few new
+ * chunks embedded here, many loaded from the writer's file) up to date in
+ * place, reopening either if that fails, and reopens the generator that
+ * borrows them.
+ *
+ * The searcher goes first: it records the store's sequence before it reads,
+ * and the dense index then catches up with at least that state. In the
+ * other order a change committed between the two left the dense index
+ * behind a searcher that no longer looked stale, until the next change.
  */
 rg_status serve_refresh(serve_worker *w, rg_error *err)
 {
     if (w->search && !rg_search_stale(w->search)) return RG_OK;
     rg_generator_close(&w->extractive);
+    /* in place (the postings' changes only), else from scratch */
+    if (w->search && rg_search_refresh(w->search, w->dense, err)) {
+        rg_search_close(w->search);
+        w->search = NULL;
+        rg_error_clear(err);
+    }
+    rg_status st;
+    if (!w->search && (st = rg_search_open(w->store, w->dense, &w->search, err))) return st;
     /* the dense index catches up in place (reopened only if that fails) */
     if (w->dense && rg_dense_refresh(w->dense, SERVE_DENSE_REFRESH_EMBED, err)) {
         rg_error_clear(err);
+        rg_search_close(w->search); /* it holds the dense index closed here */
+        w->search = NULL;
         rg_dense_close(w->dense);
         w->dense = NULL;
         rg_dense_options o = {.model_name = w->model_name,
                               .encoder = w->enc,
                               .query_prefix = rg_encoder_query_prompt(w->enc),
                               .passage_prefix = rg_encoder_passage_prompt(w->enc)};
-        rg_status st = rg_dense_open(w->store, w->app->cli->data_dir, &o, &w->dense, err);
-        if (st) {
-            rg_search_close(w->search); /* it held the dense index just closed */
-            w->search = NULL;
-            return st;
-        }
+        if ((st = rg_dense_open(w->store, w->app->cli->data_dir, &o, &w->dense, err))) return st;
+        /* the new index attaches its collections when a query needs them */
+        if ((st = rg_search_open(w->store, w->dense, &w->search, err))) return st;
     }
-    /* in place (the postings' changes only), else from scratch */
-    rg_status st = RG_OK;
-    if (w->search && rg_search_refresh(w->search, w->dense, err)) {
-        rg_search_close(w->search);
-        w->search = NULL;
-        rg_error_clear(err);
-    }
-    if (!w->search) st = rg_search_open(w->store, w->dense, &w->search, err);
-    return st ? st : open_extractive(w, err);
+    return open_extractive(w, err);
 }
 
 /* Loads the vectors of every collection already bound to the worker's

@@ -395,17 +395,30 @@ static rg_status maybe_upgrade(rg_dense *d, coll_index *c, rg_error *err)
 
 rg_status rg_dense_save(rg_dense *d, rg_error *err)
 {
-    int64_t seq;
-    rg_status st = rg_store_change_seq(d->store, &seq, err);
-    if (st) return st;
     for (size_t i = 0; i < d->n_colls; i++) {
         coll_index *c = &d->colls[i];
-        if ((st = maybe_upgrade(d, c, err))) return st;
+        rg_status st = maybe_upgrade(d, c, err);
+        if (st) return st;
+        /* The sequence before the chunk ids below: a change committed in
+         * between leaves the stamp behind the store, so the next open
+         * reconciles rather than trusts. */
+        int64_t seq;
+        if ((st = rg_store_change_seq(d->store, &seq, err))) return st;
         if (!c->dirty && rg_vectors_change_seq(c->v) == (uint64_t)seq) continue;
+        /* The file claims the store's sequence only when it holds exactly
+         * the store's chunks: a change another connection committed that
+         * this handle has not caught up with (rg_dense_refresh) would
+         * otherwise stay missing from every later open. */
+        int behind;
+        if ((st = reconcile(d, c->id, c->v, 0, &behind, err))) return st;
+        if (behind)
+            rg_log(RG_LOG_INFO, "collection %lld: vectors behind the store, saved as stale",
+                   (long long)c->id);
         char path[PATH_MAX + 32];
         file_path(d, c->id, path, sizeof path);
         /* Sequence 0 never matches the store: the next attach reconciles. */
-        if ((st = rg_vectors_save(c->v, path, c->partial ? 0 : (uint64_t)seq, err))) return st;
+        uint64_t stamp = c->partial || behind ? 0 : (uint64_t)seq;
+        if ((st = rg_vectors_save(c->v, path, stamp, err))) return st;
         c->dirty = 0;
     }
     return RG_OK;

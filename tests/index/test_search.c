@@ -3,7 +3,9 @@
  * chunks, the tiny XLM-R fixture model as encoder, FAISS vectors. A hybrid
  * query answers the same whether its lexical leg runs on the searcher's
  * second thread (rg_search_set_parallel) or inline: same hits, same
- * scores, same leg signals, with filters, readers and errors too.
+ * scores, same leg signals, with filters, readers and errors too. A
+ * refreshed searcher agrees with a fresh one, and a dense index saved
+ * behind the store is never stamped as current.
  */
 #include "test.h"
 
@@ -17,6 +19,7 @@
 #include "index/dense.h"
 #include "index/search.h"
 #include "index/store.h"
+#include "index/vectors.h"
 
 #define N_DOCS    60
 #define N_QUERIES 40
@@ -263,4 +266,74 @@ static void test_refresh_agrees(void)
     teardown(s, enc, dense);
 }
 
-TEST_MAIN(TEST(test_parallel_legs_agree), TEST(test_refresh_agrees))
+/* The file's stamp, and the store's sequence. */
+static void stamps(rg_store *s, rg_dense *dense, int64_t coll, uint64_t *file, int64_t *store,
+                   size_t *count)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/vectors/%lld.rgv", dir, (long long)coll);
+    rg_vectors_options expect = rg_vectors_default_options();
+    expect.dim = rg_dense_dim(dense);
+    expect.model = "xlmr-tiny";
+    rg_vectors *v = NULL;
+    rg_error err;
+    MUST(rg_vectors_load(path, &expect, &v, &err) == RG_OK);
+    *file = rg_vectors_change_seq(v);
+    *count = rg_vectors_count(v);
+    rg_vectors_close(v);
+    MUST(rg_store_change_seq(s, store, &err) == RG_OK);
+}
+
+/* A save stamps the file as current only when it holds exactly the store's
+ * chunks: a change committed past the handle (another worker, another
+ * process) leaves it stamped stale, and the next open embeds what it
+ * lacks; vectors of chunks deleted past it are dropped. */
+static void test_save_behind_store(void)
+{
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
+    rg_store *s = build(&enc, &dense);
+    rg_error err;
+    int64_t coll, other, seq;
+    uint64_t stamp;
+    size_t n;
+    rg_store_counts c;
+    REQUIRE(rg_store_collection(s, "main", 0, &coll, &err) == RG_OK);
+    REQUIRE(rg_store_collection(s, "other", 0, &other, &err) == RG_OK);
+    REQUIRE(rg_dense_save(dense, &err) == RG_OK);
+    stamps(s, dense, coll, &stamp, &seq, &n);
+    CHECK_INT((int64_t)stamp, seq);
+    REQUIRE(rg_store_counts_get(s, coll, &c, &err) == RG_OK);
+    CHECK_INT((int64_t)n, c.chunks);
+
+    put_doc(s, N_DOCS + 100, coll, other); /* committed past the handle */
+    REQUIRE(rg_dense_save(dense, &err) == RG_OK);
+    stamps(s, dense, coll, &stamp, &seq, &n);
+    CHECK(stamp != (uint64_t)seq);
+    REQUIRE(rg_store_counts_get(s, coll, &c, &err) == RG_OK);
+    CHECK_INT((int64_t)n, c.chunks - 2);
+    rg_dense *fresh = NULL;
+    rg_dense_options o = {.model_name = "xlmr-tiny", .encoder = enc};
+    REQUIRE(rg_dense_open(s, dir, &o, &fresh, &err) == RG_OK);
+    REQUIRE(rg_dense_attach(fresh, coll, &err) == RG_OK);
+    CHECK_INT((int64_t)rg_dense_count(fresh, coll), c.chunks);
+    rg_dense_close(fresh);
+
+    /* caught up, it is current again */
+    REQUIRE(rg_dense_refresh(dense, 256, &err) == RG_OK);
+    REQUIRE(rg_dense_save(dense, &err) == RG_OK);
+    stamps(s, dense, coll, &stamp, &seq, &n);
+    CHECK_INT((int64_t)stamp, seq);
+    CHECK_INT((int64_t)n, c.chunks);
+
+    /* a document deleted past the handle: its vectors do not survive the save */
+    REQUIRE(rg_store_delete_document(s, 2, &err) == RG_OK);
+    REQUIRE(rg_dense_save(dense, &err) == RG_OK);
+    stamps(s, dense, coll, &stamp, &seq, &n);
+    REQUIRE(rg_store_counts_get(s, coll, &c, &err) == RG_OK);
+    CHECK_INT((int64_t)stamp, seq);
+    CHECK_INT((int64_t)n, c.chunks);
+    teardown(s, enc, dense);
+}
+
+TEST_MAIN(TEST(test_parallel_legs_agree), TEST(test_refresh_agrees), TEST(test_save_behind_store))
