@@ -4,8 +4,9 @@
 Builds a corpus of about --chunks passages of real text: the English
 development datasets (scifact, vaswani, cranfield, cisi) split into passages
 of at most --words words on sentence boundaries, then repeated with
-variation (copy c rotates each passage's sentences by c and drops one) until
-the count is reached. Each passage is one small text file; ragd ingests the
+variation (copy c rotates each passage's sentences by c and swaps its second
+sentence for a short one of another passage, so no two passages are the
+same) until the count is reached. Each passage is one small text file; ragd ingests the
 folder with `ragd ingest` (its real pipeline: loader, chunker, encoder,
 SQLite, FAISS) and each file becomes one chunk.
 
@@ -50,6 +51,8 @@ import numpy as np
 DATASETS = ["scifact", "vaswani", "cranfield", "cisi"]
 SENT_SPLIT = re.compile(r"(?<=[.!?])\s+")
 LLAMA_BATCH = 10000  # nodes per insert_nodes call
+CORPUS_VERSION = "v2"  # bumped when build_corpus writes other text
+VARY_WORDS = 40  # longest sentence vary() swaps in
 
 
 def log(*a):
@@ -91,6 +94,21 @@ def dataset_records(datasets_dir, filename):
                     yield json.loads(line)
 
 
+def vary(base, i, sents, copy):
+    """Copy `copy` of passage i: its sentences rotated by copy, the second
+    one swapped for the first sentence of another passage (chosen by i and
+    copy; one of at most VARY_WORDS words, so the passage keeps its size),
+    or that sentence added to a one-sentence passage. Every copy of every
+    passage differs, and all of it is real text."""
+    r = copy % len(sents)
+    sents = sents[r:] + sents[:r]
+    j = (i * 7919 + copy * 104729) % len(base)
+    while len(base[j][0].split()) > VARY_WORDS:
+        j = (j + 1) % len(base)
+    extra = base[j][0]
+    return sents[:1] + [extra] + sents[2:] if len(sents) >= 2 else sents + [extra]
+
+
 def build_corpus(datasets_dir, target, words, work):
     """Writes work/docs/NNNN/NNNNNNN.txt and work/passages.txt (one per line)."""
     base = []
@@ -101,26 +119,27 @@ def build_corpus(datasets_dir, target, words, work):
     if not base:
         raise SystemExit("bench: no dataset corpora under " + datasets_dir)
     done_mark = os.path.join(work, "corpus.done")
-    if os.path.exists(done_mark) and open(done_mark).read().strip() == f"{target} {words}":
+    stamp = f"{target} {words} {CORPUS_VERSION}"
+    if os.path.exists(done_mark) and open(done_mark).read().strip() == stamp:
         return sum(1 for _ in open(os.path.join(work, "passages.txt"), encoding="utf-8"))
     log(f"bench: writing {target} passages from {len(base)} distinct ones")
     docs = os.path.join(work, "docs")
+    # what was built from an earlier corpus goes with it (ragd's store is
+    # kept: its next ingest replaces the files that changed)
+    for old in ("passages.f32", "passages.f32.from-ragd", "ragd.done"):
+        if os.path.exists(os.path.join(work, old)):
+            os.remove(os.path.join(work, old))
     subprocess.run(["rm", "-rf", docs], check=True)
     n = 0
     with open(os.path.join(work, "passages.txt"), "w", encoding="utf-8") as pf:
         copy = 0
         while n < target:
-            for sents in base:
+            for i, sents in enumerate(base):
                 if n >= target:
                     break
                 if copy:
-                    r = copy % len(sents)
-                    sents = sents[r:] + sents[:r]
-                    if len(sents) >= 3:
-                        sents = sents[:1] + sents[2:]
-                    text = " ".join(sents)
-                else:
-                    text = " ".join(sents)
+                    sents = vary(base, i, sents, copy)
+                text = " ".join(sents)
                 d = os.path.join(docs, f"{n // 1000:04d}")
                 if n % 1000 == 0:
                     os.makedirs(d, exist_ok=True)
@@ -130,7 +149,7 @@ def build_corpus(datasets_dir, target, words, work):
                 n += 1
             copy += 1
     with open(done_mark, "w") as f:
-        f.write(f"{target} {words}\n")
+        f.write(stamp + "\n")
     return n
 
 
