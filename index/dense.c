@@ -411,8 +411,8 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err)
          * otherwise stay missing from every later open. */
         int behind;
         if ((st = reconcile(d, c->id, c->v, 0, &behind, err))) return st;
-        if (behind)
-            rg_log(RG_LOG_INFO, "collection %lld: vectors behind the store, saved as stale",
+        if (behind) /* another writer raced this one: the next open repairs it */
+            rg_log(RG_LOG_WARN, "collection %lld: vectors behind the store, saved as stale",
                    (long long)c->id);
         char path[PATH_MAX + 32];
         file_path(d, c->id, path, sizeof path);
