@@ -181,14 +181,16 @@ static size_t sorted_minus(const int64_t *a, size_t na, const int64_t *b, size_t
 /*
  * Brings v in line with the store's chunks of coll: removes vectors whose
  * chunks went and embeds chunks without vectors, unless there are more than
- * max_embed of those: then *over is set and nothing is embedded.
+ * max_embed of those: then *over is set and nothing is embedded. *changed
+ * says whether v changed.
  */
 static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_embed, int *over,
-                           rg_error *err)
+                           int *changed, rg_error *err)
 {
     int64_t *want = NULL, *have = NULL, *diff = NULL;
     size_t n_want = 0, n_have = 0;
     *over = 0;
+    *changed = 0;
     rg_status st = rg_store_chunk_ids(d->store, coll, 0, &want, &n_want, err);
     if (!st) st = rg_vectors_ids(v, &have, &n_have, err);
     if (st) goto out;
@@ -199,6 +201,7 @@ static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_
     }
     size_t n_orphans = sorted_minus(have, n_have, want, n_want, diff);
     if (n_orphans && (st = rg_vectors_remove(v, n_orphans, diff, NULL, err))) goto out;
+    *changed = n_orphans > 0;
     size_t n_missing = sorted_minus(want, n_want, have, n_have, diff);
     if (n_missing > max_embed) {
         *over = 1;
@@ -209,6 +212,7 @@ static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_
                (long long)coll, n_orphans, n_missing);
     size_t done = 0;
     st = embed_and_add(d, v, diff, n_missing, &done, n_missing, err);
+    if (done) *changed = 1;
 out:
     rg_free(want);
     rg_free(have);
@@ -254,8 +258,11 @@ rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err)
             detach(d, i);
             continue;
         }
-        int over;
-        if ((st = reconcile(d, c->id, c->v, max_embed, &over, err))) return st;
+        /* Not marked dirty: what changed here is another writer's change,
+         * which that writer saves (if it did not, the next open repairs
+         * the file). */
+        int over, changed;
+        if ((st = reconcile(d, c->id, c->v, max_embed, &over, &changed, err))) return st;
         if (over) detach(d, i); /* many: the writer's saved file has them */
     }
     return RG_OK;
@@ -272,8 +279,8 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
     coll_index *c = find(d, coll);
     if (c && c->partial) { /* behind the store since a failed update: catch up */
         c->dirty = 1;
-        int over;
-        rg_status st = reconcile(d, coll, c->v, SIZE_MAX, &over, err);
+        int over, changed;
+        rg_status st = reconcile(d, coll, c->v, SIZE_MAX, &over, &changed, err);
         if (!st) c->partial = 0;
         return st;
     }
@@ -310,13 +317,18 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
     } else if (st && st != RG_ENOTFOUND) {
         return rg_fail(err, st, "%s", rg_error_message(&lerr));
     }
-    if (st && (st = new_index(d, coll, &v, err))) return st;
+    int no_file = st != RG_OK;
+    if (no_file && (st = new_index(d, coll, &v, err))) return st;
     int64_t seq;
     if ((st = rg_store_change_seq(d->store, &seq, err))) goto fail;
-    int fresh = rg_vectors_change_seq(v) != (uint64_t)seq;
-    int over;
-    if (fresh && (st = reconcile(d, coll, v, SIZE_MAX, &over, err))) goto fail;
-    d->colls[d->n_colls++] = (coll_index){coll, v, fresh, 0};
+    /* A file stamped with another sequence is checked against the store's
+     * chunk ids, and saved again only if that changed it: a change to
+     * another collection moves the sequence without touching this one. */
+    int over, changed = 0;
+    if (rg_vectors_change_seq(v) != (uint64_t)seq &&
+        (st = reconcile(d, coll, v, SIZE_MAX, &over, &changed, err)))
+        goto fail;
+    d->colls[d->n_colls++] = (coll_index){coll, v, no_file || changed, 0};
     return RG_OK;
 fail:
     rg_vectors_close(v);
@@ -399,18 +411,22 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err)
         coll_index *c = &d->colls[i];
         rg_status st = maybe_upgrade(d, c, err);
         if (st) return st;
+        /* Only what this handle changed is written: a file whose collection
+         * did not change keeps its older stamp, and the next open compares
+         * its ids with the store's (cheap) instead of this save writing
+         * every vector again because another collection changed. */
+        if (!c->dirty) continue;
         /* The sequence before the chunk ids below: a change committed in
          * between leaves the stamp behind the store, so the next open
          * reconciles rather than trusts. */
         int64_t seq;
         if ((st = rg_store_change_seq(d->store, &seq, err))) return st;
-        if (!c->dirty && rg_vectors_change_seq(c->v) == (uint64_t)seq) continue;
         /* The file claims the store's sequence only when it holds exactly
          * the store's chunks: a change another connection committed that
          * this handle has not caught up with (rg_dense_refresh) would
          * otherwise stay missing from every later open. */
-        int behind;
-        if ((st = reconcile(d, c->id, c->v, 0, &behind, err))) return st;
+        int behind, changed;
+        if ((st = reconcile(d, c->id, c->v, 0, &behind, &changed, err))) return st;
         if (behind) /* another writer raced this one: the next open repairs it */
             rg_log(RG_LOG_WARN, "collection %lld: vectors behind the store, saved as stale",
                    (long long)c->id);

@@ -100,11 +100,13 @@ rg_status rg_dense_update(rg_dense *d, int64_t collection_id, const int64_t *old
                           size_t n_old, const int64_t *new_ids, size_t n_new, rg_error *err);
 
 /*
- * Saves every changed collection index atomically, stamped with the store's
+ * Saves atomically every collection index this handle changed (its updates,
+ * or an attach that had to repair the file), stamped with the store's
  * sequence when it holds exactly the store's chunks (checked here, vectors
  * of deleted chunks dropped); an index behind the store (a change another
  * connection committed that this handle has not caught up with) is saved
- * stamped stale, so that the next attach reconciles it.
+ * stamped stale, so that the next attach reconciles it. A file left with an
+ * older stamp is compared with the store's chunk ids when next attached.
  */
 rg_status rg_dense_save(rg_dense *d, rg_error *err);
 
