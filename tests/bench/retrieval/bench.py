@@ -6,9 +6,9 @@ development datasets (scifact, vaswani, cranfield, cisi) split into passages
 of at most --words words on sentence boundaries, then repeated with
 variation (copy c rotates each passage's sentences by c and swaps its second
 sentence for a short one of another passage, so no two passages are the
-same) until the count is reached. Each passage is one small text file; ragd ingests the
-folder with `ragd ingest` (its real pipeline: loader, chunker, encoder,
-SQLite, FAISS) and each file becomes one chunk.
+same) until the count is reached. Each passage is one small text file;
+ragd ingests the folder with `ragd ingest` (its real pipeline: loader,
+chunker, encoder, SQLite, FAISS) and each file becomes one chunk.
 
 Queries: every query text of those datasets (about 700, more than ragd's
 query-embedding cache, so no answer comes from the cache).
