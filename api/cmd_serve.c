@@ -19,11 +19,15 @@
 /* Longest HOST:PORT. */
 #define LISTEN_MAX 128
 
+/* the usage text below gives the default */
+_Static_assert(SERVE_SAVE_SECONDS == 30, "serve_usage names SERVE_SAVE_SECONDS");
+
 static int serve_usage(void)
 {
     puts("usage: ragd serve [--listen HOST:PORT] [--workers N] [--io-threads N]\n"
          "                  [--max-body BYTES] [--timeout SECONDS] [--model NAME]\n"
          "                  [--sync-root DIR]... [--pii-mask] [--no-auth] [--quiet-requests]\n"
+         "                  [--save-interval SECONDS]\n"
          "                  [--jwt-secret-file FILE | --jwt-public-key PEM]\n"
          "                  [--jwt-issuer ISS] [--jwt-audience AUD]\n"
          "                  [--llm URL --llm-model NAME [--llm-kind openai|ollama]\n"
@@ -39,7 +43,11 @@ static int serve_usage(void)
          "flight finish, new ones are refused. POST /v1/collections/C/sync ingests a\n"
          "folder on the server, which must lie inside a --sync-root (symlinks that\n"
          "lead out of it are skipped). --pii-mask masks personal data (as ragd\n"
-         "ingest --pii-mask does) in every upload and sync before it is stored.\n\n"
+         "ingest --pii-mask does) in every upload and sync before it is stored.\n"
+         "Uploads and deletes change the vector index in memory; each worker saves\n"
+         "it --save-interval seconds after its first unsaved change (default 30,\n"
+         "0: after every write; less often when saves take long) and when it stops.\n"
+         "A crash loses no document: the next start embeds what the file lacks.\n\n"
          "Every /v1 route and /metrics needs an API key (ragd key create) sent as\n"
          "\"Authorization: Bearer KEY\" or \"X-API-Key: KEY\". With --jwt-secret-file\n"
          "(HS256) or --jwt-public-key (RS256) a signed token works as well: \"sub\" is\n"
@@ -81,7 +89,7 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
 {
     rg_server_options so = rg_server_default_options();
     char host[LISTEN_MAX + 1] = "127.0.0.1";
-    serve_app app = {.cli = cli, .llm = cli_llm_defaults()};
+    serve_app app = {.cli = cli, .llm = cli_llm_defaults(), .save_interval = SERVE_SAVE_SECONDS};
     int no_auth = 0, rc;
     const char *jwt_secret = NULL, *jwt_public = NULL, *jwt_iss = "", *jwt_aud = "";
     for (int i = 1; i < argc; i++) {
@@ -105,6 +113,9 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
         } else if ((rc = cli_opt(argc, argv, &i, "--timeout", &v))) {
             if (rc < 0 || !cli_size("--timeout", v, 1, 3600, &n)) return 2;
             so.request_timeout_ms = (long)n * 1000;
+        } else if ((rc = cli_opt(argc, argv, &i, "--save-interval", &v))) {
+            if (rc < 0 || !cli_size("--save-interval", v, 0, 86400, &n)) return 2;
+            app.save_interval = (double)n;
         } else if ((rc = cli_opt(argc, argv, &i, "--model", &v))) {
             if (rc < 0) return 2;
             app.model = v;
@@ -177,6 +188,7 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
     so.app = &app;
     so.worker_open = serve_worker_open;
     so.worker_close = serve_worker_close;
+    so.worker_idle = serve_worker_idle;
     rg_server *srv;
     if (rg_server_start(&so, &srv, &err)) {
         pthread_mutex_destroy(&app.write_mu);

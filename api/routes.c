@@ -483,11 +483,68 @@ rg_status serve_worker_open(void *app_, int index, void **ctx, rg_error *err)
     return RG_OK;
 }
 
+rg_status serve_dense_changed(serve_worker *w, rg_error *err)
+{
+    if (!w->dense) return RG_OK;
+    if (w->app->save_interval <= 0) return rg_dense_save(w->dense, err);
+    if (!w->unsaved) w->unsaved_since = cli_now();
+    w->unsaved = 1;
+    return RG_OK;
+}
+
+/* Saves the worker's unsaved vectors, between writes and caught up with
+ * the store (so that the stamp is the store's sequence). */
+static void save_unsaved(serve_worker *w)
+{
+    serve_app *app = w->app;
+    rg_error err;
+    rg_error_clear(&err);
+    pthread_mutex_lock(&app->write_mu);
+    double t = cli_now();
+    rg_status st = serve_refresh(w, &err);
+    if (!st && w->dense) st = rg_dense_save(w->dense, &err);
+    w->save_took = cli_now() - t;
+    pthread_mutex_unlock(&app->write_mu);
+    app->vector_save_us += (unsigned long long)(w->save_took * 1e6);
+    if (st) {
+        app->vector_save_failures++;
+        rg_log(RG_LOG_ERROR,
+               "worker %d: saving the vector index failed: %s (retried in %.0f s; "
+               "a restart embeds what the file lacks)",
+               w->index, rg_error_message(&err), app->save_interval);
+        w->unsaved_since = cli_now();
+        return;
+    }
+    app->vector_saves++;
+    w->unsaved = 0;
+}
+
+double serve_worker_idle(void *app_, void *ctx)
+{
+    serve_app *app = app_;
+    serve_worker *w = ctx;
+    if (!w || !w->dense) return 0;
+    /* an attach that repaired the file counts as well as the writes */
+    if (!w->unsaved && rg_dense_unsaved(w->dense)) {
+        w->unsaved = 1;
+        w->unsaved_since = cli_now();
+    }
+    if (!w->unsaved) return 0;
+    double wait = app->save_interval;
+    if (wait < SERVE_SAVE_FACTOR * w->save_took) wait = SERVE_SAVE_FACTOR * w->save_took;
+    double left = w->unsaved_since + wait - cli_now();
+    if (left > 0) return left;
+    save_unsaved(w);
+    return w->unsaved ? app->save_interval : 0;
+}
+
 void serve_worker_close(void *app, void *ctx)
 {
     (void)app;
     serve_worker *w = ctx;
     if (!w) return;
+    /* (not after a failed open: only a worker that served saves) */
+    if (w->search && w->dense && (w->unsaved || rg_dense_unsaved(w->dense))) save_unsaved(w);
     rg_generator_close(&w->extractive);
     cli_llm_close(&w->llm);
     rg_generator_close(&w->rewriter);
@@ -596,6 +653,18 @@ void route_metrics(void *app_, void *ctx, rg_request *req)
                 "# TYPE ragd_ingest_seconds_total counter\nragd_ingest_seconds_total %.6f\n",
                 (unsigned long long)app->ingest_chunks, (unsigned long long)app->ingest_bytes,
                 (double)app->ingest_us / 1e6);
+        if (!st)
+            st = rg_buf_printf(
+                &out,
+                "# HELP ragd_vector_saves_total Deferred saves of the vector index, by result.\n"
+                "# TYPE ragd_vector_saves_total counter\n"
+                "ragd_vector_saves_total{result=\"ok\"} %llu\n"
+                "ragd_vector_saves_total{result=\"failed\"} %llu\n"
+                "# HELP ragd_vector_save_seconds_total Time spent in them.\n"
+                "# TYPE ragd_vector_save_seconds_total counter\n"
+                "ragd_vector_save_seconds_total %.6f\n",
+                (unsigned long long)app->vector_saves,
+                (unsigned long long)app->vector_save_failures, (double)app->vector_save_us / 1e6);
     }
     rg_collection_info *cols = NULL;
     size_t n_cols = 0;

@@ -308,7 +308,7 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
     if (!st)
         st = rg_ingest_document(w->store, w->dense, coll, source, &doc, hash, (int64_t)n, meta_text,
                                 &co, &n_chunks, &err);
-    if (!st && w->dense) st = rg_dense_save(w->dense, &err);
+    if (!st) st = serve_dense_changed(w, &err);
     if (st) {
         app->ingest_failed++;
     } else {
@@ -647,7 +647,7 @@ void route_doc_delete(void *app_, void *ctx, rg_request *req)
         if (st && w->dense) rg_dense_mark_stale(w->dense, coll);
     }
     if (!st && w->dense) st = rg_dense_update(w->dense, coll, ids, n_ids, NULL, 0, &err);
-    if (!st && w->dense) st = rg_dense_save(w->dense, &err);
+    if (!st) st = serve_dense_changed(w, &err);
     if (st) {
         rg_reply_status(req, &err);
         goto done;

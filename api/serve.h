@@ -64,6 +64,15 @@
 /* Longest source name and title an upload may give (bytes). */
 #define SERVE_DOC_NAME_MAX 1024
 
+/* Default --save-interval: a worker saves the vectors its uploads and
+ * deletes changed this many seconds after the first unsaved change (and
+ * when it stops), not after each write: a save rewrites the collection's
+ * whole vector file (about 1.8 kB a vector). A crash loses no document:
+ * the next start embeds the chunks the file lacks. */
+#define SERVE_SAVE_SECONDS 30
+/* ... and at most once per this many times its last save's duration. */
+#define SERVE_SAVE_FACTOR 10
+
 /* Folders `--sync-root` may name. */
 #define SERVE_SYNC_ROOTS_MAX 8
 
@@ -79,12 +88,14 @@ typedef struct serve_app {
     serve_jwt jwt; /* --jwt-...: signed tokens accepted beside API keys */
     char sync_roots[SERVE_SYNC_ROOTS_MAX][PATH_MAX]; /* real paths */
     size_t n_sync_roots;
+    double save_interval; /* --save-interval seconds; 0: save after every write */
     atomic_ullong answers, refusals, fallbacks, embeddings, searches;
     atomic_ullong llm_answers, llm_generate_us; /* answers the LLM wrote, and its time */
     /* Ingestion through uploads, sync and deletes: documents by outcome,
      * chunks written, bytes read and time spent, for /metrics. */
     atomic_ullong ingest_added, ingest_updated, ingest_unchanged, ingest_skipped, ingest_failed;
     atomic_ullong ingest_deleted, ingest_chunks, ingest_bytes, ingest_us;
+    atomic_ullong vector_saves, vector_save_failures, vector_save_us; /* deferred saves */
 } serve_app;
 
 typedef struct serve_worker {
@@ -98,10 +109,30 @@ typedef struct serve_worker {
     cli_llm_gen llm;       /* opened when app->llm.url is set */
     rg_generator rewriter; /* the LLM that rewrites follow-ups; closed: the plain rewrite */
     char model_name[CLI_MODEL_NAME_MAX + 1];
+    int unsaved;          /* writes changed the dense index since its last save */
+    double unsaved_since; /* cli_now() of the first such change */
+    double save_took;     /* seconds the last save took */
 } serve_worker;
 
 rg_status serve_worker_open(void *app, int index, void **ctx, rg_error *err);
+/* Saves unsaved vectors first (serve_worker_idle). */
 void serve_worker_close(void *app, void *ctx);
+/*
+ * rg_server_options.worker_idle: saves the worker's unsaved vectors (its
+ * writes, or an attach that repaired a stale file) once they are due
+ * (app.save_interval after the first unsaved change, and at
+ * least SERVE_SAVE_FACTOR times the last save's duration after it),
+ * catching up with the store first so that the file is stamped current.
+ * Returns the seconds until they are due; 0 when nothing waits. A failed
+ * save is logged, counted in /metrics and retried an interval later.
+ */
+double serve_worker_idle(void *app, void *ctx);
+/*
+ * After a write changed the worker's dense index (the store change is
+ * committed): saves it now when app.save_interval is 0, else marks it
+ * unsaved for serve_worker_idle. Errors are the save's.
+ */
+rg_status serve_dense_changed(serve_worker *w, rg_error *err);
 
 /* The route table and its size. */
 extern const rg_route serve_routes[];

@@ -349,10 +349,25 @@ static void *worker_main(void *arg)
     pthread_cond_broadcast(&s->idle_cv);
     pthread_mutex_unlock(&s->mu);
     if (w->open_status) return NULL;
+    /* when worker_idle wants its next call, from the last one */
+    double idle_s = s->opt.worker_idle ? s->opt.worker_idle(s->opt.app, w->ctx) : 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->q_head && !s->stopping)
-            pthread_cond_wait(&s->cv, &s->mu);
+        while (!s->q_head && !s->stopping) {
+            if (idle_s <= 0) {
+                pthread_cond_wait(&s->cv, &s->mu);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            double at = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + idle_s;
+            ts.tv_sec = (time_t)at;
+            ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT) continue;
+            pthread_mutex_unlock(&s->mu);
+            idle_s = s->opt.worker_idle(s->opt.app, w->ctx);
+            pthread_mutex_lock(&s->mu);
+        }
         rg_request *r = s->q_head;
         if (!r) { /* stopping and nothing left */
             pthread_mutex_unlock(&s->mu);
@@ -384,6 +399,7 @@ static void *worker_main(void *arg)
         rg_srv_wake_locked(r);
         pthread_mutex_unlock(&r->mu);
         req_unref(r);
+        if (s->opt.worker_idle) idle_s = s->opt.worker_idle(s->opt.app, w->ctx);
     }
     if (s->opt.worker_close) s->opt.worker_close(s->opt.app, w->ctx);
     return NULL;

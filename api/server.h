@@ -102,6 +102,11 @@ typedef struct rg_server_options {
     /* Opens a worker's context on the worker's thread; an error stops the server start. */
     rg_status (*worker_open)(void *app, int index, void **ctx, rg_error *err);
     void (*worker_close)(void *app, void *ctx);
+    /* Optional, for deferred work (saving what requests changed): called on
+     * the worker's thread after each request it ran, and again once it has
+     * waited idle as long as the last call asked. Returns the seconds until
+     * the next idle call it wants; <= 0: none until the next request. */
+    double (*worker_idle)(void *app, void *ctx);
 } rg_server_options;
 
 rg_server_options rg_server_default_options(void);

@@ -440,6 +440,13 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err)
     return RG_OK;
 }
 
+int rg_dense_unsaved(const rg_dense *d)
+{
+    for (size_t i = 0; i < d->n_colls; i++)
+        if (d->colls[i].dirty) return 1;
+    return 0;
+}
+
 rg_status rg_dense_reset(rg_dense *d, int64_t coll, rg_error *err)
 {
     for (size_t i = 0; i < d->n_colls; i++) {

@@ -110,6 +110,11 @@ rg_status rg_dense_update(rg_dense *d, int64_t collection_id, const int64_t *old
  */
 rg_status rg_dense_save(rg_dense *d, rg_error *err);
 
+/* 1 when rg_dense_save has something to write: a collection this handle
+ * changed (its updates, an attach that repaired the file) since it last
+ * saved. */
+int rg_dense_unsaved(const rg_dense *d);
+
 /*
  * Embeds n chunk texts (each the text rg_store_chunk_embed_text gives: the
  * document title, a line break, the chunk) with the passage prompt in

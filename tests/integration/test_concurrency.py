@@ -10,6 +10,7 @@ scripts/tsan.sh runs this against the ThreadSanitizer build
 report. RAGD_CONCURRENCY_SECONDS sets how long the storm lasts."""
 import os
 import random
+import re
 import shutil
 import sqlite3
 import struct
@@ -38,7 +39,9 @@ if TSAN:
     print(f"ThreadSanitizer reports while ingesting: {n}", file=sys.stderr)
     t.check(n == 0, "no ThreadSanitizer report from the ingestion pipeline", p.stderr[-4000:])
 
-srv = Server(data, "--quiet-requests", "--workers", "4")
+# vectors saved a second after a worker's first unsaved write, so that
+# deferred saves run during the storm, between other workers' writes
+srv = Server(data, "--quiet-requests", "--workers", "4", "--save-interval", "1")
 stop = threading.Event()
 failures, counts = [], {}
 lock = threading.Lock()
@@ -148,6 +151,7 @@ for src, word in list(deleted.items())[:10]:
     if st != 200 or any(r["source"] == src for r in o["results"]):
         ghosts.append(word)
 t.check(not ghosts, "no deleted document comes back", str(ghosts))
+srv_metrics = srv.request("GET", "/metrics")
 t.check(srv.stop() == 0, "the server stops cleanly")
 # The vector file of the collection the storm wrote is current: stamped
 # with the store's change sequence (index/vectors.c header, bytes 24-31).
@@ -163,6 +167,11 @@ t.check(stamp == seq, "the server left the collection's vector file current",
         f"stamp {stamp}, store sequence {seq}")
 behind = [line for line in srv.lines if "saved as stale" in line]
 t.check(not behind, "no upload saved vectors behind the store", "".join(behind[:5]))
+st, _, _, raw = srv_metrics
+m = re.search(rb'ragd_vector_saves_total\{result="ok"\} (\d+)', raw or b"")
+print(f"deferred vector saves during the storm: {m and int(m.group(1))}", file=sys.stderr)
+t.check(st == 200 and m and int(m.group(1)) >= 1, "workers saved vectors during the storm",
+        (raw or b"")[-400:])
 p, st = run_json(["stats"], data=data)
 up = [c for c in (st or {}).get("collections", []) if c["name"] == "up"]
 t.check(p.returncode == 0 and up and up[0]["vectors"] == up[0]["chunks"] and
