@@ -195,7 +195,6 @@ int cmd_serve(const rg_cli *cli, int argc, char **argv)
         serve_jwt_free(&app.jwt);
         return cli_fail_err(&err);
     }
-    app.server = srv;
     int v6 = strchr(so.host, ':') != NULL;
     fprintf(stderr,
             "{\"level\":\"info\",\"event\":\"listening\",\"url\":\"http://%s%s%s:%u\","

@@ -604,7 +604,7 @@ void route_metrics(void *app_, void *ctx, rg_request *req)
     rg_buf_init(&out, RG_SERVER_RESPONSE_MAX);
     rg_error err;
     rg_error_clear(&err);
-    rg_status st = rg_server_metrics(app->server, &out);
+    rg_status st = rg_server_metrics(rg_req_server(req), &out);
     if (!st)
         st =
             rg_buf_printf(&out,

@@ -82,7 +82,6 @@ typedef struct serve_app {
     unsigned pii_types;       /* --pii-mask: personal data masked in uploads and syncs */
     pthread_mutex_t write_mu; /* one document write at a time (store and vector files) */
     const char *model;        /* --model NAME or folder; NULL: the default model */
-    rg_server *server;        /* set once started */
     int workers;
     cli_llm llm;   /* --llm ...: answers by an LLM (else extractive) */
     serve_jwt jwt; /* --jwt-...: signed tokens accepted beside API keys */

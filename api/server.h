@@ -127,6 +127,8 @@ rg_status rg_server_metrics(rg_server *s, rg_buf *out);
 
 /* ---- what a handler sees ---- */
 
+/* The server that received r (for its metrics). */
+rg_server *rg_req_server(const rg_request *r);
 const char *rg_req_method(const rg_request *r);
 const char *rg_req_path(const rg_request *r);
 /* The request id echoed in X-Request-Id. */

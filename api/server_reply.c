@@ -23,6 +23,10 @@ const char *rg_req_param(const rg_request *r, const char *name)
 
 /* ---- accessors ---- */
 
+rg_server *rg_req_server(const rg_request *r)
+{
+    return r->srv;
+}
 const char *rg_req_method(const rg_request *r)
 {
     return r->method;
