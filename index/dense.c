@@ -16,11 +16,22 @@
 #define DENSE_TEXT_MAX (256u << 10)
 #define DENSE_PREFIX_MAX 64
 
+/* How far an index is known to follow the store, so that a refresh reads
+ * only what changed since: every chunk up to max_chunk has its vector
+ * (chunk ids only grow, so later chunks are the ones above it) and every
+ * deletion up to the log's position del_pos is applied (store.h). */
+typedef struct follow_state {
+    int valid;
+    int64_t max_chunk;
+    int64_t del_pos;
+} follow_state;
+
 typedef struct coll_index {
     int64_t id;
     rg_vectors *v;
     int dirty;
     int partial; /* an update failed half-way: the file must not claim to be current */
+    follow_state follow;
 } coll_index;
 
 typedef struct cache_entry {
@@ -182,16 +193,22 @@ static size_t sorted_minus(const int64_t *a, size_t na, const int64_t *b, size_t
  * Brings v in line with the store's chunks of coll: removes vectors whose
  * chunks went and embeds chunks without vectors, unless there are more than
  * max_embed of those: then *over is set and nothing is embedded. *changed
- * says whether v changed.
+ * says whether v changed. *f (optional) becomes valid when v then holds
+ * exactly the chunks listed.
  */
 static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_embed, int *over,
-                           int *changed, rg_error *err)
+                           int *changed, follow_state *f, rg_error *err)
 {
     int64_t *want = NULL, *have = NULL, *diff = NULL;
     size_t n_want = 0, n_have = 0;
     *over = 0;
     *changed = 0;
-    rg_status st = rg_store_chunk_ids(d->store, coll, 0, &want, &n_want, err);
+    if (f) f->valid = 0;
+    /* the log's position before the listing: deletions after it are
+     * applied again by the next refresh, which is harmless */
+    int64_t pos = 0;
+    rg_status st = rg_store_deletion_pos(d->store, &pos, err);
+    if (!st) st = rg_store_chunk_ids(d->store, coll, 0, &want, &n_want, err);
     if (!st) st = rg_vectors_ids(v, &have, &n_have, err);
     if (st) goto out;
     diff = rg_malloc((n_want > n_have ? n_want : n_have) * sizeof *diff + 1);
@@ -213,6 +230,7 @@ static rg_status reconcile(rg_dense *d, int64_t coll, rg_vectors *v, size_t max_
     size_t done = 0;
     st = embed_and_add(d, v, diff, n_missing, &done, n_missing, err);
     if (done) *changed = 1;
+    if (!st && f) *f = (follow_state){1, n_want ? want[n_want - 1] : 0, pos};
 out:
     rg_free(want);
     rg_free(have);
@@ -241,6 +259,48 @@ static void detach(rg_dense *d, size_t i)
     d->colls[i] = d->colls[--d->n_colls];
 }
 
+/*
+ * Catches c up with the store from its follow state, reading only what
+ * changed since: the deletion log and the chunks above max_chunk. Over
+ * max_embed new chunks, *over is set and nothing is embedded. *whole is
+ * set (and nothing done) when the state cannot say (none, or the log was
+ * pruned past it): the caller compares whole id sets instead.
+ */
+static rg_status follow(rg_dense *d, coll_index *c, size_t max_embed, int *over, int *whole,
+                        rg_error *err)
+{
+    *over = 0;
+    *whole = 0;
+    if (!c->follow.valid) return *whole = 1, RG_OK;
+    int64_t pos = c->follow.del_pos, *gone = NULL, *added = NULL;
+    size_t n_gone = 0, n_added = 0, n_new = 0;
+    int complete;
+    rg_status st = rg_store_deletions_since(d->store, &pos, &gone, &n_gone, &complete, err);
+    if (!st && !complete) *whole = 1;
+    if (st || !complete) goto out;
+    /* ids of other collections and of chunks never embedded are ignored */
+    if (n_gone && (st = rg_vectors_remove(c->v, n_gone, gone, NULL, err))) goto out;
+    c->follow.del_pos = pos;
+    if ((st =
+             rg_store_chunk_ids_after(d->store, c->id, c->follow.max_chunk, &added, &n_added, err)))
+        goto out;
+    int64_t last = n_added ? added[n_added - 1] : c->follow.max_chunk; /* ascending */
+    /* this handle's own updates are there already */
+    for (size_t i = 0; i < n_added; i++)
+        if (!rg_vectors_has(c->v, added[i])) added[n_new++] = added[i];
+    if (n_new > max_embed) {
+        *over = 1;
+        goto out;
+    }
+    size_t done = 0;
+    if (!(st = embed_and_add(d, c->v, added, n_new, &done, n_new, err))) c->follow.max_chunk = last;
+out:
+    if (st || *whole || *over) c->follow.valid = 0;
+    rg_free(gone);
+    rg_free(added);
+    return st;
+}
+
 rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err)
 {
     if (!d) return rg_fail(err, RG_EINVAL, "no dense index to refresh");
@@ -261,8 +321,10 @@ rg_status rg_dense_refresh(rg_dense *d, size_t max_embed, rg_error *err)
         /* Not marked dirty: what changed here is another writer's change,
          * which that writer saves (if it did not, the next open repairs
          * the file). */
-        int over, changed;
-        if ((st = reconcile(d, c->id, c->v, max_embed, &over, &changed, err))) return st;
+        int over, changed, whole;
+        if (!(st = follow(d, c, max_embed, &over, &whole, err)) && whole)
+            st = reconcile(d, c->id, c->v, max_embed, &over, &changed, &c->follow, err);
+        if (st) return st;
         if (over) detach(d, i); /* many: the writer's saved file has them */
     }
     return RG_OK;
@@ -280,7 +342,7 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
     if (c && c->partial) { /* behind the store since a failed update: catch up */
         c->dirty = 1;
         int over, changed;
-        rg_status st = reconcile(d, coll, c->v, SIZE_MAX, &over, &changed, err);
+        rg_status st = reconcile(d, coll, c->v, SIZE_MAX, &over, &changed, &c->follow, err);
         if (!st) c->partial = 0;
         return st;
     }
@@ -325,10 +387,11 @@ rg_status rg_dense_attach(rg_dense *d, int64_t coll, rg_error *err)
      * chunk ids, and saved again only if that changed it: a change to
      * another collection moves the sequence without touching this one. */
     int over, changed = 0;
+    follow_state f = {0}; /* a file trusted as it is: the first refresh compares ids */
     if (rg_vectors_change_seq(v) != (uint64_t)seq &&
-        (st = reconcile(d, coll, v, SIZE_MAX, &over, &changed, err)))
+        (st = reconcile(d, coll, v, SIZE_MAX, &over, &changed, &f, err)))
         goto fail;
-    d->colls[d->n_colls++] = (coll_index){coll, v, no_file || changed, 0};
+    d->colls[d->n_colls++] = (coll_index){coll, v, no_file || changed, 0, f};
     return RG_OK;
 fail:
     rg_vectors_close(v);
@@ -426,7 +489,7 @@ rg_status rg_dense_save(rg_dense *d, rg_error *err)
          * this handle has not caught up with (rg_dense_refresh) would
          * otherwise stay missing from every later open. */
         int behind, changed;
-        if ((st = reconcile(d, c->id, c->v, 0, &behind, &changed, err))) return st;
+        if ((st = reconcile(d, c->id, c->v, 0, &behind, &changed, &c->follow, err))) return st;
         if (behind) /* another writer raced this one: the next open repairs it */
             rg_log(RG_LOG_WARN, "collection %lld: vectors behind the store, saved as stale",
                    (long long)c->id);

@@ -193,6 +193,9 @@ static rg_status exec_bound(rg_store *s, const char *sql, int64_t i1, const char
  * ones; never edit a released one. The FTS5 table is created separately
  * because its tokenize= spec is chosen when the database is made.
  */
+/* migration 4 spells the log's bound out */
+_Static_assert(RG_STORE_DELETION_LOG_MAX == 1000000, "migration 4 names RG_STORE_DELETION_LOG_MAX");
+
 static const char *const migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT;"
     "INSERT INTO meta(key, value) VALUES ('change_seq', 0);"
@@ -266,9 +269,20 @@ static const char *const migrations[] = {
     "ALTER TABLE manifest ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE manifest ADD COLUMN settings_hash TEXT;"
     "ALTER TABLE manifest ADD COLUMN pii_types INTEGER NOT NULL DEFAULT 0;",
+    /* 4: the deletion log (store.h), which lets a reader's vector index
+     * follow deletions without listing every chunk; pruned to the newest
+     * RG_STORE_DELETION_LOG_MAX entries as it grows. */
+    "CREATE TABLE chunk_deletions("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  chunk_id INTEGER NOT NULL) STRICT;"
+    "CREATE TRIGGER chunks_log_delete AFTER DELETE ON chunks BEGIN"
+    "  INSERT INTO chunk_deletions(chunk_id) VALUES (old.id);"
+    "  DELETE FROM chunk_deletions WHERE seq <= last_insert_rowid() - 1000000;"
+    "END;",
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+_Static_assert(N_MIGRATIONS == RG_STORE_SCHEMA_VERSION, "store.h names the schema version");
 
 static rg_status user_version(rg_store *s, int *v, rg_error *err)
 {

@@ -24,7 +24,7 @@
 
 #define RG_STORE_DB_FILE "ragd.db"
 /* Schema version this build writes; older databases are migrated. */
-#define RG_STORE_SCHEMA_VERSION 3
+#define RG_STORE_SCHEMA_VERSION 4
 #define RG_COLLECTION_NAME_MAX 64
 #define RG_DEFAULT_COLLECTION "default"
 
@@ -250,6 +250,27 @@ rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t
  */
 rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id, int64_t **ids,
                              size_t *n, rg_error *err);
+
+/* Chunk ids of the collection above after, ascending: the chunks added
+ * since a reader saw after (chunk ids only grow). Ownership as above. */
+rg_status rg_store_chunk_ids_after(rg_store *s, int64_t collection_id, int64_t after, int64_t **ids,
+                                   size_t *n, rg_error *err);
+
+/*
+ * The deletion log: every deleted chunk's id, appended by a trigger in the
+ * deleting transaction (the newest RG_STORE_DELETION_LOG_MAX kept), so that
+ * a reader follows deletions without listing every chunk.
+ * rg_store_deletion_pos gives its current position (0: empty): read it
+ * before a full listing of chunk ids, then follow from there.
+ * rg_store_deletions_since gives the ids deleted after *pos, in order, and
+ * moves *pos past them; *complete is 0 (and nothing read) when entries
+ * after *pos have been dropped since, and the reader must compare whole id
+ * sets instead. *ids as above.
+ */
+#define RG_STORE_DELETION_LOG_MAX 1000000
+rg_status rg_store_deletion_pos(rg_store *s, int64_t *pos, rg_error *err);
+rg_status rg_store_deletions_since(rg_store *s, int64_t *pos, int64_t **ids, size_t *n,
+                                   int *complete, rg_error *err);
 
 /*
  * The text an encoder embeds for a chunk: the document title, a line break,

@@ -264,6 +264,39 @@ rg_status rg_store_chunk_source(rg_store *s, int64_t chunk_id, char *out, size_t
     return RG_OK;
 }
 
+/* Steps st (bound, owned: finalized here) and collects its first column
+ * into *ids (rg_free), *n of them. */
+static rg_status read_ids(rg_store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what,
+                          rg_error *err)
+{
+    size_t cap = 0;
+    rg_status r = RG_OK;
+    int rc;
+    *ids = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 64;
+            int64_t *p = rg_realloc(*ids, c * sizeof *p);
+            if (!p) {
+                r = rg_fail(err, RG_ENOMEM, "out of memory %s", what);
+                break;
+            }
+            *ids = p;
+            cap = c;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (!r && rc != SQLITE_DONE) r = rg_st_fail(s, err, rc, what);
+    if (r) {
+        rg_free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
 rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id, int64_t **ids,
                              size_t *n, rg_error *err)
 {
@@ -279,29 +312,99 @@ rg_status rg_store_chunk_ids(rg_store *s, int64_t collection_id, int64_t doc_id,
         sqlite3_bind_int64(st, 2, doc_id);
     else
         sqlite3_bind_int64(st, 1, collection_id);
-    size_t cap = 0;
-    rg_status r = RG_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t c = cap ? cap * 2 : 64;
-            int64_t *p = rg_realloc(*ids, c * sizeof *p);
-            if (!p) {
-                r = rg_fail(err, RG_ENOMEM, "out of memory listing chunks");
-                break;
-            }
-            *ids = p;
-            cap = c;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-    }
+    return read_ids(s, st, ids, n, "listing chunks", err);
+}
+
+rg_status rg_store_chunk_ids_after(rg_store *s, int64_t collection_id, int64_t after, int64_t **ids,
+                                   size_t *n, rg_error *err)
+{
+    sqlite3_stmt *st;
+    *ids = NULL;
+    *n = 0;
+    /* a range of the chunks' primary key, each row's document checked
+     * (CROSS JOIN keeps chunks the outer loop: the planner would otherwise
+     * walk every chunk of the collection) */
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT c.id FROM chunks c CROSS JOIN documents d ON d.id = "
+                                "c.document_id WHERE c.id > ?2 AND d.collection_id = ?1 "
+                                "ORDER BY c.id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "listing new chunks");
+    sqlite3_bind_int64(st, 1, collection_id);
+    sqlite3_bind_int64(st, 2, after);
+    return read_ids(s, st, ids, n, "listing new chunks", err);
+}
+
+/* The last position the deletion log issued (AUTOINCREMENT keeps it in
+ * sqlite_sequence: it never goes back, whatever was pruned); 0 if none. */
+static rg_status log_issued(rg_store *s, int64_t *pos, rg_error *err)
+{
+    sqlite3_stmt *st;
+    *pos = 0;
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT seq FROM sqlite_sequence WHERE name = 'chunk_deletions'", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rg_st_fail(s, err, rc, "reading the deletion log");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *pos = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    if (!r && rc != SQLITE_DONE) r = rg_st_fail(s, err, rc, "listing chunks");
-    if (r) {
-        rg_free(*ids);
-        *ids = NULL;
-        *n = 0;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? RG_OK
+               : rg_st_fail(s, err, rc, "reading the deletion log");
+}
+
+rg_status rg_store_deletion_pos(rg_store *s, int64_t *pos, rg_error *err)
+{
+    return log_issued(s, pos, err);
+}
+
+rg_status rg_store_deletions_since(rg_store *s, int64_t *pos, int64_t **ids, size_t *n,
+                                   int *complete, rg_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *ids = NULL;
+    *n = 0;
+    *complete = 0;
+    /* one read transaction (or a part of the caller's): the bounds and the
+     * rows from the same state */
+    rg_status r = rg_st_exec(s, "SAVEPOINT deletions", "reading the deletion log", err);
+    if (r) return r;
+    int64_t issued, lo = 0;
+    if ((r = log_issued(s, &issued, err))) goto out;
+    if (issued < *pos) goto out; /* a log that went back: a store put back from a copy */
+    if (issued == *pos) {
+        *complete = 1;
+        goto out;
     }
-    return r;
+    /* pruning drops the oldest entries: those after *pos are all there
+     * when the oldest left is at most the next one */
+    int rc = sqlite3_prepare_v2(s->db, "SELECT min(seq) FROM chunk_deletions", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        lo = sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        r = rg_st_fail(s, err, rc, "reading the deletion log");
+        goto out;
+    }
+    if (lo > *pos + 1) goto out; /* pruned past *pos */
+    *complete = 1;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT chunk_id FROM chunk_deletions WHERE seq > ?1 AND seq <= ?2 "
+                            "ORDER BY seq",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        r = rg_st_fail(s, err, rc, "reading the deletion log");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, *pos);
+    sqlite3_bind_int64(st, 2, issued);
+    if (!(r = read_ids(s, st, ids, n, "reading the deletion log", err))) *pos = issued;
+out:
+    if (r) {
+        sqlite3_exec(s->db, "ROLLBACK TO deletions", NULL, NULL, NULL);
+        sqlite3_exec(s->db, "RELEASE deletions", NULL, NULL, NULL);
+        return r;
+    }
+    return rg_st_exec(s, "RELEASE deletions", "reading the deletion log", err);
 }
 
 rg_status rg_store_chunk_embed_text(rg_store *s, int64_t chunk_id, rg_buf *out, rg_error *err)

@@ -194,6 +194,11 @@ size_t rg_vectors_count(const rg_vectors *v)
     return v->m->stats(v->ctx).live;
 }
 
+int rg_vectors_has(const rg_vectors *v, int64_t id)
+{
+    return v->m->has(v->ctx, id);
+}
+
 rg_vectors_stats rg_vectors_get_stats(const rg_vectors *v)
 {
     return v->m->stats(v->ctx);

@@ -148,6 +148,8 @@ rg_status rg_vectors_search(const rg_vectors *v, const float *q, size_t k, rg_ve
 
 /* Live vectors (marked-removed ones not counted). */
 size_t rg_vectors_count(const rg_vectors *v);
+/* 1 when the index holds a live vector under id. */
+int rg_vectors_has(const rg_vectors *v, int64_t id);
 
 typedef struct rg_vectors_stats {
     size_t live;       /* vectors a search can return */
@@ -233,6 +235,8 @@ struct rg_vectors_methods {
     rg_status (*search)(void *ctx, const float *q, size_t k, rg_vec_filter filter, void *filter_ctx,
                         rg_vec_hit *hits, size_t *n_hits, rg_error *err);
     rg_vectors_stats (*stats)(void *ctx);
+    /* 1 when id is live (added and not removed). */
+    int (*has)(void *ctx, int64_t id);
     /* Writes the stats().live live ids to out, in any order. */
     void (*list_ids)(void *ctx, int64_t *out);
     /* Copies the live vector stored under id into out (dim floats);

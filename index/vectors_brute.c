@@ -181,6 +181,11 @@ static rg_vectors_stats bf_stats(void *ctx)
     return st;
 }
 
+static int bf_has(void *ctx, int64_t id)
+{
+    return rg_vec_idmap_get(&((brute *)ctx)->row, id, NULL);
+}
+
 static void bf_list_ids(void *ctx, int64_t *out)
 {
     brute *b = ctx;
@@ -250,6 +255,7 @@ const rg_vectors_methods rg_vectors_brute = {
     .compact = bf_compact,
     .search = bf_search,
     .stats = bf_stats,
+    .has = bf_has,
     .list_ids = bf_list_ids,
     .set_ef_search = bf_set_ef,
     .save = bf_save,

@@ -497,6 +497,12 @@ static rg_vectors_stats fx_stats(void *ctx)
     return st;
 }
 
+static int fx_has(void *ctx, int64_t id)
+{
+    int64_t st;
+    return rg_vec_idmap_get(&((fx *)ctx)->ids, id, &st) && st != ST_TOMB;
+}
+
 static void fx_list_ids(void *ctx, int64_t *out)
 {
     fx *c = ctx;
@@ -644,6 +650,7 @@ const rg_vectors_methods rg_vectors_faiss = {
     .compact = fx_compact,
     .search = fx_search,
     .stats = fx_stats,
+    .has = fx_has,
     .list_ids = fx_list_ids,
     .set_ef_search = fx_set_ef,
     .save = fx_save,

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "engine/nn/encoder.h"
 #include "index/dense.h"
 #include "index/search.h"
@@ -358,4 +360,65 @@ static void test_save_behind_store(void)
     teardown(s, enc, dense);
 }
 
-TEST_MAIN(TEST(test_parallel_legs_agree), TEST(test_refresh_agrees), TEST(test_save_behind_store))
+/* Statements that listed every chunk id of a collection (a whole comparison). */
+static int whole_listings;
+
+static int count_listings(unsigned type, void *ctx, void *stmt, void *sql)
+{
+    (void)type, (void)ctx, (void)sql;
+    const char *text = sqlite3_sql(stmt);
+    if (text && strstr(text, "c.document_id WHERE d.collection_id = ?1")) whole_listings++;
+    return 0;
+}
+
+/* 1 when the handle holds one vector per chunk of coll. */
+static int in_step(rg_store *s, rg_dense *dense, int64_t coll)
+{
+    rg_store_counts c;
+    rg_error err;
+    MUST(rg_store_counts_get(s, coll, &c, &err) == RG_OK);
+    return (int64_t)rg_dense_count(dense, coll) == c.chunks;
+}
+
+/* A refresh follows the store's deletion log and its new chunk ids, and
+ * lists no collection whole; when the log was pruned past the handle, it
+ * compares whole id sets once, then follows again. */
+static void test_refresh_follows_log(void)
+{
+    rg_encoder *enc = NULL;
+    rg_dense *dense = NULL;
+    rg_store *s = build(&enc, &dense);
+    rg_error err;
+    int64_t coll, other;
+    REQUIRE(rg_store_collection(s, "main", 0, &coll, &err) == RG_OK);
+    REQUIRE(rg_store_collection(s, "other", 0, &other, &err) == RG_OK);
+    sqlite3 *db = rg_store_db(s);
+    REQUIRE(sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_listings, NULL) == SQLITE_OK);
+    for (int d = N_DOCS; d < N_DOCS + 5; d++)
+        put_doc(s, d, coll, other);
+    for (int d = 0; d < 3; d++) /* replaced */
+        put_doc(s, d, coll, other);
+    REQUIRE(rg_store_delete_document(s, 20, &err) == RG_OK);
+    whole_listings = 0;
+    REQUIRE(rg_dense_refresh(dense, 256, &err) == RG_OK);
+    CHECK_INT(whole_listings, 0);
+    CHECK(in_step(s, dense, coll) && in_step(s, dense, other));
+    /* the deletions this handle has not read are pruned from the log */
+    REQUIRE(rg_store_delete_document(s, 21, &err) == RG_OK);
+    REQUIRE(sqlite3_exec(db, "DELETE FROM chunk_deletions", NULL, NULL, NULL) == SQLITE_OK);
+    whole_listings = 0;
+    REQUIRE(rg_dense_refresh(dense, 256, &err) == RG_OK);
+    CHECK_INT(whole_listings, 2); /* both collections */
+    CHECK(in_step(s, dense, coll) && in_step(s, dense, other));
+    REQUIRE(rg_store_delete_document(s, 22, &err) == RG_OK);
+    put_doc(s, N_DOCS + 5, coll, other);
+    whole_listings = 0;
+    REQUIRE(rg_dense_refresh(dense, 256, &err) == RG_OK);
+    CHECK_INT(whole_listings, 0);
+    CHECK(in_step(s, dense, coll) && in_step(s, dense, other));
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    teardown(s, enc, dense);
+}
+
+TEST_MAIN(TEST(test_parallel_legs_agree), TEST(test_refresh_agrees), TEST(test_save_behind_store),
+          TEST(test_refresh_follows_log))

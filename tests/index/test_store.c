@@ -250,6 +250,70 @@ static void test_put_replace_delete(void)
     remove_dir();
 }
 
+/* The deletion log: a reader follows deletions from a position, in order,
+ * and learns when the log was pruned past it; new chunks are those above
+ * the largest id it saw. */
+static void test_deletion_log(void)
+{
+    fresh_dir();
+    rg_store *s;
+    rg_error err;
+    REQUIRE(rg_store_open(dir, NULL, &s, &err) == RG_OK);
+    int64_t coll, start, pos, *ids;
+    size_t n;
+    int complete, found;
+    REQUIRE(rg_store_collection(s, "docs", 1, &coll, &err) == RG_OK);
+    CHECK_INT(rg_store_deletion_pos(s, &start, &err), RG_OK);
+    CHECK_INT(start, 0);
+    CHECK_INT(put(s, coll, "/a.txt", "h1", 17), RG_OK);
+    CHECK_INT(put(s, coll, "/b.txt", "h1", 17), RG_OK);
+    int64_t a1 = count(s, "SELECT min(id) FROM chunks"),
+            seen = count(s, "SELECT max(id) FROM chunks");
+    CHECK_INT(put(s, coll, "/a.txt", "h2", 5), RG_OK); /* replaced: a's two chunks go */
+    CHECK_INT(put(s, coll, "/c.txt", "h1", 17), RG_OK);
+    /* new since the reader saw `seen`: a's two new chunks and c's two */
+    CHECK_INT(rg_store_chunk_ids_after(s, coll, seen, &ids, &n, &err), RG_OK);
+    CHECK_INT(n, 4);
+    CHECK_INT(ids[0], seen + 1);
+    CHECK_INT(ids[3], count(s, "SELECT max(id) FROM chunks"));
+    rg_free(ids);
+    CHECK_INT(rg_store_chunk_ids_after(s, coll + 1, 0, &ids, &n, &err), RG_OK);
+    CHECK_INT(n, 0);
+    REQUIRE(rg_store_find_document(s, coll, "/b.txt", &found, &start, NULL, &err) == RG_OK);
+    CHECK_INT(rg_store_delete_document(s, start, &err), RG_OK);
+    pos = 0;
+    CHECK_INT(rg_store_deletions_since(s, &pos, &ids, &n, &complete, &err), RG_OK);
+    CHECK(complete);
+    REQUIRE(n == 4); /* a's old chunks, then b's, in the order they went */
+    CHECK_INT(ids[0], a1);
+    CHECK_INT(ids[1], a1 + 1);
+    CHECK_INT(ids[2], a1 + 2);
+    CHECK_INT(ids[3], a1 + 3);
+    rg_free(ids);
+    CHECK_INT(pos, 4);
+    CHECK_INT(rg_store_deletion_pos(s, &start, &err), RG_OK);
+    CHECK_INT(start, pos);
+    /* nothing new: nothing read, the position stays */
+    CHECK_INT(rg_store_deletions_since(s, &pos, &ids, &n, &complete, &err), RG_OK);
+    CHECK(complete && n == 0 && pos == 4 && ids == NULL);
+    /* entries a reader has not read are pruned: it is told, and nothing moves */
+    REQUIRE(sqlite3_exec(rg_store_db(s), "DELETE FROM chunk_deletions WHERE seq <= 2", NULL, NULL,
+                         NULL) == SQLITE_OK);
+    pos = 1;
+    CHECK_INT(rg_store_deletions_since(s, &pos, &ids, &n, &complete, &err), RG_OK);
+    CHECK(!complete && n == 0 && pos == 1);
+    pos = 2; /* read up to the pruned part: the rest is all there */
+    CHECK_INT(rg_store_deletions_since(s, &pos, &ids, &n, &complete, &err), RG_OK);
+    CHECK(complete && n == 2 && pos == 4);
+    rg_free(ids);
+    /* a position past the log's end (a store put back from a copy) cannot be followed */
+    pos = 9;
+    CHECK_INT(rg_store_deletions_since(s, &pos, &ids, &n, &complete, &err), RG_OK);
+    CHECK(!complete && pos == 9);
+    rg_store_close(s);
+    remove_dir();
+}
+
 /* An allocation failure while opening is reported, and the store opens after. */
 static void test_allocation_failure(void)
 {
@@ -269,4 +333,4 @@ static void test_allocation_failure(void)
 }
 
 TEST_MAIN(TEST(test_schema_and_reopen), TEST(test_missing_and_corrupt),
-          TEST(test_put_replace_delete), TEST(test_allocation_failure))
+          TEST(test_put_replace_delete), TEST(test_deletion_log), TEST(test_allocation_failure))
