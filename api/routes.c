@@ -404,6 +404,18 @@ rg_status serve_refresh(serve_worker *w, rg_error *err)
     return open_extractive(w, err);
 }
 
+rg_status serve_write_begin(serve_worker *w, rg_error *err)
+{
+    /* lexical only, or an index to reopen: the full refresh */
+    if (!w->search || !w->dense) return serve_refresh(w, err);
+    if (!rg_search_stale(w->search)) return RG_OK; /* its refresh caught the dense index up */
+    if (rg_dense_refresh(w->dense, SERVE_DENSE_REFRESH_EMBED, err)) {
+        rg_error_clear(err);
+        return serve_refresh(w, err); /* reopens what failed */
+    }
+    return RG_OK;
+}
+
 /* Loads the vectors of every collection already bound to the worker's
  * model, so that the first queries do not wait for them (others are
  * attached, and bound, when a query or an upload first needs them). A

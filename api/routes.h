@@ -62,6 +62,15 @@ int serve_pick_collection(rg_request *req, const serve_caller *c, const char *as
 
 /* Reopens the worker's searcher, dense index and extractive generator when the store changed. */
 rg_status serve_refresh(serve_worker *w, rg_error *err);
+/*
+ * Before a document write, under app.write_mu: brings the dense index up to
+ * date with changes others committed (it reads only what changed: the
+ * store's deletion log and the chunks added since), so that its vectors and
+ * model bindings are the store's when it updates and saves; but leaves the
+ * searcher to the next query: its BM25 refresh reads the whole index, and a
+ * run of uploads then pays it once, not once each.
+ */
+rg_status serve_write_begin(serve_worker *w, rg_error *err);
 /* 1 if the named collection (NULL: all) exists; 0 after replying 404. */
 int serve_collection_exists(rg_request *req, serve_worker *w, const char *name);
 

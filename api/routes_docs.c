@@ -293,7 +293,7 @@ void route_doc_put(void *app_, void *ctx, rg_request *req)
     }
     pthread_mutex_lock(&app->write_mu);
     locked = 1;
-    if (serve_refresh(w, &err)) {
+    if (serve_write_begin(w, &err)) {
         rg_reply_status(req, &err);
         goto done;
     }
@@ -638,7 +638,7 @@ void route_doc_delete(void *app_, void *ctx, rg_request *req)
     /* a document the serve_caller may not read is one it cannot see, nor delete */
     rg_status st =
         rg_store_document_get(w->store, coll, id, serve_caller_store_reader(&c), &row, &err);
-    if (!st) st = serve_refresh(w, &err);
+    if (!st) st = serve_write_begin(w, &err);
     if (!st && w->dense) st = rg_dense_attach(w->dense, coll, &err);
     if (!st) st = rg_store_chunk_ids(w->store, coll, id, &ids, &n_ids, &err);
     if (!st) {
