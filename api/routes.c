@@ -504,8 +504,9 @@ rg_status serve_dense_changed(serve_worker *w, rg_error *err)
     return RG_OK;
 }
 
-/* Saves the worker's unsaved vectors, between writes and caught up with
- * the store (so that the stamp is the store's sequence). */
+/* Saves the worker's unsaved vectors, between writes and with the vector
+ * index caught up with the store (so that the stamp is the store's
+ * sequence; the searcher is left to the next query, as a write leaves it). */
 static void save_unsaved(serve_worker *w)
 {
     serve_app *app = w->app;
@@ -513,7 +514,7 @@ static void save_unsaved(serve_worker *w)
     rg_error_clear(&err);
     pthread_mutex_lock(&app->write_mu);
     double t = cli_now();
-    rg_status st = serve_refresh(w, &err);
+    rg_status st = serve_write_begin(w, &err);
     if (!st && w->dense) st = rg_dense_save(w->dense, &err);
     w->save_took = cli_now() - t;
     pthread_mutex_unlock(&app->write_mu);
