@@ -127,9 +127,10 @@ early = time.monotonic() - t1 < INTERVAL - 0.5
 after = vector_file()
 t.check(not early or (after and after["sha"] == before["sha"]),
         "the delete and the upload did not rewrite the vector file")
+early = time.monotonic() - t1 < INTERVAL - 0.5  # (under valgrind the save may come first)
 srv.kill()  # SIGKILL: the delete and the bicycle note are not in the file
 v, (seq, chunks) = vector_file(), store()
-t.check(v and v["stamp"] != seq, "the killed server left the file behind the store",
+t.check(not early or (v and v["stamp"] != seq), "the killed server left the file behind the store",
         f"file {v and (v['count'], v['stamp'])}, store {chunks} chunks, sequence {seq}")
 
 # ---- the next start repairs it; a graceful stop saves the repair ----
