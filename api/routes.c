@@ -497,11 +497,8 @@ rg_status serve_worker_open(void *app_, int index, void **ctx, rg_error *err)
 
 rg_status serve_dense_changed(serve_worker *w, rg_error *err)
 {
-    if (!w->dense) return RG_OK;
-    if (w->app->save_interval <= 0) return rg_dense_save(w->dense, err);
-    if (!w->unsaved) w->unsaved_since = cli_now();
-    w->unsaved = 1;
-    return RG_OK;
+    /* else serve_worker_idle saves it once due */
+    return w->dense && w->app->save_interval <= 0 ? rg_dense_save(w->dense, err) : RG_OK;
 }
 
 /* Saves the worker's unsaved vectors, between writes and with the vector
@@ -529,26 +526,26 @@ static void save_unsaved(serve_worker *w)
         return;
     }
     app->vector_saves++;
-    w->unsaved = 0;
+    w->unsaved_since = 0;
 }
 
 double serve_worker_idle(void *app_, void *ctx)
 {
     serve_app *app = app_;
     serve_worker *w = ctx;
-    if (!w || !w->dense) return 0;
-    /* an attach that repaired the file counts as well as the writes */
-    if (!w->unsaved && rg_dense_unsaved(w->dense)) {
-        w->unsaved = 1;
-        w->unsaved_since = cli_now();
+    if (!w) return 0;
+    /* the handle's changes: its writes, or an attach that repaired the file */
+    if (!w->dense || !rg_dense_unsaved(w->dense)) {
+        w->unsaved_since = 0;
+        return 0;
     }
-    if (!w->unsaved) return 0;
+    if (!w->unsaved_since) w->unsaved_since = cli_now();
     double wait = app->save_interval;
     if (wait < SERVE_SAVE_FACTOR * w->save_took) wait = SERVE_SAVE_FACTOR * w->save_took;
     double left = w->unsaved_since + wait - cli_now();
     if (left > 0) return left;
     save_unsaved(w);
-    return w->unsaved ? app->save_interval : 0;
+    return w->unsaved_since ? app->save_interval : 0;
 }
 
 void serve_worker_close(void *app, void *ctx)
@@ -557,7 +554,7 @@ void serve_worker_close(void *app, void *ctx)
     serve_worker *w = ctx;
     if (!w) return;
     /* (not after a failed open: only a worker that served saves) */
-    if (w->search && w->dense && (w->unsaved || rg_dense_unsaved(w->dense))) save_unsaved(w);
+    if (w->search && w->dense && rg_dense_unsaved(w->dense)) save_unsaved(w);
     rg_generator_close(&w->extractive);
     cli_llm_close(&w->llm);
     rg_generator_close(&w->rewriter);

@@ -108,8 +108,7 @@ typedef struct serve_worker {
     cli_llm_gen llm;       /* opened when app->llm.url is set */
     rg_generator rewriter; /* the LLM that rewrites follow-ups; closed: the plain rewrite */
     char model_name[CLI_MODEL_NAME_MAX + 1];
-    int unsaved;          /* writes changed the dense index since its last save */
-    double unsaved_since; /* cli_now() of the first such change */
+    double unsaved_since; /* cli_now() when serve_worker_idle first saw unsaved vectors; 0: none */
     double save_took;     /* seconds the last save took */
 } serve_worker;
 
@@ -128,8 +127,9 @@ void serve_worker_close(void *app, void *ctx);
 double serve_worker_idle(void *app, void *ctx);
 /*
  * After a write changed the worker's dense index (the store change is
- * committed): saves it now when app.save_interval is 0, else marks it
- * unsaved for serve_worker_idle. Errors are the save's.
+ * committed): saves it now when app.save_interval is 0, else leaves it to
+ * serve_worker_idle (the handle knows what it changed: rg_dense_unsaved).
+ * Errors are the save's.
  */
 rg_status serve_dense_changed(serve_worker *w, rg_error *err);
 

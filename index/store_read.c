@@ -337,7 +337,7 @@ rg_status rg_store_chunk_ids_after(rg_store *s, int64_t collection_id, int64_t a
 
 /* The last position the deletion log issued (AUTOINCREMENT keeps it in
  * sqlite_sequence: it never goes back, whatever was pruned); 0 if none. */
-static rg_status log_issued(rg_store *s, int64_t *pos, rg_error *err)
+rg_status rg_store_deletion_pos(rg_store *s, int64_t *pos, rg_error *err)
 {
     sqlite3_stmt *st;
     *pos = 0;
@@ -352,11 +352,6 @@ static rg_status log_issued(rg_store *s, int64_t *pos, rg_error *err)
                : rg_st_fail(s, err, rc, "reading the deletion log");
 }
 
-rg_status rg_store_deletion_pos(rg_store *s, int64_t *pos, rg_error *err)
-{
-    return log_issued(s, pos, err);
-}
-
 rg_status rg_store_deletions_since(rg_store *s, int64_t *pos, int64_t **ids, size_t *n,
                                    int *complete, rg_error *err)
 {
@@ -369,7 +364,7 @@ rg_status rg_store_deletions_since(rg_store *s, int64_t *pos, int64_t **ids, siz
     rg_status r = rg_st_exec(s, "SAVEPOINT deletions", "reading the deletion log", err);
     if (r) return r;
     int64_t issued, lo = 0;
-    if ((r = log_issued(s, &issued, err))) goto out;
+    if ((r = rg_store_deletion_pos(s, &issued, err))) goto out;
     if (issued < *pos) goto out; /* a log that went back: a store put back from a copy */
     if (issued == *pos) {
         *complete = 1;
