@@ -17,6 +17,8 @@
 
 /* Largest sentence-transformers JSON file read (modules.json and the like). */
 #define ENC_SMALL_JSON_MAX (64u * 1024u)
+/* max_seq_length above this reads as this (position tables are far smaller). */
+#define ENC_SEQ_LIMIT ((size_t)1 << 20)
 
 struct rg_encoder {
     rg_encoder_options opts;
@@ -236,8 +238,7 @@ static size_t read_max_seq(const char *dir)
     size_t n = 0;
     if (rg_json_file_read(dir, "sentence_bert_config.json", ENC_SMALL_JSON_MAX, &j, NULL) == RG_OK) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "max_seq_length");
-        if (cJSON_IsNumber(v) && v->valuedouble > 0)
-            n = (size_t)v->valuedouble;
+        n = rg_json_size(v, ENC_SEQ_LIMIT, 0);
     }
     cJSON_Delete(j);
     return n;

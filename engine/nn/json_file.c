@@ -46,3 +46,10 @@ out:
     fclose(f);
     return rc;
 }
+
+size_t rg_json_size(const cJSON *v, size_t max, size_t absent)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)) return absent;
+    if (v->valuedouble >= (double)max) return max;
+    return (size_t)v->valuedouble;
+}

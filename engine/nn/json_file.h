@@ -20,4 +20,11 @@ struct cJSON;
 rg_status rg_json_file_read(const char *dir, const char *name, size_t max, struct cJSON **out,
                             rg_error *err);
 
+/*
+ * A size read from a model file: `absent` when v is missing, not a number
+ * or negative; otherwise its integer part, at most `max` (a number too large
+ * to convert, infinity included, reads as `max`).
+ */
+size_t rg_json_size(const struct cJSON *v, size_t max, size_t absent);
+
 #endif

@@ -8,11 +8,14 @@
 #include <string.h>
 
 #include "engine/base/mem.h"
+#include "engine/nn/json_file.h"
 #include "engine/nn/tok_internal.h"
 #include "engine/nn/tokenizer.h"
 
 /* Longest continuing_subword_prefix accepted. */
 #define WP_PREFIX_MAX 16
+/* max_input_chars_per_word above this reads as this (no word is longer). */
+#define WP_MAX_CHARS_LIMIT ((size_t)1 << 30)
 
 typedef struct wordpiece {
     tok_vocab vocab;
@@ -95,7 +98,7 @@ rg_status tok_wordpiece_new(const cJSON *model, void **out, const tok_vocab **vo
         goto out;
     }
     memcpy(wp->prefix, p, wp->prefix_len);
-    wp->max_chars = cJSON_IsNumber(mx) && mx->valuedouble >= 0 ? (size_t)mx->valuedouble : 100;
+    wp->max_chars = rg_json_size(mx, WP_MAX_CHARS_LIMIT, 100);
     size_t n = (size_t)cJSON_GetArraySize(v);
     if ((rc = tok_vocab_init(&wp->vocab, n, err)))
         goto out;

@@ -18,11 +18,14 @@
 
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
+#include "engine/nn/json_file.h"
 #include "engine/nn/tok_internal.h"
 
 /* Most added tokens, and most special ids the template puts on one side. */
 #define TOK_ADDED_MAX 4096
 #define TOK_TEMPLATE_MAX 8
+/* truncation.max_length above this reads as this. */
+#define TOK_TRUNC_LIMIT ((size_t)1 << 30)
 
 typedef struct added_tok {
     char *text;
@@ -236,8 +239,8 @@ static void load_limits(rg_tokenizer *tok, const cJSON *root)
 {
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "truncation");
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(tr, "max_length");
-    if (cJSON_IsNumber(ml) && ml->valuedouble > 0)
-        tok->trunc_max = (size_t)ml->valuedouble;
+    size_t max_len = rg_json_size(ml, TOK_TRUNC_LIMIT, 0);
+    if (max_len > 0) tok->trunc_max = max_len;
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(pad, "pad_id");
     if (json_id(pid, &tok->pad_id)) return;

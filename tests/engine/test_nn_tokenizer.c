@@ -97,6 +97,53 @@ static void test_bad_json(void)
     CHECK(strstr(err.msg, "outside the vocabulary") != NULL);
 }
 
+/*
+ * Sizes in tokenizer.json too large for a size_t (1e37, or 1e400 which cJSON
+ * reads as infinity) were converted as they stood, undefined behaviour
+ * (tests/fuzz: fuzz_tokenizer_json, corpus/tokenizer_json/
+ * regress-huge-max-chars.json). They now read as their named limit; a small
+ * max_input_chars_per_word still sends longer words to [UNK].
+ */
+static void test_size_fields(void)
+{
+    static const struct {
+        const char *max_chars, *max_len;
+        int unk; /* "hello" encodes as [UNK] */
+    } cases[] = {
+        {"1e37", "1e300", 0}, {"1e400", "1e400", 0}, {"-5", "-1", 0}, {"4", "3", 1}, {"5", "0", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":"
+                 "{\"[UNK]\":0,\"hel\":1,\"##lo\":2},\"max_input_chars_per_word\":%s},"
+                 "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+                 "\"truncation\":{\"max_length\":%s}}",
+                 cases[i].max_chars, cases[i].max_len);
+        rg_tokenizer *t = NULL;
+        rg_error err;
+        CHECK_INT(rg_tokenizer_from_json(json, strlen(json), &t, &err), RG_OK);
+        REQUIRE(t);
+        int32_t ids[8];
+        size_t n = 0;
+        CHECK_INT(rg_tokenizer_encode(t, "hello", 5, 0, ids, 8, &n, &err), RG_OK);
+        if (cases[i].unk) {
+            CHECK_INT(n, 1);
+            CHECK_INT(ids[0], 0);
+        } else {
+            CHECK_INT(n, 2);
+            CHECK_INT(ids[0], 1);
+            CHECK_INT(ids[1], 2);
+        }
+        size_t ml = rg_tokenizer_max_length(t);
+        if (cases[i].max_len[0] == '1')
+            CHECK(ml >= ((size_t)1 << 20)); /* read as the limit, not wrapped */
+        else if (cases[i].max_len[0] == '3')
+            CHECK_INT(ml, 3);
+        rg_tokenizer_close(t);
+    }
+}
+
 /* Every allocation failure while loading must be reported, never crash or leak. */
 static void test_alloc_failures(void)
 {
@@ -131,7 +178,8 @@ static void test_alloc_failures(void)
 
 int main(void)
 {
-    static const test_case cases[] = {TEST(test_bad_json), TEST(test_alloc_failures)};
+    static const test_case cases[] = {TEST(test_bad_json), TEST(test_size_fields),
+                                      TEST(test_alloc_failures)};
     int rc = test_run(cases, sizeof cases / sizeof cases[0]);
     const char *dir = fix_model_dir();
     if (!dir)
