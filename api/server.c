@@ -1,6 +1,7 @@
 /*
  * server.c — libmicrohttpd I/O threads, a worker pool, suspend/resume
- * hand-off between them, streaming, limits, logs and metrics (server.h).
+ * hand-off between them, streaming and limits (server.h); the request log
+ * and the per-route counters are in server_metrics.c.
  *
  * A request's state is shared by the connection (libmicrohttpd's side,
  * released in the request-completed callback) and, while it is queued or
@@ -32,18 +33,6 @@
 #define DISCARD_MAX (64u << 20)
 /* Watchdog period (ms). */
 #define WATCHDOG_MS 50
-/* Latency histogram bucket bounds (seconds), Prometheus style. */
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                 0.25,  0.5,    1,     2.5,  5,     10};
-#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
-
-typedef struct route_metrics {
-    unsigned long long count[6]; /* by status class: 1xx..5xx, [0] other */
-    unsigned long long bucket[N_BUCKETS];
-    double sum_s;
-    unsigned long long n;
-} route_metrics;
-
 typedef struct worker {
     rg_server *srv;
     int index;
@@ -73,8 +62,7 @@ struct rg_server {
     pthread_t watchdog;
     int watchdog_started;
 
-    pthread_mutex_t metrics_mu;
-    route_metrics *metrics; /* n_routes + 1 (unmatched) */
+    srv_metrics *metrics;
     atomic_ullong id_counter;
     unsigned long long id_seed;
 };
@@ -524,38 +512,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ok;
 }
 
-static void log_request(rg_server *s, rg_request *r, double ms, int completed)
-{
-    if (!s->opt.log_requests) return;
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return;
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON_AddStringToObject(o, "ts", ts);
-    cJSON_AddStringToObject(o, "level", r->status >= 500 ? "error" : "info");
-    cJSON_AddStringToObject(o, "event", "request");
-    cJSON_AddStringToObject(o, "request_id", r->id);
-    cJSON_AddStringToObject(o, "method", r->method);
-    cJSON_AddStringToObject(o, "path", r->path);
-    cJSON_AddStringToObject(o, "route", rg_req_route(r));
-    cJSON_AddNumberToObject(o, "status", r->status);
-    cJSON_AddNumberToObject(o, "ms", ms);
-    if (r->t_run > 0) { /* a worker ran it: its wait in the queue and its run */
-        cJSON_AddNumberToObject(o, "queue_ms", (r->t_run - r->t_queued) * 1e3);
-        if (r->t_done > 0) cJSON_AddNumberToObject(o, "run_ms", (r->t_done - r->t_run) * 1e3);
-    }
-    cJSON_AddNumberToObject(o, "bytes_in", (double)r->body.len);
-    cJSON_AddNumberToObject(o, "bytes_out", (double)r->bytes_out);
-    if (!completed) cJSON_AddBoolToObject(o, "client_gone", 1);
-    char *line = cJSON_PrintUnformatted(o);
-    if (line) fprintf(stderr, "%s\n", line);
-    cJSON_free(line);
-    cJSON_Delete(o);
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -572,16 +528,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r->status) r->status = 499;        /* closed before any reply */
     pthread_mutex_unlock(&r->mu);
 
-    pthread_mutex_lock(&s->metrics_mu);
-    route_metrics *m = &s->metrics[r->route_index];
-    unsigned cls_i = r->status / 100;
-    m->count[cls_i >= 1 && cls_i <= 5 ? cls_i : 0]++;
-    for (size_t i = 0; i < N_BUCKETS; i++)
-        if (secs <= buckets[i]) m->bucket[i]++;
-    m->sum_s += secs;
-    m->n++;
-    pthread_mutex_unlock(&s->metrics_mu);
-    log_request(s, r, secs * 1e3, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    srv_metrics_record(s->metrics, r->route_index, r->status, secs);
+    if (s->opt.log_requests)
+        srv_log_request(r, secs * 1e3, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 
     pthread_mutex_lock(&s->mu);
     s->inflight--;
@@ -594,46 +543,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 rg_status rg_server_metrics(rg_server *s, rg_buf *out)
 {
-    rg_status st = RG_OK;
-    static const char *classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-    pthread_mutex_lock(&s->metrics_mu);
-    st = rg_buf_puts(out, "# HELP ragd_http_requests_total Requests answered, by route and "
-                          "status class.\n# TYPE ragd_http_requests_total counter\n");
-    for (size_t i = 0; !st && i <= s->opt.n_routes; i++) {
-        const char *route = i < s->opt.n_routes ? s->opt.routes[i].path : "unmatched";
-        const char *method = i < s->opt.n_routes ? s->opt.routes[i].method : "";
-        for (size_t c = 0; !st && c < 6; c++)
-            if (s->metrics[i].count[c])
-                st = rg_buf_printf(out,
-                                   "ragd_http_requests_total{method=\"%s\",route=\"%s\","
-                                   "status=\"%s\"} %llu\n",
-                                   method, route, classes[c], s->metrics[i].count[c]);
-    }
-    if (!st)
-        st = rg_buf_puts(out, "# HELP ragd_http_request_duration_seconds Time from the request "
-                              "line to the last byte, by route.\n"
-                              "# TYPE ragd_http_request_duration_seconds histogram\n");
-    for (size_t i = 0; !st && i <= s->opt.n_routes; i++) {
-        const route_metrics *m = &s->metrics[i];
-        if (!m->n) continue;
-        const char *route = i < s->opt.n_routes ? s->opt.routes[i].path : "unmatched";
-        const char *method = i < s->opt.n_routes ? s->opt.routes[i].method : "";
-        for (size_t b = 0; !st && b < N_BUCKETS; b++)
-            st = rg_buf_printf(out,
-                               "ragd_http_request_duration_seconds_bucket{method=\"%s\","
-                               "route=\"%s\",le=\"%g\"} %llu\n",
-                               method, route, buckets[b], m->bucket[b]);
-        if (!st)
-            st = rg_buf_printf(out,
-                               "ragd_http_request_duration_seconds_bucket{method=\"%s\","
-                               "route=\"%s\",le=\"+Inf\"} %llu\n"
-                               "ragd_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"}"
-                               " %.6f\n"
-                               "ragd_http_request_duration_seconds_count{method=\"%s\","
-                               "route=\"%s\"} %llu\n",
-                               method, route, m->n, method, route, m->sum_s, method, route, m->n);
-    }
-    pthread_mutex_unlock(&s->metrics_mu);
+    rg_status st = srv_metrics_print(s->metrics, s->opt.routes, s->opt.n_routes, out);
     pthread_mutex_lock(&s->mu);
     size_t q = s->q_len, infl = s->inflight;
     pthread_mutex_unlock(&s->mu);
@@ -667,10 +577,9 @@ static void stop_workers(rg_server *s)
 static void server_free(rg_server *s)
 {
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->metrics_mu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->idle_cv);
-    rg_free(s->metrics);
+    srv_metrics_free(s->metrics);
     rg_free(s);
 }
 
@@ -716,11 +625,10 @@ rg_status rg_server_start(const rg_server_options *opt, rg_server **out, rg_erro
     if (!s->opt.max_connections) s->opt.max_connections = def.max_connections;
     if (!s->opt.host) s->opt.host = def.host;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->metrics_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
     s->id_seed = (unsigned long long)time(NULL) * 1000003ull ^ (unsigned long long)getpid();
-    s->metrics = rg_calloc(opt->n_routes + 1, sizeof *s->metrics);
+    s->metrics = srv_metrics_new(opt->n_routes);
     struct sockaddr_storage ss;
     rg_status st = s->metrics ? RG_OK : rg_fail(err, RG_ENOMEM, "out of memory");
     if (!st) st = resolve(s->opt.host, opt->port, &ss, err);

@@ -1,8 +1,9 @@
 /*
  * server_impl.h — inside api/server: the request object that server.c
- * (connections, workers, logs, metrics) and server_reply.c (what handlers
- * read from a request and the replies they write, streamed or not) share.
- * Not a public header: only those two files include it.
+ * (connections, workers), server_metrics.c (logs, metrics) and
+ * server_reply.c (what handlers read from a request and the replies they
+ * write, streamed or not) share. Not a public header: only those files
+ * include it.
  */
 #ifndef RG_SERVER_IMPL_H
 #define RG_SERVER_IMPL_H
@@ -62,6 +63,19 @@ struct rg_request {
     rg_request *next;                /* job queue */
     rg_request *act_prev, *act_next; /* active list (queued or running), for the watchdog */
 };
+
+/* Per-route request counters and latency histograms (server_metrics.c). */
+typedef struct srv_metrics srv_metrics;
+
+/* n_routes + 1 slots, the last for unmatched requests; NULL when out of memory. */
+srv_metrics *srv_metrics_new(size_t n_routes);
+void srv_metrics_free(srv_metrics *m);
+/* Counts one finished request; route_index <= n_routes. Thread-safe. */
+void srv_metrics_record(srv_metrics *m, int route_index, unsigned status, double secs);
+/* Appends the counters and histograms in Prometheus text; RG_ENOMEM when out is full. */
+rg_status srv_metrics_print(srv_metrics *m, const rg_route *routes, size_t n_routes, rg_buf *out);
+/* Writes the request's JSON log line to stderr. */
+void srv_log_request(const rg_request *r, double ms, int completed);
 
 /* Resumes the request's connection if it waits for a worker's output.
  * Called with r->mu held. */
