@@ -36,6 +36,9 @@ int cli_fail_err(const rg_error *err);
 /* Parses a decimal integer in [min, max]; prints an error naming opt and returns 0 if bad. */
 int cli_size(const char *opt, const char *s, size_t min, size_t max, size_t *out);
 
+/* Most compute threads a command line may ask for. */
+#define CLI_THREADS_MAX 1024
+
 /* Deepest nesting of arrays and objects accepted in JSON from a client or a user's file. */
 #define CLI_JSON_DEPTH_MAX 64
 

@@ -100,9 +100,11 @@ int cmd_embed(const rg_cli *cli, int argc, char **argv)
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
             model = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            o.threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--int8"))
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            size_t n;
+            if (!cli_size("--threads", argv[++i], 1, CLI_THREADS_MAX, &n)) return 2;
+            o.threads = (int)n;
+        } else if (!strcmp(argv[i], "--int8"))
             o.int8 = 1;
         else if (!strcmp(argv[i], "--")) {
             i++;

@@ -164,6 +164,10 @@ t.check(p.returncode == 1 and one_error_line(p.stderr), "search without a store:
         p.stderr)
 p = run(["search", "--collection", "nope", "vpn"], data=data)
 t.check(p.returncode == 1 and "nope" in p.stderr, "unknown collection is an error", p.stderr)
+for bad_threads in ("abc", "0", "-2", "4x"):
+    p = run(["embed", "--threads", bad_threads, "hello"], data=data)
+    t.check(p.returncode == 2 and one_error_line(p.stderr) and "--threads takes a whole number"
+            in p.stderr, f"embed --threads {bad_threads}: usage error, exit 2", p.stderr)
 p = run(["frobnicate"], data=data)
 t.check(p.returncode == 2, "unknown command exits 2")
 
