@@ -36,7 +36,7 @@
 
 size_t rg_lexical_size(const rg_lexical *lx)
 {
-    return lx ? lx->n_docs : 0;
+    return lx ? lx->n_docs - lx->n_dead : 0;
 }
 
 size_t rg_lexical_pruned(rg_lexical *lx)
@@ -56,28 +56,90 @@ uint64_t rg_lex_term_hash(const char *s, size_t n)
     return h;
 }
 
-/* Term id of s[0..n), or -1. */
+long rg_lex_delta_term_find(const lex_delta *x, const char *s, size_t n)
+{
+    if (!x->slots) return -1;
+    for (size_t h = rg_lex_term_hash(s, n) & x->slot_mask;; h = (h + 1) & x->slot_mask) {
+        uint32_t v = x->slots[h];
+        if (!v) return -1;
+        size_t i = v - 1;
+        if (x->off[i + 1] - x->off[i] == n && memcmp(x->pool + x->off[i], s, n) == 0)
+            return (long)i;
+    }
+}
+
+/* Term id of s[0..n), main or delta, or -1. */
 long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n)
 {
-    if (!lx->slots) return -1;
-    for (size_t i = rg_lex_term_hash(s, n) & lx->slot_mask;; i = (i + 1) & lx->slot_mask) {
+    for (size_t i = rg_lex_term_hash(s, n) & lx->slot_mask; lx->slots;
+         i = (i + 1) & lx->slot_mask) {
         uint32_t v = lx->slots[i];
-        if (!v) return -1;
+        if (!v) break;
         size_t t = v - 1, len = lx->term_off[t + 1] - lx->term_off[t];
         if (len == n && memcmp(lx->pool + lx->term_off[t], s, n) == 0) return (long)t;
     }
+    long d = rg_lex_delta_term_find(&lx->delta, s, n);
+    return d < 0 ? -1 : (long)lx->n_main_terms + d;
+}
+
+/* Term t's postings list in the delta, or NULL. */
+static const lex_dlist *delta_list(const rg_lexical *lx, uint32_t t)
+{
+    if (!lx->dlists) return NULL;
+    for (size_t h = (t * 2654435761u) & lx->dlist_mask;; h = (h + 1) & lx->dlist_mask) {
+        if (lx->dlists[h].term1 == t + 1) return &lx->dlists[h];
+        if (!lx->dlists[h].term1) return NULL;
+    }
+}
+
+size_t rg_lex_lists(const rg_lexical *lx, uint32_t t, const lex_post *p[2], size_t n[2])
+{
+    size_t k = 0;
+    if (t < lx->n_main_terms && lx->post_off[t + 1] > lx->post_off[t]) {
+        p[k] = lx->post + lx->post_off[t];
+        n[k++] = lx->post_off[t + 1] - lx->post_off[t];
+    }
+    const lex_dlist *d = delta_list(lx, t);
+    if (d) {
+        p[k] = lx->dpost + d->start;
+        n[k++] = d->n;
+    }
+    return k;
+}
+
+size_t rg_lex_df(const rg_lexical *lx, long t)
+{
+    if (t < 0) return 0;
+    const lex_dlist *d = delta_list(lx, (uint32_t)t);
+    size_t df = d ? d->n : 0;
+    if ((size_t)t < lx->n_main_terms) df += lx->post_off[t + 1] - lx->post_off[t];
+    return df;
+}
+
+float rg_lex_max_impact(const rg_lexical *lx, uint32_t t)
+{
+    const lex_dlist *d = delta_list(lx, t);
+    float m = d ? d->max : 0.0f;
+    if (t < lx->n_main_terms && lx->post_max[t] > m) m = lx->post_max[t];
+    return m;
+}
+
+const char *rg_lex_term_text(const rg_lexical *lx, uint32_t t, size_t *n)
+{
+    if (t < lx->n_main_terms) {
+        *n = lx->term_off[t + 1] - lx->term_off[t];
+        return lx->pool + lx->term_off[t];
+    }
+    const lex_delta *x = &lx->delta;
+    size_t i = t - lx->n_main_terms;
+    *n = x->off[i + 1] - x->off[i];
+    return x->pool + x->off[i];
 }
 
 /* An unseen bigram of two characters this common is a seam between words
  * (is_seam); measured on cmrc2018 --holdout, README. */
 #define RG_LEX_SEAM_CHAR_SHARE  0.05
 #define RG_LEX_SEAM_CHAR_MIN_DF 5
-
-/* Chunks holding term t (-1: none). */
-static size_t term_df(const rg_lexical *lx, long t)
-{
-    return t < 0 ? 0 : (size_t)(lx->post_off[t + 1] - lx->post_off[t]);
-}
 
 /* The forms of ideograph c in either script (zh.h), c first; returns how many. */
 static size_t zh_forms(uint32_t c, uint32_t out[RG_ZH_FORMS_MAX + 2])
@@ -118,7 +180,7 @@ long rg_lex_query_term_find(const rg_lexical *lx, const char *s, size_t n)
             size_t len = rg_utf8_encode(forms[0][a], text);
             if (n_cp == 2) len += rg_utf8_encode(forms[1][b], text + len);
             long t = rg_lex_term_find(lx, text, len);
-            if (term_df(lx, t) > best_df) best = t, best_df = term_df(lx, t);
+            if (rg_lex_df(lx, t) > best_df) best = t, best_df = rg_lex_df(lx, t);
         }
     }
     return best;
@@ -183,16 +245,19 @@ static double idf_of(double n, double df)
  * first time; returns the new number of touched chunks. */
 static size_t add_list(rg_lexical *lx, uint32_t t, float idf, size_t nt)
 {
-    const lex_post *p = lx->post + lx->post_off[t];
-    size_t df = lx->post_off[t + 1] - lx->post_off[t];
+    const lex_post *lists[2];
+    size_t lens[2], n_lists = rg_lex_lists(lx, t, lists, lens);
     float *acc = lx->acc;
     uint32_t *touched = lx->touched;
-    for (size_t i = 0; i < df; i++) {
-        uint32_t d = p[i].doc;
-        float a = acc[d];
-        touched[nt] = d; /* kept only if new: no branch to mispredict */
-        nt += a == 0.0f;
-        acc[d] = a + idf * p[i].w;
+    for (size_t l = 0; l < n_lists; l++) {
+        const lex_post *p = lists[l];
+        for (size_t i = 0, df = lens[l]; i < df; i++) {
+            uint32_t d = p[i].doc;
+            float a = acc[d];
+            touched[nt] = d; /* kept only if new: no branch to mispredict */
+            nt += a == 0.0f;
+            acc[d] = a + idf * p[i].w;
+        }
     }
     return nt;
 }
@@ -221,22 +286,26 @@ static size_t seek(const lex_post *p, size_t lo, size_t n, uint32_t d)
 /* Adds term t's impacts to the chunks cand[0..nc) (ascending) only. */
 static void add_to_candidates(rg_lexical *lx, uint32_t t, float idf, size_t nc)
 {
-    const lex_post *p = lx->post + lx->post_off[t];
-    size_t df = lx->post_off[t + 1] - lx->post_off[t];
+    const lex_post *lists[2];
+    size_t lens[2], n_lists = rg_lex_lists(lx, t, lists, lens);
     float *acc = lx->acc;
-    if (nc * 16 < df) { /* few candidates, long list: look them up */
-        size_t at = 0;
-        for (size_t i = 0; i < nc && at < df; i++) {
-            at = seek(p, at, df, lx->cand[i]);
-            if (at < df && p[at].doc == lx->cand[i]) acc[p[at].doc] += idf * p[at].w;
+    for (size_t l = 0; l < n_lists; l++) {
+        const lex_post *p = lists[l];
+        size_t df = lens[l];
+        if (nc * 16 < df) { /* few candidates, long list: look them up */
+            size_t at = 0;
+            for (size_t i = 0; i < nc && at < df; i++) {
+                at = seek(p, at, df, lx->cand[i]);
+                if (at < df && p[at].doc == lx->cand[i]) acc[p[at].doc] += idf * p[at].w;
+            }
+            continue;
         }
-        return;
-    }
-    /* many candidates: a pass over the list that touches no new chunk
-     * (chunks pruned earlier may gain too; they are not ranked) */
-    for (size_t i = 0; i < df; i++) {
-        uint32_t d = p[i].doc;
-        if (acc[d] != 0.0f) acc[d] += idf * p[i].w;
+        /* many candidates: a pass over the list that touches no new chunk
+         * (chunks pruned earlier may gain too; they are not ranked) */
+        for (size_t i = 0; i < df; i++) {
+            uint32_t d = p[i].doc;
+            if (acc[d] != 0.0f) acc[d] += idf * p[i].w;
+        }
     }
 }
 
@@ -253,6 +322,7 @@ static size_t heap_top(rg_lexical *lx, const uint32_t *docs, size_t n, size_t k,
         uint32_t d = docs[i];
         float sc = lx->acc[d];
         if (sc < floor) continue; /* the common case: no chunk id to load */
+        if (lx->n_dead && lx->dead[d]) continue; /* deleted since the last merge */
         rg_lex_hit c = {as_index ? (int64_t)d : lx->chunk_ids[d], sc};
         if (nh == k && !hit_worse(&hits[0], &c)) continue;
         if (filter && !filter(filter_ctx, lx->chunk_ids[d])) continue;
@@ -321,26 +391,22 @@ static float kth_final(rg_lexical *lx, size_t q, const rg_lex_hit *hits, size_t 
     for (size_t i = 0; i < k; i++)
         lx->th_score[i] = lx->acc[lx->th_doc[i]];
     for (size_t j = q; j < lx->n_qterm; j++) {
-        uint32_t t = lx->qinfo[j].t;
-        const lex_post *p = lx->post + lx->post_off[t];
-        size_t df = lx->post_off[t + 1] - lx->post_off[t], at = 0;
+        const lex_post *lists[2];
+        size_t lens[2], n_lists = rg_lex_lists(lx, lx->qinfo[j].t, lists, lens);
         float idf = lx->qinfo[j].idf;
-        for (size_t i = 0; i < k && at < df; i++) {
-            at = seek(p, at, df, lx->th_doc[i]);
-            if (at < df && p[at].doc == lx->th_doc[i]) lx->th_score[i] += idf * p[at].w;
+        for (size_t l = 0; l < n_lists; l++) {
+            const lex_post *p = lists[l];
+            size_t df = lens[l], at = 0;
+            for (size_t i = 0; i < k && at < df; i++) {
+                at = seek(p, at, df, lx->th_doc[i]);
+                if (at < df && p[at].doc == lx->th_doc[i]) lx->th_score[i] += idf * p[at].w;
+            }
         }
     }
     low = lx->th_score[0];
     for (size_t i = 1; i < k; i++)
         if (lx->th_score[i] < low) low = lx->th_score[i];
     return low;
-}
-
-/* Term t's text. */
-static const char *term_text(const rg_lexical *lx, uint32_t t, size_t *n)
-{
-    *n = lx->term_off[t + 1] - lx->term_off[t];
-    return lx->pool + lx->term_off[t];
 }
 
 /* qsort has no context argument: the handle whose terms are compared
@@ -355,7 +421,8 @@ static int qterm_before(const void *a, const void *b)
     const struct lex_qterm *x = a, *y = b;
     if (x->bound != y->bound) return x->bound > y->bound ? -1 : 1;
     size_t nx, ny;
-    const char *tx = term_text(sort_lx, x->t, &nx), *ty = term_text(sort_lx, y->t, &ny);
+    const char *tx = rg_lex_term_text(sort_lx, x->t, &nx),
+               *ty = rg_lex_term_text(sort_lx, y->t, &ny);
     int c = memcmp(tx, ty, nx < ny ? nx : ny);
     return c ? c : (nx > ny) - (nx < ny);
 }
@@ -371,10 +438,10 @@ static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *
     size_t rest_df[RG_QUERY_MAX_TERMS + 1];
     for (size_t q = 0; q < nq; q++) {
         uint32_t t = lx->qterm[q];
-        size_t df = lx->post_off[t + 1] - lx->post_off[t];
+        size_t df = rg_lex_df(lx, t);
         lx->qinfo[q].t = t;
         lx->qinfo[q].idf = (float)idf_of(n, (double)df);
-        lx->qinfo[q].bound = (double)lx->qinfo[q].idf * (double)lx->post_max[t];
+        lx->qinfo[q].bound = (double)lx->qinfo[q].idf * (double)rg_lex_max_impact(lx, t);
     }
     sort_lx = lx;
     qsort(lx->qinfo, nq, sizeof lx->qinfo[0], qterm_before);
@@ -383,7 +450,7 @@ static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *
     for (size_t q = nq; q-- > 0;) {
         uint32_t t = lx->qinfo[q].t;
         rest[q] = rest[q + 1] + lx->qinfo[q].bound;
-        rest_df[q] = rest_df[q + 1] + (lx->post_off[t + 1] - lx->post_off[t]);
+        rest_df[q] = rest_df[q + 1] + rg_lex_df(lx, t);
     }
     size_t min_df = lx->n_docs / RG_LEX_PRUNE_DIV;
     if (min_df < RG_LEX_PRUNE_MIN_DF) min_df = RG_LEX_PRUNE_MIN_DF;
@@ -393,7 +460,7 @@ static size_t score_top(rg_lexical *lx, size_t k, rg_chunk_filter filter, void *
     float theta = 0.0f;
     for (; q < nq; q++) {
         uint32_t t = lx->qinfo[q].t;
-        size_t df = lx->post_off[t + 1] - lx->post_off[t];
+        size_t df = rg_lex_df(lx, t);
         /* worth a look: a long list ahead, and ranking what is touched costs
          * less than the passes it could save */
         if (!lx->exhaustive && q > 0 && nt >= k && df >= min_df && nt <= rest_df[q] &&
@@ -462,8 +529,8 @@ static int is_seam(rg_lexical *lx, const char *s, size_t n)
     if (!ka || !kb || ka + kb != n || !rg_is_cjk(a) || !rg_is_cjk(b)) return 0;
     double common = RG_LEX_SEAM_CHAR_SHARE * (double)lx->n_docs;
     if (common < RG_LEX_SEAM_CHAR_MIN_DF) common = RG_LEX_SEAM_CHAR_MIN_DF;
-    return (double)term_df(lx, rg_lex_query_term_find(lx, s, ka)) >= common &&
-           (double)term_df(lx, rg_lex_query_term_find(lx, s + ka, kb)) >= common;
+    return (double)rg_lex_df(lx, rg_lex_query_term_find(lx, s, ka)) >= common &&
+           (double)rg_lex_df(lx, rg_lex_query_term_find(lx, s + ka, kb)) >= common;
 }
 
 double rg_lexical_ideal(rg_lexical *lx, const char *query)
@@ -477,7 +544,7 @@ double rg_lexical_ideal(rg_lexical *lx, const char *query)
     /* distinct query terms, indexed or not (df 0: the highest idf) */
     for (size_t i = 0; st == RG_OK && i < lx->n_qterm; i++) {
         long t = rg_lex_query_term_find(lx, lx->qtext[i], lx->qlen[i]);
-        double w = idf_of((double)lx->n_docs, (double)term_df(lx, t)) * (lx->k1 + 1.0);
+        double w = idf_of((double)lx->n_docs, (double)rg_lex_df(lx, t)) * (lx->k1 + 1.0);
         if (t < 0 && is_seam(lx, lx->qtext[i], lx->qlen[i]))
             seams += w;
         else

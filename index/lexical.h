@@ -109,20 +109,41 @@ void rg_lexical_close(rg_lexical *lx);
 
 /*
  * Brings lx up to date with its FTS5 table after rows were added or deleted
- * (db: the connection it was opened on). Chunk ids only grow (rowids are
- * chunk ids, AUTOINCREMENT): rows above the last indexed id are new and are
- * tokenized here; indexed rows that are gone are dropped; every impact is
- * recomputed for the new average length. Costs one pass over the postings
+ * (db: the connection it was opened on), exactly: every rowid is compared
+ * with the index to find the deleted ones, rows above the last one read
+ * are new (rowids are chunk ids and only grow, AUTOINCREMENT) and are
+ * tokenized here, and everything is merged into one index with every
+ * impact recomputed for the new average length: the index a fresh build
+ * would give (same scores). Costs a pass over the rowids and the postings
  * plus the new rows' text, against reading every token instance back for
- * rg_lexical_open, and gives the index a fresh build would (same scores).
- * Falls back to that rebuild (*rebuilt = 1) when it cannot tell: rows below
- * the last id it never indexed, or a term frequency it cannot recover. On
- * error lx is unchanged. A changed row keeps its id only if rewritten in
- * place, which ragd's store never does (it deletes and inserts).
+ * rg_lexical_open. Falls back to that rebuild (*rebuilt = 1) when it cannot
+ * tell: rows below the last one read that it never indexed, or a term
+ * frequency it cannot recover. On error lx is unchanged. A changed row
+ * keeps its id only if rewritten in place, which ragd's store never does
+ * (it deletes and inserts).
  */
 rg_status rg_lexical_refresh(rg_lexical *lx, sqlite3 *db, int *rebuilt, rg_error *err);
 
-/* Chunks indexed (those with at least one token). */
+/*
+ * The cheap way, for a service taking writes: the caller names the chunk
+ * ids deleted since lx last looked (gone[0..n_gone), e.g. from the store's
+ * deletion log; ids lx never indexed are ignored). New rows are tokenized
+ * into a delta index searched beside the main one, and the deleted chunks
+ * are masked: the cost is the new rows plus the delta, not the collection.
+ * Once the delta, or the masked chunks, pass RG_LEX_DELTA_MIN chunks and
+ * 1/RG_LEX_DELTA_DIV of the main index (lexical_impl.h: 4096, 1/16), or
+ * when merge is non-zero, this call merges as rg_lexical_refresh does and
+ * sets *merged (may be NULL).
+ * Until then scores lag a fresh build's a little, as Lucene's do between
+ * merges: N and document frequencies still count masked chunks, and new
+ * chunks' impacts use the average length of the last merge. Which chunks
+ * can match does not lag: a masked chunk is never returned, a new one is
+ * found at once. On error lx is unchanged.
+ */
+rg_status rg_lexical_update(rg_lexical *lx, sqlite3 *db, const int64_t *gone, size_t n_gone,
+                            int merge, int *merged, rg_error *err);
+
+/* Chunks indexed (those with at least one token), masked ones not counted. */
 size_t rg_lexical_size(const rg_lexical *lx);
 
 /* Searches so far that pruned (see rg_lexical_search), for tests and metrics. */

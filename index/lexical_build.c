@@ -161,19 +161,24 @@ static uint32_t doc_index(const rg_lexical *lx, int64_t id)
     return (uint32_t)lo;
 }
 
+float rg_lex_impact(const rg_lexical *lx, double tf, double dl, double avgdl)
+{
+    double k1 = lx->k1, b = lx->b;
+    double norm = k1 * (1.0 - b + b * dl / avgdl);
+    return (float)(tf * (k1 + 1.0) / (tf + norm));
+}
+
 /* Turns the term frequencies held in post[].w into BM25 impacts, from dl
- * and total; sets post_max, and exhaustive when a list is out of chunk
- * order. The one place impacts are computed: a refreshed index and a fresh
- * one get the same bits. */
+ * and total; sets avgdl, post_max, and exhaustive when a list is out of
+ * chunk order. The one place impacts of the main index are computed: a
+ * refreshed index and a fresh one get the same bits. */
 void rg_lex_set_impacts(rg_lexical *lx)
 {
-    double k1 = lx->k1, b = lx->b, avgdl = (double)lx->total / (double)lx->n_docs;
+    lx->avgdl = lx->n_docs ? (double)lx->total / (double)lx->n_docs : 1.0;
     for (size_t t = 0; t < lx->n_terms; t++) {
         lx->post_max[t] = 0.0f;
         for (size_t p = lx->post_off[t]; p < lx->post_off[t + 1]; p++) {
-            double tf = lx->post[p].w;
-            double norm = k1 * (1.0 - b + b * (double)lx->dl[lx->post[p].doc] / avgdl);
-            lx->post[p].w = (float)(tf * (k1 + 1.0) / (tf + norm));
+            lx->post[p].w = rg_lex_impact(lx, lx->post[p].w, lx->dl[lx->post[p].doc], lx->avgdl);
             if (lx->post[p].w > lx->post_max[t]) lx->post_max[t] = lx->post[p].w;
             /* rows came ordered by term, then chunk id: lookups rely on it */
             if (p > lx->post_off[t] && lx->post[p].doc <= lx->post[p - 1].doc) lx->exhaustive = 1;
@@ -198,7 +203,7 @@ static rg_status build_postings(rg_lexical *lx, scan *s, rg_error *err)
     if (n > RG_LEX_MAX_CHUNKS) {
         return rg_fail(err, RG_ELIMIT, "lexical: %zu chunks, at most %zu", n, RG_LEX_MAX_CHUNKS);
     }
-    lx->n_docs = n;
+    lx->n_docs = lx->n_main = n;
     int64_t *ids = rg_realloc(lx->chunk_ids, n * sizeof(int64_t));
     if (ids) lx->chunk_ids = ids; /* only gives memory back; failing is harmless */
     lx->dl = rg_calloc(n, sizeof *lx->dl);
@@ -220,6 +225,9 @@ oom:
 
 rg_status rg_lex_build_hash(rg_lexical *lx, rg_error *err)
 {
+    lx->n_main = lx->n_docs;
+    lx->n_main_terms = lx->n_terms;
+    lx->cap_docs = lx->n_docs;
     size_t n = RG_LEX_MIN_SLOTS;
     while (n < 2 * lx->n_terms)
         n *= 2;
@@ -248,6 +256,7 @@ rg_status rg_lex_build_hash(rg_lexical *lx, rg_error *err)
 static rg_status count_empty(rg_lexical *lx, sqlite3 *db, rg_error *err)
 {
     lx->n_empty = 0;
+    lx->last_read = lx->n_docs ? lx->chunk_ids[lx->n_docs - 1] : INT64_MIN;
     if (!lx->n_docs) return RG_OK;
     sqlite3_stmt *q = NULL;
     char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w_docsize\" WHERE id <= ?1", lx->table);
@@ -319,6 +328,8 @@ void rg_lex_free_index(rg_lexical *lx)
     rg_free(lx->touched);
     rg_free(lx->cand);
     rg_free(lx->cand_tmp);
+    rg_free(lx->dead);
+    rg_lex_delta_clear(lx);
 }
 
 void rg_lexical_close(rg_lexical *lx)

@@ -968,18 +968,29 @@ static int rf_same(sqlite3 *db, rg_lexical *lx, uint64_t *seed)
     return same;
 }
 
-static void test_refresh(void)
+/* A chunks_fts of 1500 random rows (ids 1..1500; *next: the next id), or NULL. */
+static sqlite3 *rf_db(uint64_t *seed, int64_t *next)
 {
     sqlite3 *db = open_db();
-    REQUIRE(db);
-    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
-                     "tokenize='porter ragd')") == SQLITE_OK);
+    if (!db ||
+        exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                 "tokenize='porter ragd')") != SQLITE_OK ||
+        exec(db, "BEGIN") != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    for (*next = 1; *next <= 1500; (*next)++)
+        rf_insert(db, *next, seed);
+    CHECK(exec(db, "COMMIT") == SQLITE_OK);
+    return db;
+}
+
+static void test_refresh(void)
+{
     uint64_t seed = 5;
-    int64_t next = 1;
-    REQUIRE(exec(db, "BEGIN") == SQLITE_OK);
-    for (; next <= 1500; next++)
-        rf_insert(db, next, &seed);
-    REQUIRE(exec(db, "COMMIT") == SQLITE_OK);
+    int64_t next;
+    sqlite3 *db = rf_db(&seed, &next);
+    REQUIRE(db);
     rg_lexical *lx = NULL;
     rg_error err;
     REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
@@ -1026,9 +1037,176 @@ static void test_refresh(void)
     sqlite3_close(db);
 }
 
+/* ---- update: a delta beside the main index, deleted chunks masked ---- */
+
+static int cmp_hit_id(const void *a, const void *b)
+{
+    int64_t x = ((const rg_lex_hit *)a)->chunk_id, y = ((const rg_lex_hit *)b)->chunk_id;
+    return (x > y) - (x < y);
+}
+
+#define UP_ALL 8192
+
+/*
+ * After an update: the same size as a fresh build, and for queries of the
+ * vocabulary the same set of matching chunks (so none deleted, none new
+ * missing) with scores near the fresh build's (they lag until a merge);
+ * the pruned search (lx) gives exactly the top k of the exhaustive one
+ * (lxe, given the same updates), filters included.
+ */
+static int up_same(sqlite3 *db, rg_lexical *lx, rg_lexical *lxe, uint64_t *seed, double *worst)
+{
+    rg_lexical *fresh = NULL;
+    rg_error err;
+    if (rg_lexical_open(db, NULL, &fresh, &err) != RG_OK) return 0;
+    int same = rg_lexical_size(lx) == rg_lexical_size(fresh) &&
+               rg_lexical_size(lxe) == rg_lexical_size(fresh);
+    static rg_lex_hit a[UP_ALL], b[UP_ALL];
+    static const size_t ks[] = {1, 5, 20, 300};
+    for (int qi = 0; same && qi < 60; qi++) {
+        char q[512];
+        size_t len = 0, n = 1 + rnd(seed) % 5;
+        for (size_t j = 0; j < n; j++)
+            len += (size_t)snprintf(q + len, sizeof q - len, "%s ", rf_words[rnd(seed) % RF_WORDS]);
+        size_t na = 0, nb = 0;
+        same = rg_lexical_search(lx, q, UP_ALL, NULL, NULL, a, &na, &err) == RG_OK &&
+               rg_lexical_search(fresh, q, UP_ALL, NULL, NULL, b, &nb, &err) == RG_OK && na == nb &&
+               na < UP_ALL;
+        qsort(a, na, sizeof a[0], cmp_hit_id);
+        qsort(b, nb, sizeof b[0], cmp_hit_id);
+        for (size_t i = 0; same && i < na; i++) {
+            same = a[i].chunk_id == b[i].chunk_id;
+            double rel = fabs((double)a[i].score - (double)b[i].score) / (double)b[i].score;
+            if (rel > *worst) *worst = rel;
+        }
+        if (!same) fprintf(stderr, "update: matches differ from a fresh build: q='%s'\n", q);
+        size_t k = ks[qi % 4];
+        rg_chunk_filter f = qi % 3 == 0 ? not_third : NULL;
+        same = same && rg_lexical_search(lx, q, k, f, NULL, a, &na, &err) == RG_OK &&
+               rg_lexical_search(lxe, q, k, f, NULL, b, &nb, &err) == RG_OK && na == nb;
+        for (size_t i = 0; same && i < na; i++)
+            same = a[i].chunk_id == b[i].chunk_id && a[i].score == b[i].score;
+        if (!same) fprintf(stderr, "update: pruned differs from exhaustive: k=%zu q='%s'\n", k, q);
+    }
+    rg_lexical_close(fresh);
+    return same;
+}
+
+/* Deletes up to n rows with rowid % 7 == r (rows without a token too when
+ * empty_too), recording their ids in gone; returns how many. */
+static size_t up_delete(sqlite3 *db, int r, int n, int empty_too, int64_t *gone)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT rowid FROM chunks_fts WHERE (%d OR body NOT LIKE '...%%') AND rowid %% 7 = %d "
+             "LIMIT %d",
+             empty_too, r, n);
+    sqlite3_stmt *st = NULL;
+    size_t k = 0;
+    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        gone[k++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < k; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM chunks_fts WHERE rowid = %lld", (long long)gone[i]);
+        CHECK(exec(db, sql) == SQLITE_OK);
+    }
+    return k;
+}
+
+static void test_update(void)
+{
+    uint64_t seed = 11;
+    int64_t next;
+    sqlite3 *db = rf_db(&seed, &next);
+    REQUIRE(db);
+    rg_lexical *lx = NULL, *lxe = NULL;
+    rg_error err;
+    rg_lexical_options eo = rg_lexical_default_options();
+    eo.exhaustive = 1;
+    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
+    REQUIRE(rg_lexical_open(db, &eo, &lxe, &err) == RG_OK);
+    int merged = -1;
+    double worst = 0.0;
+    CHECK_INT(rg_lexical_update(lx, db, NULL, 0, 0, &merged, &err), RG_OK);
+    CHECK_INT(merged, 0);
+    static int64_t gone[UP_ALL];
+    size_t pruned = rg_lexical_pruned(lx);
+    /* rounds of deletes and inserts; round 2 deletes rows without a token
+     * too, round 4 names an id never indexed and one twice */
+    for (int round = 0; round < 6; round++) {
+        size_t n_gone = up_delete(db, round, 20 + 30 * round, round == 2, gone);
+        int64_t upto = next + (round == 3 ? 0 : 25 + 100 * round); /* round 3: deletes only */
+        for (; next < upto; next++)
+            rf_insert(db, next, &seed);
+        if (round == 4) {
+            gone[n_gone++] = next + 1000;
+            gone[n_gone] = gone[0];
+            n_gone++;
+        }
+        merged = -1;
+        CHECK_INT(rg_lexical_update(lx, db, gone, n_gone, 0, &merged, &err), RG_OK);
+        CHECK_INT(rg_lexical_update(lxe, db, gone, n_gone, 0, NULL, &err), RG_OK);
+        CHECK_INT(merged, 0);
+        CHECK(up_same(db, lx, lxe, &seed, &worst));
+    }
+    fprintf(stderr, "update: largest score lag behind a fresh build %.4f\n", worst);
+    CHECK(rg_lexical_pruned(lx) > pruned + 20); /* the comparisons above pruned, often */
+    CHECK(worst > 0.0 && worst < 0.2);          /* it lags, a little */
+    /* a refresh merges: exactly a fresh build again, without rebuilding
+     * (so the rows without a token were counted right) */
+    int rebuilt = -1;
+    CHECK_INT(rg_lexical_refresh(lx, db, &rebuilt, &err), RG_OK);
+    CHECK_INT(rebuilt, 0);
+    CHECK(rf_same(db, lx, &seed));
+    /* past RG_LEX_DELTA_MIN new chunks an update merges by itself */
+    REQUIRE(exec(db, "BEGIN") == SQLITE_OK);
+    for (int64_t upto = next + 4700; next < upto; next++)
+        rf_insert(db, next, &seed);
+    REQUIRE(exec(db, "COMMIT") == SQLITE_OK);
+    size_t n_gone = up_delete(db, 5, 50, 0, gone);
+    CHECK_INT(rg_lexical_update(lx, db, gone, n_gone, 0, &merged, &err), RG_OK);
+    CHECK_INT(merged, 1);
+    CHECK(rf_same(db, lx, &seed));
+    CHECK_INT(rg_lexical_update(lxe, db, gone, n_gone, 0, &merged, &err), RG_OK);
+    /* every allocation failing in turn: an update fails cleanly and leaves
+     * the index as it was (lx still equals lxe, which has not updated) */
+    n_gone = up_delete(db, 6, 40, 1, gone);
+    for (int64_t upto = next + 30; next < upto; next++)
+        rf_insert(db, next, &seed);
+    int done = 0;
+    for (unsigned long n = 1; n < 400 && !done; n++) {
+        rg_mem_fail_at(n, 0);
+        rg_status st = rg_lexical_update(lx, db, gone, n_gone, 0, &merged, &err);
+        rg_mem_fail_at(0, 0);
+        done = st == RG_OK;
+        if (!done) {
+            CHECK_INT(st, RG_ENOMEM);
+            rg_lex_hit a[20], b[20];
+            size_t na = 0, nb = 0;
+            CHECK(rg_lexical_search(lx, "the search 中文 zebra", 20, NULL, NULL, a, &na, &err) ==
+                      RG_OK &&
+                  rg_lexical_search(lxe, "the search 中文 zebra", 20, NULL, NULL, b, &nb, &err) ==
+                      RG_OK);
+            int same = na == nb && na > 0;
+            for (size_t i = 0; same && i < na; i++)
+                same = a[i].chunk_id == b[i].chunk_id && a[i].score == b[i].score;
+            CHECK(same);
+        }
+    }
+    CHECK(done);
+    CHECK_INT(rg_lexical_update(lxe, db, gone, n_gone, 0, NULL, &err), RG_OK);
+    CHECK(up_same(db, lx, lxe, &seed, &worst));
+    CHECK_INT(rg_lexical_update(NULL, db, NULL, 0, 0, NULL, &err), RG_EINVAL);
+    CHECK_INT(rg_lexical_update(lx, db, NULL, 3, 0, NULL, &err), RG_EINVAL);
+    rg_lexical_close(lx);
+    rg_lexical_close(lxe);
+    sqlite3_close(db);
+}
+
 TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
           TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
           TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
           TEST(test_search_cjk), TEST(test_search_zh_scripts), TEST(test_ideal_seams),
           TEST(test_snippets), TEST(test_open_errors_and_faults), TEST(test_pruning_exact),
-          TEST(test_refresh))
+          TEST(test_refresh), TEST(test_update))
