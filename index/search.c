@@ -36,6 +36,8 @@ struct rg_search {
     rg_dense *dense;      /* NULL: lexical only */
     rg_lexical *lex;
     int64_t seq;          /* store change sequence at open */
+    int64_t del_pos;      /* the store's deletion log, read up to here */
+    int exact_refresh;    /* rg_search_set_exact_refresh */
     int32_t *chunk_coll;  /* collection id by chunk id, 0 for none */
     int64_t max_chunk_id;
     rg_collection_info *colls;
@@ -292,22 +294,31 @@ rg_search_request rg_search_default_request(const char *query)
     return r;
 }
 
+/* The largest chunk id in the store (0: none) into *id. */
+static rg_status read_max_chunk_id(sqlite3 *db, int64_t *id, rg_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM chunks", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
+    *id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return RG_OK;
+}
+
 /* One pass over chunks fills the chunk -> collection map used by filters. */
 static rg_status load_collections(rg_search *q, rg_error *err)
 {
     sqlite3 *db = rg_store_db(q->store);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM chunks", -1, &st, NULL);
-    if (rc != SQLITE_OK) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
-    q->max_chunk_id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    rg_status r = read_max_chunk_id(db, &q->max_chunk_id, err);
+    if (r) return r;
     q->chunk_coll = rg_calloc((size_t)q->max_chunk_id + 1, sizeof *q->chunk_coll);
     q->allowed = rg_calloc((size_t)q->max_chunk_id + 1, 1);
     if (!q->chunk_coll || !q->allowed) return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT c.id, d.collection_id FROM chunks c JOIN documents d "
-                            "ON d.id = c.document_id",
-                            -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT c.id, d.collection_id FROM chunks c JOIN documents d "
+                                "ON d.id = c.document_id",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
@@ -317,6 +328,132 @@ static rg_status load_collections(rg_search *q, rg_error *err)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
     return rg_store_collections(q->store, &q->colls, &q->n_colls, err);
+}
+
+/* Grows a by-chunk-id map of elem-byte entries from old_n to n entries,
+ * zeroing the new ones; 0 out of memory (the map unchanged). */
+static int grow_map(void *pp, size_t old_n, size_t n, size_t elem)
+{
+    unsigned char *m = rg_realloc(*(void **)pp, n * elem);
+    if (!m) return 0;
+    memset(m + old_n * elem, 0, (n - old_n) * elem);
+    *(void **)pp = m;
+    return 1;
+}
+
+/* Appends document doc's access list to the loaded ones; its index + 1
+ * into *index. */
+static rg_status append_acl(rg_search *q, sqlite3 *db, int64_t doc, int32_t *index, rg_error *err)
+{
+    size_t n_entries = q->acl_start ? q->acl_start[q->n_acl_docs] : 0, d = q->n_acl_docs;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(
+        db, "SELECT kind, principal FROM document_acl WHERE document_id = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rg_fail(err, RG_EDB, "loading access lists: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, doc);
+    rg_status r = RG_OK;
+    size_t *start = rg_realloc(q->acl_start, (d + 2) * sizeof *start);
+    if (start) q->acl_start = start;
+    unsigned char *ok = start ? rg_realloc(q->acl_ok, d + 1) : NULL;
+    if (ok) q->acl_ok = ok;
+    if (!start || !ok) r = rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
+    if (!r) q->acl_start[d] = n_entries;
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char *kind = rg_realloc(q->acl_kind, n_entries + 1);
+        if (kind) q->acl_kind = kind;
+        char **name = kind ? rg_realloc(q->acl_name, (n_entries + 1) * sizeof *name) : NULL;
+        if (name) q->acl_name = name;
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *p = (const char *)sqlite3_column_text(st, 1);
+        if (!kind || !name || !(q->acl_name[n_entries] = rg_strdup(p ? p : ""))) {
+            r = rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
+            break;
+        }
+        q->acl_kind[n_entries++] = k && k[0] == 'u' ? 'u' : 'g';
+        q->acl_start[d + 1] = n_entries; /* kept whole after each entry: free_maps reads it */
+    }
+    if (!r && rc != SQLITE_DONE)
+        r = rg_fail(err, RG_EDB, "loading access lists: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    if (r) return r;
+    q->acl_start[d + 1] = n_entries;
+    q->n_acl_docs = d + 1;
+    *index = (int32_t)(d + 1);
+    return RG_OK;
+}
+
+/*
+ * The maps brought up to date with the chunks added since they were loaded
+ * (ids above max_chunk_id; chunk ids only grow): their collections, and
+ * the access lists of their documents, appended. A document's collection
+ * and access list never change in place (the store replaces a document by
+ * deleting it and inserting it again, with new chunk ids), so the maps of
+ * older chunks stay right; those of deleted chunks are never looked at,
+ * since neither leg returns such a chunk.
+ */
+static rg_status load_new_chunks(rg_search *q, rg_error *err)
+{
+    sqlite3 *db = rg_store_db(q->store);
+    sqlite3_stmt *st;
+    int64_t max_id = 0;
+    rg_status r = read_max_chunk_id(db, &max_id, err);
+    if (r) return r;
+    rg_free(q->colls);
+    q->colls = NULL, q->n_colls = 0;
+    if ((r = rg_store_collections(q->store, &q->colls, &q->n_colls, err)) ||
+        max_id <= q->max_chunk_id)
+        return r;
+    size_t old_n = (size_t)q->max_chunk_id + 1, n = (size_t)max_id + 1;
+    if (!grow_map(&q->chunk_coll, old_n, n, sizeof *q->chunk_coll) ||
+        !grow_map(&q->allowed, old_n, n, 1) ||
+        (q->chunk_acl && !grow_map(&q->chunk_acl, old_n, n, sizeof *q->chunk_acl)))
+        return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
+    int64_t after = q->max_chunk_id;
+    q->max_chunk_id = max_id; /* the maps cover it now, zeroed */
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT c.id, d.collection_id, d.id, EXISTS (SELECT 1 FROM "
+                                "document_acl a WHERE a.document_id = d.id) FROM chunks c JOIN "
+                                "documents d ON d.id = c.document_id WHERE c.id > ?1 AND c.id <= "
+                                "?2 ORDER BY c.id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, max_id);
+    int64_t acl_doc = 0;
+    int32_t acl_index = 0;
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 2);
+        q->chunk_coll[id] = (int32_t)sqlite3_column_int64(st, 1);
+        if (!sqlite3_column_int(st, 3)) continue;
+        if (!q->chunk_acl && !grow_map(&q->chunk_acl, 0, n, sizeof *q->chunk_acl)) {
+            r = rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
+            break;
+        }
+        /* a document's chunks are inserted together: their ids run on */
+        if (doc != acl_doc && (r = append_acl(q, db, doc, &acl_index, err))) break;
+        acl_doc = doc;
+        q->chunk_acl[id] = acl_index;
+    }
+    if (!r && rc != SQLITE_DONE) r = rg_fail(err, RG_EDB, "loading chunks: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* A read transaction around loading, so that the sequence, the deletion
+ * log and the rows read are one state of the store (none when the
+ * connection is inside a transaction already: *own = 0). */
+static rg_status read_begin(sqlite3 *db, int *own, rg_error *err)
+{
+    *own = sqlite3_get_autocommit(db);
+    if (*own && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return rg_fail(err, RG_EDB, "starting a read: %s", sqlite3_errmsg(db));
+    return RG_OK;
+}
+
+static void read_end(sqlite3 *db, int own)
+{
+    if (own) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 }
 
 /* Grows the per-query lists to hold n entries each (allocated once, reused). */
@@ -346,13 +483,19 @@ rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error
     q->store = s;
     q->dense = dense;
     rg_status st;
-    /* Read the sequence first: a change racing with the load shows as stale. */
-    if ((st = rg_store_change_seq(s, &q->seq, err))) goto fail;
+    int own = 0;
+    if ((st = read_begin(rg_store_db(s), &own, err))) goto fail;
+    /* the sequence and the deletion log's position first: even outside a
+     * transaction, a change racing with the load then shows as stale */
+    if ((st = rg_store_change_seq(s, &q->seq, err)) ||
+        (st = rg_store_deletion_pos(s, &q->del_pos, err)))
+        goto fail_read;
     rg_lexical_options lo = rg_lexical_default_options();
     lo.tokenize = rg_store_tokenize_spec(s);
-    if ((st = rg_lexical_open(rg_store_db(s), &lo, &q->lex, err))) goto fail;
-    if ((st = load_collections(q, err))) goto fail;
-    if ((st = load_acls(q, err))) goto fail;
+    if ((st = rg_lexical_open(rg_store_db(s), &lo, &q->lex, err))) goto fail_read;
+    if ((st = load_collections(q, err))) goto fail_read;
+    if ((st = load_acls(q, err))) goto fail_read;
+    read_end(rg_store_db(s), own);
     if ((st = lists_reserve(q, RG_SEARCH_LEG_DEPTH * 2, err))) goto fail;
     if (dense && !(q->qvec = rg_malloc((size_t)rg_dense_dim(dense) * sizeof *q->qvec))) {
         st = rg_fail(err, RG_ENOMEM, "out of memory opening search");
@@ -361,6 +504,8 @@ rg_status rg_search_open(rg_store *s, rg_dense *dense, rg_search **out, rg_error
     q->qvec_dim = dense ? rg_dense_dim(dense) : 0;
     *out = q;
     return RG_OK;
+fail_read:
+    read_end(rg_store_db(s), own);
 fail:
     rg_search_close(q);
     return st;
@@ -401,13 +546,36 @@ void rg_search_close(rg_search *q)
 rg_status rg_search_refresh(rg_search *q, rg_dense *dense, rg_error *err)
 {
     if (!q) return rg_fail(err, RG_EINVAL, "no searcher to refresh");
-    int64_t seq;
-    rg_status st;
+    int64_t seq, pos = q->del_pos, *gone = NULL;
+    size_t n_gone = 0;
+    int complete = 0, merged = 0, own = 0;
+    sqlite3 *db = rg_store_db(q->store);
+    rg_status st = read_begin(db, &own, err);
+    if (st) return st;
     /* the sequence first: a change racing with the reload shows as stale */
-    if ((st = rg_store_change_seq(q->store, &seq, err))) return st;
-    if ((st = rg_lexical_refresh(q->lex, rg_store_db(q->store), NULL, err))) return st;
-    free_maps(q);
-    if ((st = load_collections(q, err)) || (st = load_acls(q, err))) return st;
+    if ((st = rg_store_change_seq(q->store, &seq, err)) ||
+        (st = rg_store_deletions_since(q->store, &pos, &gone, &n_gone, &complete, err)))
+        goto out;
+    /* the deletions and new rows only, unless the log lost entries we need */
+    if (complete)
+        st = rg_lexical_update(q->lex, db, gone, n_gone, q->exact_refresh, &merged, err);
+    else if (!(st = rg_store_deletion_pos(q->store, &pos, err)))
+        st = rg_lexical_refresh(q->lex, db, NULL, err);
+    if (st) goto out;
+    /* the maps follow the new chunks, and are read whole again when the
+     * lexical index merged by itself (so entries of deleted documents do
+     * not pile up) */
+    if (complete && (!merged || q->exact_refresh)) {
+        st = load_new_chunks(q, err);
+    } else {
+        free_maps(q);
+        if (!(st = load_collections(q, err))) st = load_acls(q, err);
+    }
+out:
+    read_end(db, own);
+    rg_free(gone);
+    if (st) return st;
+    q->del_pos = pos;
     /* the dense index given before may be closed already: not looked at */
     if (dense && rg_dense_dim(dense) != q->qvec_dim) {
         rg_free(q->qvec);
@@ -419,6 +587,11 @@ rg_status rg_search_refresh(rg_search *q, rg_dense *dense, rg_error *err)
     q->dense = dense;
     q->seq = seq;
     return RG_OK;
+}
+
+void rg_search_set_exact_refresh(rg_search *q, int exact)
+{
+    if (q) q->exact_refresh = exact != 0;
 }
 
 int rg_search_stale(rg_search *q)

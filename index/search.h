@@ -36,14 +36,24 @@ void rg_search_close(rg_search *q);
 int rg_search_stale(rg_search *q);
 
 /*
- * Brings a stale searcher up to date in place: the BM25 postings by
- * rg_lexical_refresh (the rows added and removed, not a full re-read), the
- * collection and access-list maps read again; dense (may be NULL; may be a
- * newly opened index) replaces the one given before. Much cheaper than
- * close and open on a large store. On error the searcher must be closed
- * (its maps may be half loaded).
+ * Brings a stale searcher up to date in place, following the store's
+ * deletion log: the BM25 index by rg_lexical_update (new rows tokenized
+ * into its delta, deleted chunks masked), the collection and access-list
+ * maps extended by the new chunks; both read whole again when the lexical
+ * index merges, and a full rg_lexical_refresh when the log no longer
+ * reaches back to the last refresh. One read transaction (unless the
+ * connection is in one already). dense (may be NULL; may be a newly opened
+ * index) replaces the one given before. The cost follows what changed, not
+ * the collection. On error the searcher must be closed (its maps may be
+ * half loaded).
  */
 rg_status rg_search_refresh(rg_search *q, rg_dense *dense, rg_error *err);
+
+/* exact != 0: every refresh merges the lexical index (scores equal those
+ * of a searcher opened afresh, at the cost of a pass over all postings);
+ * 0, the default: lexical scores lag a little between merges
+ * (rg_lexical_update). */
+void rg_search_set_exact_refresh(rg_search *q, int exact);
 
 /*
  * With on, hybrid queries run their lexical leg on a second thread (the

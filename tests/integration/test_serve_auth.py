@@ -211,16 +211,22 @@ for path in ("/healthz", "/readyz", "/openapi.json"):
 
 # ---- random access lists ----
 rng = random.Random(SEED)
+
+
+def random_acl():
+    if rng.random() < 0.7:
+        return {"users": rng.sample(USERS, rng.randint(0, 2)),
+                "groups": rng.sample(GROUPS, rng.randint(0, 2))}
+    return None
+
+
 docs = []  # (id, collection, title, token, acl or None)
 for i in range(N_DOCS):
     coll = "projects" if i % 2 else "policies"
     token = f"zq{i:02d}xv"
     title = f"Record {i:02d} {token}"
     topic = TOPICS[i % len(TOPICS)]
-    acl = None
-    if rng.random() < 0.7:
-        acl = {"users": rng.sample(USERS, rng.randint(0, 2)),
-               "groups": rng.sample(GROUPS, rng.randint(0, 2))}
+    acl = random_acl()
     body = {"text": f"{title}. This record is about {topic}. The reference code is {token}. "
                     f"Ask the {topic.split()[0]} desk about {topic}.",
             "title": title, "source": f"rec-{i}.txt"}
@@ -243,76 +249,114 @@ def allowed_colls(reader):
     return {"projects"} if reader == "projects-only" else {"policies", "projects", "synced"}
 
 
-leaks, misses, bad_counts = [], [], []
-for reader, k in READERS.items():
-    denied = [d for d in docs if not may_read(reader, d[4]) or d[1] not in allowed_colls(reader)]
-    allowed = [d for d in docs if d not in denied]
-    denied_strings = [d[2] for d in denied] + [d[3] for d in denied]
-    bodies = []
-    coll_arg = {"collection": "projects"} if reader == "projects-only" else {}
-    for topic in TOPICS:
-        for mode in ("lexical", "dense", "hybrid"):
+def check_readers(docs, phase, deleted=()):
+    """Every reader against every route (deleted documents: denied to all)."""
+    leaks, misses, bad_counts = [], [], []
+    for reader, k in READERS.items():
+        denied = [d for d in docs
+                  if not may_read(reader, d[4]) or d[1] not in allowed_colls(reader)]
+        allowed = [d for d in docs if d not in denied]
+        denied += list(deleted)
+        denied_strings = [d[2] for d in denied] + [d[3] for d in denied]
+        bodies = []
+        coll_arg = {"collection": "projects"} if reader == "projects-only" else {}
+        for topic in TOPICS:
+            for mode in ("lexical", "dense", "hybrid"):
+                st, _, o, text = call("POST", "/v1/search", key=k,
+                                      body={"query": topic, "k": 50, "mode": mode, **coll_arg})
+                bodies.append(text)
+                ids = {r["document_id"] for r in (o or {}).get("results", [])}
+                leaks += [(reader, "search", mode, d[0]) for d in denied if d[0] in ids]
+            st, _, o, text = call("POST", "/v1/answer", key=k,
+                                  body={"question": f"Who handles {topic}?", **coll_arg})
+            bodies.append(text)
+            st, _, o, text = call("POST", "/v1/chat/completions", key=k, body={
+                "model": "ragd", "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
+            bodies.append(text)
+            st, _, _, text = call("POST", "/v1/chat/completions", key=k, body={
+                "model": "ragd", "stream": True,
+                "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
+            bodies.append(text)
+        # every allowed document is found by its unique token (the filter is not over-eager)
+        for d in allowed:
             st, _, o, text = call("POST", "/v1/search", key=k,
-                                  body={"query": topic, "k": 50, "mode": mode, **coll_arg})
+                                  body={"query": d[3], "k": 3, "mode": "lexical", **coll_arg})
             bodies.append(text)
-            ids = {r["document_id"] for r in (o or {}).get("results", [])}
-            leaks += [(reader, "search", mode, d[0]) for d in denied if d[0] in ids]
-        st, _, o, text = call("POST", "/v1/answer", key=k,
-                              body={"question": f"Who handles {topic}?", **coll_arg})
-        bodies.append(text)
-        st, _, o, text = call("POST", "/v1/chat/completions", key=k, body={
-            "model": "ragd", "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
-        bodies.append(text)
-        st, _, _, text = call("POST", "/v1/chat/completions", key=k, body={
-            "model": "ragd", "stream": True,
-            "messages": [{"role": "user", "content": f"Tell me about {topic}"}]})
-        bodies.append(text)
-    # every allowed document is found by its unique token (the filter is not over-eager)
-    for d in allowed:
-        st, _, o, text = call("POST", "/v1/search", key=k,
-                              body={"query": d[3], "k": 3, "mode": "lexical", **coll_arg})
-        bodies.append(text)
-        if not (o and o.get("results") and o["results"][0]["document_id"] == d[0]):
-            misses.append((reader, d[0]))
-    for d in denied:  # asking for a denied token by name finds nothing of it
-        st, _, o, text = call("POST", "/v1/search", key=k,
-                              body={"query": d[3], "k": 5, **coll_arg})
-        bodies.append(json.dumps((o or {}).get("results"), ensure_ascii=False))  # not the echo
-        if st == 200 and any(r["document_id"] == d[0] for r in o["results"]):
-            leaks.append((reader, "token search", d[0]))
-        if d[1] in allowed_colls(reader):
-            st, _, o, text = call("GET", f"/v1/collections/{d[1]}/documents/{d[0]}", key=k)
+            if not (o and o.get("results") and o["results"][0]["document_id"] == d[0]):
+                misses.append((reader, d[0]))
+        for d in denied:  # asking for a denied token by name finds nothing of it
+            st, _, o, text = call("POST", "/v1/search", key=k,
+                                  body={"query": d[3], "k": 5, **coll_arg})
+            bodies.append(json.dumps((o or {}).get("results"), ensure_ascii=False))  # not the echo
+            if st == 200 and any(r["document_id"] == d[0] for r in o["results"]):
+                leaks.append((reader, "token search", d[0]))
+            if d[1] in allowed_colls(reader):
+                st, _, o, text = call("GET", f"/v1/collections/{d[1]}/documents/{d[0]}", key=k)
+                bodies.append(text)
+                if st != 404:
+                    leaks.append((reader, "get", d[0], st))
+        for coll in sorted(allowed_colls(reader)):
+            st, _, o, text = call("GET", f"/v1/collections/{coll}/documents?limit=1000", key=k)
             bodies.append(text)
-            if st != 404:
-                leaks.append((reader, "get", d[0], st))
-    for coll in sorted(allowed_colls(reader)):
-        st, _, o, text = call("GET", f"/v1/collections/{coll}/documents?limit=1000", key=k)
+            listed = {x["id"] for x in (o or {}).get("documents", [])}
+            expect = {d[0] for d in allowed if d[1] == coll}
+            if coll == "policies":
+                expect.add(first_id)  # the public parking document
+            if coll == "synced":
+                expect |= {x["id"] for x in (o or {}).get("documents", [])
+                           if x["title"] == "Lighthouse"}
+            if listed != expect:
+                bad_counts.append((reader, "list", coll, sorted(listed ^ expect)))
+        st, _, o, text = call("GET", "/v1/collections", key=k)
         bodies.append(text)
-        listed = {x["id"] for x in (o or {}).get("documents", [])}
-        expect = {d[0] for d in allowed if d[1] == coll}
-        if coll == "policies":
-            expect.add(first_id)  # the public parking document
-        if coll == "synced":
-            expect |= {x["id"] for x in (o or {}).get("documents", [])
-                       if x["title"] == "Lighthouse"}
-        if listed != expect:
-            bad_counts.append((reader, "list", coll, sorted(listed ^ expect)))
-    st, _, o, text = call("GET", "/v1/collections", key=k)
-    bodies.append(text)
-    for col in (o or {}).get("collections", []):
-        # plus the public parking document and the synced lighthouse
-        expect = sum(1 for d in allowed if d[1] == col["name"]) + \
-            (col["name"] in ("policies", "synced"))
-        if col["documents"] != expect or col["name"] not in allowed_colls(reader):
-            bad_counts.append((reader, "count", col["name"], col["documents"], expect))
-    leaks += [(reader, "string", s_) for s_ in denied_strings for b in bodies if s_ in b]
-    print(f"{reader}: {len(allowed)} readable, {len(denied)} denied, {len(bodies)} responses "
-          f"checked", file=sys.stderr)
+        for col in (o or {}).get("collections", []):
+            # plus the public parking document and the synced lighthouse
+            expect = sum(1 for d in allowed if d[1] == col["name"]) + \
+                (col["name"] in ("policies", "synced"))
+            if col["documents"] != expect or col["name"] not in allowed_colls(reader):
+                bad_counts.append((reader, "count", col["name"], col["documents"], expect))
+        leaks += [(reader, "string", s_) for s_ in denied_strings for b in bodies if s_ in b]
+        print(f"{phase}: {reader}: {len(allowed)} readable, {len(denied)} denied, "
+              f"{len(bodies)} responses checked", file=sys.stderr)
 
-t.check(not leaks, f"no denied document reaches a reader (seed {SEED})", str(leaks[:10]))
-t.check(not misses, "every readable document is found by its token", str(misses[:10]))
-t.check(not bad_counts, "listings and counts hold exactly the readable documents",
-        str(bad_counts[:10]))
+    t.check(not leaks, f"{phase}: no denied document reaches a reader (seed {SEED})",
+            str(leaks[:10]))
+    t.check(not misses, f"{phase}: every readable document is found by its token",
+            str(misses[:10]))
+    t.check(not bad_counts, f"{phase}: listings and counts hold exactly the readable documents",
+            str(bad_counts[:10]))
+
+
+
+check_readers(docs, "uploaded")
+# The searcher follows writes in place (new chunks into a delta, the
+# collection and access-list maps extended, deleted chunks masked): replace
+# a third of the records with new access lists (the last one too, whose
+# document id is then reused) and delete a tenth, searching between
+# writes so each refresh sees a few, then check every reader again.
+changed = rng.sample(range(len(docs)), len(docs) // 3) + [len(docs) - 1]
+for n, i in enumerate(dict.fromkeys(changed)):
+    did, coll, title, token, _ = docs[i]
+    acl = random_acl()
+    body = {"text": f"{title}. This record is about {TOPICS[i % len(TOPICS)]}. The reference "
+                    f"code is {token}. Revised.", "title": title, "source": f"rec-{i}.txt"}
+    if acl is not None:
+        body["acl"] = acl
+    st, _, o, _ = call("POST", f"/v1/collections/{coll}/documents", key=WRITER, body=body)
+    if t.check(st == 200 and o["replaced"], f"replace record {i}", str((st, o))):
+        docs[i] = (o["id"], coll, title, token, acl)
+    if n % 2:
+        call("POST", "/v1/search", key=READERS["carol"], body={"query": token, "k": 3})
+# (the writer's key has no user or group: it may delete only documents without a list)
+gone = set(rng.sample([i for i in range(len(docs)) if i not in changed and docs[i][4] is None],
+                      len(docs) // 10))
+for i in sorted(gone):
+    st, _, o, _ = call("DELETE", f"/v1/collections/{docs[i][1]}/documents/{docs[i][0]}",
+                       key=WRITER)
+    t.check(st == 200 and o["deleted"], f"delete record {i}", str((st, o)))
+    call("POST", "/v1/search", key=READERS["bob"], body={"query": docs[i][3], "k": 3})
+check_readers([d for i, d in enumerate(docs) if i not in gone], "replaced and deleted",
+              [d for i, d in enumerate(docs) if i in gone])
 t.check(sum(1 for d in docs if d[4] is not None) > 0 and
         any(may_read(r, d[4]) != may_read("carol", d[4]) for r in USERS for d in docs),
         "the random access lists separate the readers")
