@@ -107,16 +107,21 @@ typedef struct delta_mark {
     uint64_t total;
 } delta_mark;
 
+/* Enters the delta's term i (its text in pool already) into its hash. */
+static void delta_slot_put(lex_delta *x, size_t i)
+{
+    size_t h = rg_lex_term_hash(x->pool + x->off[i], x->off[i + 1] - x->off[i]) & x->slot_mask;
+    while (x->slots[h])
+        h = (h + 1) & x->slot_mask;
+    x->slots[h] = (uint32_t)(i + 1);
+}
+
 static void delta_rehash(lex_delta *x)
 {
     if (!x->slots) return;
     memset(x->slots, 0, (x->slot_mask + 1) * sizeof *x->slots);
-    for (size_t i = 0; i < x->n_terms; i++) {
-        size_t h = rg_lex_term_hash(x->pool + x->off[i], x->off[i + 1] - x->off[i]) & x->slot_mask;
-        while (x->slots[h])
-            h = (h + 1) & x->slot_mask;
-        x->slots[h] = (uint32_t)(i + 1);
-    }
+    for (size_t i = 0; i < x->n_terms; i++)
+        delta_slot_put(x, i);
 }
 
 static void delta_rollback(lex_delta *x, delta_mark m)
@@ -151,10 +156,7 @@ static long delta_term(lex_delta *x, const char *s, size_t n)
     memcpy(x->pool + x->len_pool, s, n);
     x->len_pool += n;
     x->off[x->n_terms + 1] = x->len_pool;
-    size_t h = rg_lex_term_hash(s, n) & x->slot_mask;
-    while (x->slots[h])
-        h = (h + 1) & x->slot_mask;
-    x->slots[h] = (uint32_t)(x->n_terms + 1);
+    delta_slot_put(x, x->n_terms);
     return (long)x->n_terms++;
 }
 
