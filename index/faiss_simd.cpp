@@ -10,6 +10,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/DistanceComputer.h>
+#include <faiss/utils/Heap.h>
 #include <faiss/utils/distances.h>
 
 namespace
@@ -97,7 +98,10 @@ struct FastIPDis : faiss::FlatCodesDistanceComputer {
     }
 };
 
-/* An IndexFlatIP whose distance computer (what HNSW walks use) is FastIPDis. */
+/* An IndexFlatIP whose distance computer (what HNSW walks use) is
+ * FastIPDis, and whose exhaustive search (a flat collection's) runs the
+ * same dot product into a heap of the k best; with an id selector, FAISS's
+ * own search. */
 struct FastFlatIP : faiss::IndexFlat {
     dot_fn dot;
     FastFlatIP(idx_t d, dot_fn f) : IndexFlat(d, faiss::METRIC_INNER_PRODUCT), dot(f) {}
@@ -105,7 +109,50 @@ struct FastFlatIP : faiss::IndexFlat {
     {
         return new FastIPDis(*this, dot);
     }
+    void search(idx_t n, const float *x, idx_t k, float *distances, idx_t *labels,
+                const faiss::SearchParameters *params = nullptr) const override
+    {
+        if ((params && params->sel) || k <= 0) {
+            IndexFlat::search(n, x, k, distances, labels, params);
+            return;
+        }
+        const float *base = get_xb();
+        size_t dim = (size_t)d;
+        for (idx_t q = 0; q < n; q++) {
+            float *hv = distances + q * k;
+            idx_t *hi = labels + q * k;
+            const float *xq = x + q * dim;
+            faiss::minheap_heapify(k, hv, hi); /* -inf / -1: what FAISS leaves past ntotal */
+            for (idx_t i = 0; i < ntotal; i++) {
+                float v = dot(xq, base + i * dim, dim);
+                if (v > hv[0]) faiss::minheap_replace_top(k, hv, hi, v, i);
+            }
+            faiss::minheap_reorder(k, hv, hi);
+        }
+    }
 };
+
+/* A FastFlatIP holding flat's vectors in place of flat (deleted). */
+faiss::IndexFlat *swap_flat(faiss::IndexFlat *flat, dot_fn f)
+{
+    FastFlatIP *fast = new FastFlatIP(flat->d, f);
+    fast->codes.swap(flat->codes);
+    fast->ntotal = flat->ntotal;
+    fast->is_trained = flat->is_trained;
+    fast->verbose = flat->verbose;
+    delete flat;
+    return fast;
+}
+
+/* flat, when it is a plain inner-product IndexFlat that can be swapped. */
+faiss::IndexFlat *swappable(faiss::Index *ix)
+{
+    auto *flat = dynamic_cast<faiss::IndexFlat *>(ix);
+    if (!flat || dynamic_cast<FastFlatIP *>(flat) ||
+        flat->metric_type != faiss::METRIC_INNER_PRODUCT)
+        return nullptr;
+    return flat;
+}
 
 } // namespace
 
@@ -115,20 +162,18 @@ extern "C" int rg_faiss_accelerate(void *index)
     faiss::Index *ix = static_cast<faiss::Index *>(index);
     if (!f || !ix) return 0;
     /* IndexIDMap2 derives from IndexIDMap */
-    if (auto *m = dynamic_cast<faiss::IndexIDMap *>(ix)) ix = m->index;
+    if (auto *m = dynamic_cast<faiss::IndexIDMap *>(ix)) {
+        faiss::IndexFlat *flat = m->own_fields ? swappable(m->index) : nullptr;
+        if (flat) {
+            m->index = swap_flat(flat, f);
+            return 1;
+        }
+        ix = m->index;
+    }
     auto *h = dynamic_cast<faiss::IndexHNSW *>(ix);
-    if (!h || !h->own_fields) return 0;
-    auto *flat = dynamic_cast<faiss::IndexFlat *>(h->storage);
-    if (!flat || dynamic_cast<FastFlatIP *>(flat) ||
-        flat->metric_type != faiss::METRIC_INNER_PRODUCT)
-        return 0;
-    FastFlatIP *fast = new FastFlatIP(flat->d, f);
-    fast->codes.swap(flat->codes);
-    fast->ntotal = flat->ntotal;
-    fast->is_trained = flat->is_trained;
-    fast->verbose = flat->verbose;
-    h->storage = fast;
-    delete flat;
+    faiss::IndexFlat *flat = h && h->own_fields ? swappable(h->storage) : nullptr;
+    if (!flat) return 0;
+    h->storage = swap_flat(flat, f);
     return 1;
 }
 

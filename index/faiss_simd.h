@@ -1,15 +1,17 @@
 /*
- * faiss_simd.h — faster inner products inside FAISS graph indexes.
+ * faiss_simd.h — faster inner products inside FAISS flat and graph indexes.
  *
  * Debian's libfaiss is built for the x86-64 baseline, so the distance an
- * HNSW walk computes thousands of times per query is its scalar reference
- * loop (fvec_inner_product_ref). rg_faiss_accelerate swaps the flat storage
- * under an HNSW index (inner-product metric, with or without an IDMap in
- * front) for a subclass of faiss::IndexFlat whose distance computer uses
- * AVX-512 or AVX2 + FMA when the CPU has them (checked at run time; other
- * CPUs keep FAISS's own code). The graph, the stored vectors and the file
- * format do not change: FAISS writes the subclass as a plain IndexFlat, and
- * a loaded index is swapped again.
+ * HNSW walk computes thousands of times per query, and the one a flat
+ * index's exhaustive search computes for every vector, is its scalar
+ * reference loop (fvec_inner_product_ref). rg_faiss_accelerate swaps the
+ * flat storage under an HNSW index, or the flat index behind an IDMap
+ * (inner-product metric), for a subclass of faiss::IndexFlat whose distance
+ * computer and exhaustive search use AVX-512 or AVX2 + FMA when the CPU has
+ * them (checked at run time; other CPUs keep FAISS's own code; a search
+ * with an id selector keeps FAISS's own). The graph, the stored vectors and
+ * the file format do not change: FAISS writes the subclass as a plain
+ * IndexFlat, and a loaded index is swapped again.
  */
 #ifndef RG_FAISS_SIMD_H
 #define RG_FAISS_SIMD_H
@@ -19,9 +21,10 @@ extern "C" {
 #endif
 
 /*
- * index is a FaissIndex* (faiss::Index*). Returns 1 when its storage now
- * uses the fast distance, 0 when it already did or nothing applies (another
- * index kind, another metric, a CPU without AVX2, storage it does not own).
+ * index is a FaissIndex* (faiss::Index*): HNSW or IDMap(2) over HNSW or
+ * over Flat. Returns 1 when its storage now uses the fast distance, 0 when
+ * it already did or nothing applies (another index kind, another metric, a
+ * CPU without AVX2, storage it does not own).
  */
 int rg_faiss_accelerate(void *index);
 

@@ -17,6 +17,7 @@
 
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_io_c.h>
 
 #include "engine/base/mem.h"
@@ -796,6 +797,74 @@ static void bench_latency(void)
 }
 
 /*
+ * faiss_simd.h on a flat collection (IDMap2,Flat): the swapped index's
+ * exhaustive search against FAISS's own on the same vectors (a copy read
+ * back from a file is a plain index): the same ids in the same order and
+ * the same scores to rounding, for k below and above the vector count and
+ * after removals; its saved file reads back as FAISS's own.
+ */
+static void test_simd_flat(const float *x, const int64_t *ids, int n, int dim, const float *q,
+                           int nq)
+{
+    enum { KMAX = 64 };
+    int fast = strcmp(rg_faiss_simd_name(), "none") != 0;
+    FaissIndex *ix = NULL, *plain = NULL;
+    REQUIRE(faiss_index_factory(&ix, dim, "IDMap2,Flat", METRIC_INNER_PRODUCT) == 0);
+    CHECK_INT(rg_faiss_accelerate(ix), fast);
+    CHECK_INT(rg_faiss_accelerate(ix), 0); /* once only */
+    REQUIRE(faiss_Index_add_with_ids(ix, n, x, ids) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/simd-flat.faiss", tmpdir);
+    /* a small index too, so that k passes the count: -1 labels after the hits */
+    FaissIndex *small = NULL, *small_plain = NULL;
+    REQUIRE(faiss_index_factory(&small, dim, "IDMap2,Flat", METRIC_INNER_PRODUCT) == 0);
+    CHECK_INT(rg_faiss_accelerate(small), fast);
+    REQUIRE(faiss_Index_add_with_ids(small, 20, x, ids) == 0);
+    REQUIRE(faiss_write_index_fname(small, path) == 0);
+    REQUIRE(faiss_read_index_fname(path, 0, &small_plain) == 0);
+    for (int round = 0; round < 2; round++) {
+        REQUIRE(faiss_write_index_fname(ix, path) == 0);
+        REQUIRE(faiss_read_index_fname(path, 0, &plain) == 0);
+        static const int ks[] = {1, 10, KMAX};
+        FaissIndex *pairs[2][2] = {{ix, plain}, {small, small_plain}};
+        for (int p = 0; p < 2; p++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+                int k = ks[ki];
+                float d1[KMAX * 8], d2[KMAX * 8];
+                idx_t l1[KMAX * 8], l2[KMAX * 8];
+                int m = nq < 8 ? nq : 8;
+                REQUIRE(faiss_Index_search(pairs[p][0], m, q, k, d1, l1) == 0);
+                REQUIRE(faiss_Index_search(pairs[p][1], m, q, k, d2, l2) == 0);
+                size_t same = 0, valid = 0;
+                double worst = 0;
+                for (int i = 0; i < m * k; i++) {
+                    same += l1[i] == l2[i];
+                    valid += l1[i] >= 0;
+                    if (l1[i] >= 0 && fabs(d1[i] - d2[i]) > worst) worst = fabs(d1[i] - d2[i]);
+                }
+                CHECK_INT(same, (size_t)(m * k));
+                CHECK(worst < 1e-5);
+                CHECK_INT(valid, (size_t)m * (size_t)(p == 1 && k > 20 ? 20 : k));
+            }
+        faiss_Index_free(plain);
+        /* second round: a tenth of the vectors removed from the swapped index */
+        FaissIDSelectorBatch *sel = NULL;
+        int64_t gone[400];
+        for (int i = 0; i < 400; i++)
+            gone[i] = ids[i * 10];
+        REQUIRE(faiss_IDSelectorBatch_new(&sel, 400, gone) == 0);
+        size_t removed = 0;
+        REQUIRE(faiss_Index_remove_ids(ix, (const FaissIDSelector *)sel, &removed) == 0);
+        CHECK_INT(removed, (size_t)(round == 0 ? 400 : 0));
+        faiss_IDSelector_free((FaissIDSelector *)sel);
+    }
+    faiss_Index_free(small_plain);
+    faiss_Index_free(small);
+    faiss_Index_free(ix);
+    unlink(path);
+}
+
+/*
  * faiss_simd.h: the SIMD dot product against a double-precision sum, and an
  * HNSW index answering the same with its storage swapped, before and after
  * a save and load (FAISS writes the swapped storage as a plain IndexFlat).
@@ -849,8 +918,9 @@ static void test_simd_distance(void)
     faiss_Index_free(plain);
     faiss_Index_free(ix);
     unlink(path);
+    test_simd_flat(x, ids, N, DIM, q, Q);
     /* Other kinds are left alone. */
-    REQUIRE(faiss_index_factory(&ix, DIM, "IDMap2,Flat", METRIC_INNER_PRODUCT) == 0);
+    REQUIRE(faiss_index_factory(&ix, DIM, "IDMap2,Flat", METRIC_L2) == 0);
     CHECK_INT(rg_faiss_accelerate(ix), 0);
     faiss_Index_free(ix);
     REQUIRE(faiss_index_factory(&ix, DIM, "HNSW32", METRIC_L2) == 0);
