@@ -25,6 +25,9 @@ static size_t lower_bound(const uint32_t (*table)[2], int col, uint32_t key)
 
 uint32_t rg_zh_simplified(uint32_t cp)
 {
+    /* below the table's first character (ASCII and every other script
+     * before the ideographs): nothing to look up */
+    if (cp < rg_zh_by_traditional[0][0]) return cp;
     size_t i = lower_bound(rg_zh_by_traditional, 0, cp);
     return i < RG_ZH_PAIRS && rg_zh_by_traditional[i][0] == cp ? rg_zh_by_traditional[i][1] : cp;
 }
@@ -42,6 +45,13 @@ size_t rg_zh_fold(const char *s, size_t n, char *out, size_t cap)
 {
     size_t i = 0, o = 0;
     int changed = 0;
+    /* ASCII (every byte of most tokens) holds no ideograph */
+    while (i < n && (unsigned char)s[i] < 0x80)
+        i++;
+    if (i == n) return 0;
+    if (i > cap) return 0; /* out too small, as below */
+    memcpy(out, s, i);
+    o = i;
     while (i < n) {
         uint32_t cp;
         size_t k = rg_utf8_decode(s + i, n - i, &cp);

@@ -142,6 +142,13 @@ static void test_zh(void)
     CHECK(len == strlen("健康检查补助 OK") && memcmp(out, "健康检查补助 OK", len) == 0);
     CHECK_INT(rg_zh_fold("健康 OK", strlen("健康 OK"), out, sizeof out), 0); /* nothing to fold */
     CHECK_INT(rg_zh_fold(s, strlen(s), out, 4), 0);                          /* no room */
+    /* an ASCII prefix is copied before the first ideograph; ASCII alone folds to nothing */
+    const char *mixed = "OK: 檢查 é 補";
+    len = rg_zh_fold(mixed, strlen(mixed), out, sizeof out);
+    CHECK(len == strlen("OK: 检查 é 补") && memcmp(out, "OK: 检查 é 补", len) == 0);
+    CHECK_INT(rg_zh_fold("plain ascii", 11, out, sizeof out), 0);
+    CHECK_INT(rg_zh_fold("", 0, out, sizeof out), 0);
+    CHECK_INT(rg_zh_fold(mixed, strlen(mixed), out, 2), 0); /* no room for the prefix */
 }
 
 static void test_errors(void)
