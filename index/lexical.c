@@ -82,8 +82,7 @@ long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n)
     return d < 0 ? -1 : (long)lx->n_main_terms + d;
 }
 
-/* Term t's postings list in the delta, or NULL. */
-static const lex_dlist *delta_list(const rg_lexical *lx, uint32_t t)
+lex_dlist *rg_lex_dlist(const rg_lexical *lx, uint32_t t)
 {
     if (!lx->dlists) return NULL;
     for (size_t h = (t * 2654435761u) & lx->dlist_mask;; h = (h + 1) & lx->dlist_mask) {
@@ -99,7 +98,7 @@ size_t rg_lex_lists(const rg_lexical *lx, uint32_t t, const lex_post *p[2], size
         p[k] = lx->post + lx->post_off[t];
         n[k++] = lx->post_off[t + 1] - lx->post_off[t];
     }
-    const lex_dlist *d = delta_list(lx, t);
+    const lex_dlist *d = rg_lex_dlist(lx, t);
     if (d) {
         p[k] = lx->dpost + d->start;
         n[k++] = d->n;
@@ -110,7 +109,7 @@ size_t rg_lex_lists(const rg_lexical *lx, uint32_t t, const lex_post *p[2], size
 size_t rg_lex_df(const rg_lexical *lx, long t)
 {
     if (t < 0) return 0;
-    const lex_dlist *d = delta_list(lx, (uint32_t)t);
+    const lex_dlist *d = rg_lex_dlist(lx, (uint32_t)t);
     size_t df = d ? d->n : 0;
     if ((size_t)t < lx->n_main_terms) df += lx->post_off[t + 1] - lx->post_off[t];
     return df;
@@ -118,7 +117,7 @@ size_t rg_lex_df(const rg_lexical *lx, long t)
 
 float rg_lex_max_impact(const rg_lexical *lx, uint32_t t)
 {
-    const lex_dlist *d = delta_list(lx, t);
+    const lex_dlist *d = rg_lex_dlist(lx, t);
     float m = d ? d->max : 0.0f;
     if (t < lx->n_main_terms && lx->post_max[t] > m) m = lx->post_max[t];
     return m;

@@ -128,8 +128,11 @@ rg_status rg_lexical_refresh(rg_lexical *lx, sqlite3 *db, int *rebuilt, rg_error
  * The cheap way, for a service taking writes: the caller names the chunk
  * ids deleted since lx last looked (gone[0..n_gone), e.g. from the store's
  * deletion log; ids lx never indexed are ignored). New rows are tokenized
- * into a delta index searched beside the main one, and the deleted chunks
- * are masked: the cost is the new rows plus the delta, not the collection.
+ * into a delta index searched beside the main one (their postings
+ * appended to its lists), and the deleted chunks are masked: the cost is
+ * the new rows and the deletions, not the delta nor the collection (while
+ * the store has no main index yet, up to RG_LEX_DELTA_MIN chunks, the
+ * delta is laid out again each time).
  * Once the delta, or the masked chunks, pass RG_LEX_DELTA_MIN chunks and
  * 1/RG_LEX_DELTA_DIV of the main index (lexical_impl.h: 4096, 1/16), or
  * when merge is non-zero, this call merges as rg_lexical_refresh does and

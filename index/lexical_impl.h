@@ -58,12 +58,14 @@ typedef struct lex_delta {
     uint64_t total; /* sum of dl */
 } lex_delta;
 
-/* One term's postings in the delta: dpost[start .. start + n), by chunk. */
+/* One term's postings in the delta: dpost[start .. start + n), by chunk,
+ * with room for cap (new postings are appended; a full list moves). */
 typedef struct lex_dlist {
     uint32_t term1; /* term id + 1; 0: an empty slot */
     uint32_t n;
     size_t start;
-    float max; /* largest impact */
+    float max;    /* largest impact */
+    uint32_t cap; /* room at start */
 } lex_dlist;
 
 /*
@@ -100,8 +102,11 @@ struct rg_lexical {
     double avgdl;   /* the average length every impact was computed with */
     lex_delta delta;
     lex_post *dpost;   /* the delta's postings, impacts at avgdl */
+    size_t dpost_len;  /* dpost[0 .. dpost_len) holds lists (and their room) */
+    size_t dpost_cap;  /* dpost has room for dpost_cap */
     lex_dlist *dlists; /* hash of the delta's terms: their postings in dpost */
     size_t dlist_mask; /* dlists has dlist_mask + 1 entries (0: none) */
+    size_t n_dlists;   /* terms in dlists */
     uint8_t *dead;     /* [n_docs] 1: deleted since the last merge (NULL: none yet) */
     size_t n_dead;
     float k1;       /* BM25 k1: an impact approaches k1 + 1 as tf grows */
@@ -149,6 +154,8 @@ float rg_lex_impact(const rg_lexical *lx, double tf, double dl, double avgdl);
 /* Term t's postings: up to two lists (main, delta) in p[] and n[]; returns
  * how many. */
 size_t rg_lex_lists(const rg_lexical *lx, uint32_t t, const lex_post *p[2], size_t n[2]);
+/* Term t's list in the delta (its entry in dlists), or NULL. */
+lex_dlist *rg_lex_dlist(const rg_lexical *lx, uint32_t t);
 /* Chunks holding term t (dead ones included; -1: none). */
 size_t rg_lex_df(const rg_lexical *lx, long t);
 /* The largest impact of term t. */

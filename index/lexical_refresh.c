@@ -4,10 +4,11 @@
  *
  * rg_lexical_update (cheap, for a service taking writes): rows above the
  * last id read are new (rowids are chunk ids and only grow) and are
- * tokenized into the delta, whose postings are laid out again (the delta
- * only); chunks the caller names as deleted are masked. When the delta or
- * the masked chunks pass RG_LEX_DELTA_MIN and 1 / RG_LEX_DELTA_DIV of the
- * main index, both are merged into it.
+ * tokenized into the delta, their postings appended to its lists (the
+ * impacts use the main index's average length, fixed until the merge, so
+ * older postings stay as they are); chunks the caller names as deleted are
+ * masked. When the delta or the masked chunks pass RG_LEX_DELTA_MIN and
+ * 1 / RG_LEX_DELTA_DIV of the main index, both are merged into it.
  *
  * rg_lexical_refresh (exact): deletions found by comparing every rowid,
  * then the same, always merged.
@@ -59,8 +60,11 @@ static void swap_index(rg_lexical *a, rg_lexical *b)
     SWAP_FIELD(exhaustive);
     SWAP_FIELD(delta);
     SWAP_FIELD(dpost);
+    SWAP_FIELD(dpost_len);
+    SWAP_FIELD(dpost_cap);
     SWAP_FIELD(dlists);
     SWAP_FIELD(dlist_mask);
+    SWAP_FIELD(n_dlists);
     SWAP_FIELD(dead);
     SWAP_FIELD(n_dead);
 #undef SWAP_FIELD
@@ -99,6 +103,7 @@ void rg_lex_delta_clear(rg_lexical *lx)
     lx->dpost = NULL;
     lx->dlists = NULL;
     lx->dlist_mask = 0;
+    lx->dpost_len = lx->dpost_cap = lx->n_dlists = 0;
 }
 
 /* Where the delta stood before an update: what a failed one goes back to. */
@@ -243,33 +248,65 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The delta's keys sorted, into *out: those from `from` on (the new
- * rows') are sorted in place and merged with the sorted ones before into
- * a new array, or *out is x->key itself when there is nothing to merge;
- * 0 out of memory. */
-static int sorted_keys(lex_delta *x, size_t from, uint64_t **out)
+/* Digits of the term id a radix pass of sorted_copy sorts by. */
+#define KEY_RADIX_BITS 16
+
+/*
+ * All the delta's keys sorted (by term, then chunk) into a new array *out;
+ * 0 out of memory. Each update appends one sorted run whose chunks come
+ * after every earlier one, so within one term the keys are already by
+ * ascending chunk: a stable sort by term suffices (two 16-bit radix passes).
+ */
+static int sorted_copy(const lex_delta *x, uint64_t **out)
 {
-    size_t n_new = x->n_key - from;
-    *out = x->key;
-    if (n_new) qsort(x->key + from, n_new, sizeof *x->key, cmp_u64);
-    if (!from || !n_new) return 1;
-    uint64_t *m = rg_malloc(x->n_key * sizeof *m);
-    if (!(*out = m)) return 0;
-    size_t i = 0, j = from, k = 0;
-    while (i < from && j < x->n_key)
-        m[k++] = x->key[i] <= x->key[j] ? x->key[i++] : x->key[j++];
-    while (i < from)
-        m[k++] = x->key[i++];
-    while (j < x->n_key)
-        m[k++] = x->key[j++];
+    size_t n = x->n_key, radix = (size_t)1 << KEY_RADIX_BITS;
+    uint64_t *a = rg_malloc((n ? n : 1) * sizeof *a), *tmp = rg_malloc((n ? n : 1) * sizeof *tmp);
+    size_t *count = rg_malloc(radix * sizeof *count);
+    *out = NULL;
+    if (!a || !tmp || !count) {
+        rg_free(a), rg_free(tmp), rg_free(count);
+        return 0;
+    }
+    const uint64_t *src = x->key;
+    uint64_t *dst = tmp;
+    for (int pass = 0; pass < 2; pass++) { /* term bits 0-15, then 16-31 */
+        int shift = 32 + KEY_RADIX_BITS * pass;
+        memset(count, 0, radix * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & (radix - 1)]++;
+        for (size_t d = 0, at = 0; d < radix; d++) {
+            size_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & (radix - 1)]++] = src[i];
+        src = dst;
+        dst = a;
+    }
+    rg_free(tmp);
+    rg_free(count);
+    *out = a;
     return 1;
 }
 
-/* Lays out the delta's postings (impacts at the main index's average
- * length, or the delta's own while there is no main index) and the hash
- * of its terms into *post and *lists; 0 out of memory. */
+/* Enters entry e into the hash lists (mask + 1 entries, with room). */
+static lex_dlist *dlist_put(lex_dlist *lists, size_t mask, lex_dlist e)
+{
+    size_t h = ((e.term1 - 1) * 2654435761u) & mask;
+    while (lists[h].term1)
+        h = (h + 1) & mask;
+    lists[h] = e;
+    return &lists[h];
+}
+
+/* Lays out all the delta's postings (impacts at the delta's own average
+ * length: there is no main index) and the hash of its terms into *post and
+ * *lists, from its keys sorted; *n_post and *n_lists receive the counts;
+ * 0 out of memory. */
 static int build_delta_lists(const rg_lexical *lx, const uint64_t *key, lex_post **post,
-                             lex_dlist **lists, size_t *mask)
+                             lex_dlist **lists, size_t *mask, size_t *n_post_out,
+                             size_t *n_lists_out)
 {
     const lex_delta *x = &lx->delta;
     size_t n_post = 0, n_t = 0;
@@ -296,19 +333,107 @@ static int build_delta_lists(const rg_lexical *lx, const uint64_t *key, lex_post
         size_t run = 1;
         while (i + run < x->n_key && key[i + run] == key[i])
             run++;
-        if (!cur || cur->term1 != t + 1) {
-            size_t h = (t * 2654435761u) & *mask;
-            while ((*lists)[h].term1)
-                h = (h + 1) & *mask;
-            cur = &(*lists)[h];
-            *cur = (lex_dlist){t + 1, 0, at, 0.0f};
-        }
+        if (!cur || cur->term1 != t + 1)
+            cur = dlist_put(*lists, *mask, (lex_dlist){t + 1, 0, at, 0.0f, 0});
         float w = rg_lex_impact(lx, (double)run, (double)x->dl[slot], avgdl);
         (*post)[at++] = (lex_post){(uint32_t)(lx->n_main + slot), w};
         cur->n++;
+        cur->cap++;
         if (w > cur->max) cur->max = w;
         i += run;
     }
+    *n_post_out = n_post;
+    *n_lists_out = n_t;
+    return 1;
+}
+
+/* Room a list of n postings gets when it moves. */
+static size_t list_room(size_t n)
+{
+    return n < 4 ? 4 : 2 * n;
+}
+
+/* The next group of keys[i..) with one term: its end, and its distinct chunks in *c. */
+static size_t term_group(const uint64_t *key, size_t i, size_t n_key, size_t *c)
+{
+    uint32_t t = (uint32_t)(key[i] >> 32);
+    size_t j = i;
+    *c = 0;
+    for (; j < n_key && (uint32_t)(key[j] >> 32) == t; j++)
+        *c += j == i || key[j] != key[j - 1];
+    return j;
+}
+
+/*
+ * Appends the postings of the new rows (keys [from, n_key), sorted) to the
+ * delta's lists: a list with room takes them in place, a full one moves to
+ * the end of dpost with twice the room it needs. Their impacts use the
+ * main index's average length, which holds until the next merge, so the
+ * postings already laid out stay as they are: the cost is the new rows',
+ * not the delta's. All room is made first: 0 out of memory, and then the
+ * lists are as they were (dpost may have grown).
+ */
+static int append_delta_lists(rg_lexical *lx, size_t from)
+{
+    const lex_delta *x = &lx->delta;
+    const uint64_t *key = x->key;
+    size_t need = 0, new_terms = 0, c;
+    for (size_t i = from; i < x->n_key; i = term_group(key, i, x->n_key, &c)) {
+        term_group(key, i, x->n_key, &c);
+        const lex_dlist *d = rg_lex_dlist(lx, (uint32_t)(key[i] >> 32));
+        new_terms += !d;
+        if ((d ? d->n : 0) + c > (d ? d->cap : 0)) need += list_room((d ? d->n : 0) + c);
+    }
+    lex_dlist *lists = NULL;
+    size_t mask = lx->dlist_mask;
+    if (!lx->dlists || 2 * (lx->n_dlists + new_terms) > lx->dlist_mask + 1) {
+        size_t cap = RG_LEX_MIN_SLOTS;
+        while (cap < 2 * (lx->n_dlists + new_terms))
+            cap *= 2;
+        if (!(lists = rg_calloc(cap, sizeof *lists))) return 0;
+        mask = cap - 1;
+    }
+    if (lx->dpost_len + need > lx->dpost_cap) {
+        size_t cap = lx->dpost_len + need;
+        if (cap < 2 * lx->dpost_cap) cap = 2 * lx->dpost_cap;
+        lex_post *p = rg_realloc(lx->dpost, cap * sizeof *p);
+        if (!p) {
+            rg_free(lists);
+            return 0;
+        }
+        lx->dpost = p, lx->dpost_cap = cap;
+    }
+    /* nothing fails from here */
+    if (lists) {
+        for (size_t h = 0; lx->dlists && h <= lx->dlist_mask; h++)
+            if (lx->dlists[h].term1) dlist_put(lists, mask, lx->dlists[h]);
+        rg_free(lx->dlists);
+        lx->dlists = lists, lx->dlist_mask = mask;
+    }
+    for (size_t i = from; i < x->n_key;) {
+        uint32_t t = (uint32_t)(key[i] >> 32);
+        size_t end = term_group(key, i, x->n_key, &c);
+        lex_dlist *d = rg_lex_dlist(lx, t);
+        if (!d) d = dlist_put(lx->dlists, lx->dlist_mask, (lex_dlist){t + 1, 0, 0, 0.0f, 0});
+        if (d->n + c > d->cap) {
+            size_t room = list_room(d->n + c);
+            if (d->n)
+                memcpy(lx->dpost + lx->dpost_len, lx->dpost + d->start, d->n * sizeof *lx->dpost);
+            d->start = lx->dpost_len, d->cap = (uint32_t)room;
+            lx->dpost_len += room;
+        }
+        while (i < end) {
+            uint32_t slot = (uint32_t)key[i];
+            size_t run = 1;
+            while (i + run < end && key[i + run] == key[i])
+                run++;
+            float w = rg_lex_impact(lx, (double)run, (double)x->dl[slot], lx->avgdl);
+            lx->dpost[d->start + d->n++] = (lex_post){(uint32_t)(lx->n_main + slot), w};
+            if (w > d->max) d->max = w;
+            i += run;
+        }
+    }
+    lx->n_dlists += new_terms;
     return 1;
 }
 
@@ -546,7 +671,7 @@ static rg_status update_locked(rg_lexical *lx, sqlite3 *db, const int64_t *gone,
     uint64_t *keys = NULL, *old_keys = NULL;
     lex_post *dpost = NULL;
     lex_dlist *dlists = NULL;
-    size_t dmask = 0;
+    size_t dmask = 0, n_post = 0, n_lists = 0;
     rg_status st = RG_OK;
     if (!kill ||
         (n_gone && !lx->dead && !(lx->dead = rg_calloc(lx->cap_docs ? lx->cap_docs : 1, 1)))) {
@@ -563,7 +688,9 @@ static rg_status update_locked(rg_lexical *lx, sqlite3 *db, const int64_t *gone,
         }
     }
     if ((st = read_new_rows(lx, db, &n_empty, &last, err))) goto fail;
-    if (!sorted_keys(x, m.n_key, &keys) || !grow_docs(lx, lx->n_main + x->n_docs)) {
+    /* the new rows' keys, sorted in place: the delta's keys are sorted runs */
+    qsort(x->key + m.n_key, x->n_key - m.n_key, sizeof *x->key, cmp_u64);
+    if (!grow_docs(lx, lx->n_main + x->n_docs)) {
         st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
         goto fail;
     }
@@ -576,6 +703,10 @@ static rg_status update_locked(rg_lexical *lx, sqlite3 *db, const int64_t *gone,
     size_t n_dead = lx->n_dead + n_kill;
     if (force || x->n_docs > limit || n_dead > limit) {
         if (!x->n_docs && !n_dead) goto done; /* nothing indexed changed */
+        if (!sorted_copy(x, &keys)) {
+            st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
+            goto fail;
+        }
         for (size_t i = 0; i < n_kill; i++)
             lx->dead[kill[i]] = 1;
         size_t was_dead = lx->n_dead;
@@ -590,28 +721,37 @@ static rg_status update_locked(rg_lexical *lx, sqlite3 *db, const int64_t *gone,
             lx->n_docs = lx->n_main + m.n_docs;
             goto fail;
         }
-        if (old_keys != keys) rg_free(old_keys);
+        rg_free(old_keys);
         if (r && rebuilt) *rebuilt = 1;
         if (merged) *merged = 1;
         if (r) goto out; /* the rebuild set n_empty and last_read */
         goto done;
     }
-    if (!build_delta_lists(lx, keys, &dpost, &dlists, &dmask)) {
-        st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
-        goto fail;
-    }
-    /* nothing fails from here */
-    if (keys != x->key) {
+    if (lx->n_main) {
+        /* impacts at the main index's average length: only the new rows' postings to add */
+        if (!append_delta_lists(lx, m.n_key)) {
+            st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
+            goto fail;
+        }
+    } else {
+        /* no main index: impacts at the delta's own average length, which moved */
+        if (!sorted_copy(x, &keys) ||
+            !build_delta_lists(lx, keys, &dpost, &dlists, &dmask, &n_post, &n_lists)) {
+            st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
+            goto fail;
+        }
         rg_free(x->key);
         x->key = keys;
         x->cap_key = x->n_key;
+        rg_free(lx->dpost);
+        rg_free(lx->dlists);
+        lx->dpost = dpost, lx->dlists = dlists, lx->dlist_mask = dmask;
+        lx->dpost_len = lx->dpost_cap = n_post, lx->n_dlists = n_lists;
     }
+    /* nothing fails from here */
     for (size_t i = 0; i < n_kill; i++)
         lx->dead[kill[i]] = 1;
     lx->n_dead = n_dead;
-    rg_free(lx->dpost);
-    rg_free(lx->dlists);
-    lx->dpost = dpost, lx->dlists = dlists, lx->dlist_mask = dmask;
     lx->n_docs = lx->n_main + x->n_docs;
     lx->n_terms = lx->n_main_terms + x->n_terms;
 done:

@@ -11,7 +11,8 @@
  *
  * Opens the store and a lexical-only searcher (the open builds the BM25
  * index from the whole table), then:
- *   1. baseline: --queries-per-write lexical queries (k = 10), the median;
+ *   1. baseline: --queries-per-write queries spread evenly over FILE,
+ *      lexical (k = 10), the median;
  *   2. --writes times: one document of --chunks-per-write chunks whose texts
  *      are copies of existing chunks (picked evenly over the store, so terms
  *      follow the corpus), then rg_search_refresh timed, then the same
@@ -80,19 +81,20 @@ typedef struct bench {
     rg_store *s;
     rg_search *q;
     char *queries[BENCH_MAX_QUERIES];
-    size_t n_queries, per_query, next_query;
+    size_t n_queries, per_query;
     double *lat; /* [per_query] */
 } bench;
 
-/* The median latency of the next per_query queries (lexical, k = 10). */
+/* The median latency of per_query queries spread evenly over the file
+ * (lexical, k = 10): the same ones after every write, so medians compare. */
 static double query_median(bench *b)
 {
     rg_search_hit hits[BENCH_K];
     rg_error err;
     rg_error_clear(&err);
     for (size_t i = 0; i < b->per_query; i++) {
-        rg_search_request r = rg_search_default_request(b->queries[b->next_query]);
-        b->next_query = (b->next_query + 1) % b->n_queries;
+        rg_search_request r =
+            rg_search_default_request(b->queries[i * b->n_queries / b->per_query]);
         r.k = BENCH_K;
         r.mode = RG_SEARCH_LEXICAL;
         size_t n = 0;
@@ -146,7 +148,7 @@ static void make_document(bench *b, const int64_t *ids, size_t n_ids, size_t wri
 int main(int argc, char **argv)
 {
     const char *data = NULL, *qfile = NULL;
-    size_t writes = 300, per_write = 250, per_query = 20;
+    size_t writes = 300, per_write = 250, per_query = 50;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
