@@ -347,10 +347,10 @@ static int build_delta_lists(const rg_lexical *lx, const uint64_t *key, lex_post
     return 1;
 }
 
-/* Room a list of n postings gets when it moves. */
+/* Room a list of n postings gets when it moves: half as much again. */
 static size_t list_room(size_t n)
 {
-    return n < 4 ? 4 : 2 * n;
+    return n < 4 ? 4 : n + n / 2;
 }
 
 /* The next group of keys[i..) with one term: its end, and its distinct chunks in *c. */
@@ -367,19 +367,21 @@ static size_t term_group(const uint64_t *key, size_t i, size_t n_key, size_t *c)
 /*
  * Appends the postings of the new rows (keys [from, n_key), sorted) to the
  * delta's lists: a list with room takes them in place, a full one moves to
- * the end of dpost with twice the room it needs. Their impacts use the
- * main index's average length, which holds until the next merge, so the
- * postings already laid out stay as they are: the cost is the new rows',
- * not the delta's. All room is made first: 0 out of memory, and then the
- * lists are as they were (dpost may have grown).
+ * the end of dpost with half as much room again as it needs; when dpost is
+ * full, the lists are copied back to back into a new one (dropping the room
+ * moved lists left behind) with half as much again to spare, so copies
+ * cost O(1) per posting over time. Impacts use the main index's average
+ * length, which holds until the next merge, so the postings already laid
+ * out stay as they are: the cost is the new rows', not the delta's. All
+ * memory is allocated first: 0 out of memory, and then nothing changed.
  */
 static int append_delta_lists(rg_lexical *lx, size_t from)
 {
     const lex_delta *x = &lx->delta;
     const uint64_t *key = x->key;
     size_t need = 0, new_terms = 0, c;
-    for (size_t i = from; i < x->n_key; i = term_group(key, i, x->n_key, &c)) {
-        term_group(key, i, x->n_key, &c);
+    for (size_t i = from, end; i < x->n_key; i = end) {
+        end = term_group(key, i, x->n_key, &c);
         const lex_dlist *d = rg_lex_dlist(lx, (uint32_t)(key[i] >> 32));
         new_terms += !d;
         if ((d ? d->n : 0) + c > (d ? d->cap : 0)) need += list_room((d ? d->n : 0) + c);
@@ -393,17 +395,33 @@ static int append_delta_lists(rg_lexical *lx, size_t from)
         if (!(lists = rg_calloc(cap, sizeof *lists))) return 0;
         mask = cap - 1;
     }
+    /* Out of room: a new array where the lists lie back to back (the room
+     * moved lists left behind is dropped), half as much again to spare. */
+    lex_post *post = NULL;
+    size_t post_cap = 0;
     if (lx->dpost_len + need > lx->dpost_cap) {
-        size_t cap = lx->dpost_len + need;
-        if (cap < 2 * lx->dpost_cap) cap = 2 * lx->dpost_cap;
-        lex_post *p = rg_realloc(lx->dpost, cap * sizeof *p);
-        if (!p) {
+        size_t used = need;
+        for (size_t h = 0; lx->dlists && h <= lx->dlist_mask; h++)
+            used += lx->dlists[h].cap;
+        post_cap = used + used / 2;
+        if (!(post = rg_malloc(post_cap * sizeof *post))) {
             rg_free(lists);
             return 0;
         }
-        lx->dpost = p, lx->dpost_cap = cap;
     }
     /* nothing fails from here */
+    if (post) {
+        size_t at = 0;
+        for (size_t h = 0; lx->dlists && h <= lx->dlist_mask; h++) {
+            lex_dlist *d = &lx->dlists[h];
+            if (!d->term1) continue;
+            memcpy(post + at, lx->dpost + d->start, d->n * sizeof *post);
+            d->start = at;
+            at += d->cap;
+        }
+        rg_free(lx->dpost);
+        lx->dpost = post, lx->dpost_len = at, lx->dpost_cap = post_cap;
+    }
     if (lists) {
         for (size_t h = 0; lx->dlists && h <= lx->dlist_mask; h++)
             if (lx->dlists[h].term1) dlist_put(lists, mask, lx->dlists[h]);

@@ -23,7 +23,8 @@
  * Which refreshes merge is not visible through the searcher; the bench
  * replays the rule (the delta or the masks past max(4096, main / 16)) to
  * label them, and the times show it.
- * Prints one JSON object on stdout: the per-write series and a summary.
+ * Prints one JSON object on stdout: the per-write series and a summary
+ * (with resident memory after the open, after the writes and at peak).
  *
  * Usage: refresh_bench --data DIR --queries FILE [--writes N]
  *                      [--chunks-per-write N] [--queries-per-write N]
@@ -39,6 +40,7 @@
 #include "engine/base/mem.h"
 #include "index/search.h"
 #include "index/store.h"
+#include "tests/bench/retrieval/proc_status.h"
 
 #define BENCH_MAX_QUERIES   1000
 #define BENCH_MAX_QUERY     4096
@@ -236,6 +238,7 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(out, "open_ms", open_ms);
     cJSON_AddNumberToObject(out, "query_p50_ms_no_delta", base);
     cJSON_AddNumberToObject(out, "chunks_per_write", (double)per_write);
+    cJSON_AddNumberToObject(out, "rss_mb_after_open", bench_status_mb("VmRSS:"));
     rg_buf text;
     rg_buf_init(&text, BENCH_TEXT_MAX);
     double worst_refresh = 0, worst_query = 0, sum_merge = 0, worst_merge = 0;
@@ -282,6 +285,8 @@ int main(int argc, char **argv)
                     merge ? delta_after : delta, merge ? " (merged)" : "", ms, qm);
     }
     cJSON *sum = cJSON_AddObjectToObject(out, "summary");
+    cJSON_AddNumberToObject(sum, "rss_mb_after_writes", bench_status_mb("VmRSS:"));
+    cJSON_AddNumberToObject(sum, "rss_mb_peak", bench_status_mb("VmHWM:"));
     cJSON_AddNumberToObject(sum, "worst_refresh_ms_without_merge", worst_refresh);
     cJSON_AddNumberToObject(sum, "its_delta_chunks", (double)worst_delta);
     cJSON_AddNumberToObject(sum, "merges", (double)merges);

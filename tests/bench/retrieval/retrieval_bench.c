@@ -41,6 +41,7 @@
 #include "index/dense.h"
 #include "index/search.h"
 #include "index/store.h"
+#include "tests/bench/retrieval/proc_status.h"
 
 #define BENCH_MAX_QUERIES 100000
 #define BENCH_MAX_QUERY   4096
@@ -52,18 +53,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double rss_mb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0) kb = strtol(line + n, NULL, 10);
-    if (f) fclose(f);
-    return kb / 1024.0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -327,7 +316,7 @@ int main(int argc, char **argv)
     rg_error perr;
     if (!a.serial && rg_search_set_parallel(x.q, 1, &perr)) die("starting the leg thread", &perr);
     t_open = now() - t_open;
-    double rss_open = rss_mb("VmRSS:");
+    double rss_open = bench_status_mb("VmRSS:");
     rg_search_hit *hits = calloc(a.k, sizeof *hits);
     double *t = calloc(nq * ST_COUNT, sizeof *t), *col = calloc(nq, sizeof *col);
     if (!hits || !t || !col) die("out of memory", NULL);
@@ -368,7 +357,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(qps, key, throughput(&a, model_name, queries, nq, a.threads[i]));
     }
     cJSON_AddNumberToObject(out, "rss_open_mb", rss_open);
-    cJSON_AddNumberToObject(out, "rss_peak_mb", rss_mb("VmHWM:"));
+    cJSON_AddNumberToObject(out, "rss_peak_mb", bench_status_mb("VmHWM:"));
     char *s = cJSON_PrintUnformatted(out);
     puts(s);
     free(s);
