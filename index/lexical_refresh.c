@@ -707,7 +707,7 @@ static rg_status update_locked(rg_lexical *lx, sqlite3 *db, const int64_t *gone,
     }
     if ((st = read_new_rows(lx, db, &n_empty, &last, err))) goto fail;
     /* the new rows' keys, sorted in place: the delta's keys are sorted runs */
-    qsort(x->key + m.n_key, x->n_key - m.n_key, sizeof *x->key, cmp_u64);
+    if (x->n_key > m.n_key) qsort(x->key + m.n_key, x->n_key - m.n_key, sizeof *x->key, cmp_u64);
     if (!grow_docs(lx, lx->n_main + x->n_docs)) {
         st = rg_fail(err, RG_ENOMEM, "lexical: out of memory refreshing");
         goto fail;
