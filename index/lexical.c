@@ -85,7 +85,7 @@ long rg_lex_term_find(const rg_lexical *lx, const char *s, size_t n)
 lex_dlist *rg_lex_dlist(const rg_lexical *lx, uint32_t t)
 {
     if (!lx->dlists) return NULL;
-    for (size_t h = (t * 2654435761u) & lx->dlist_mask;; h = (h + 1) & lx->dlist_mask) {
+    for (size_t h = rg_lex_dlist_home(t, lx->dlist_mask);; h = (h + 1) & lx->dlist_mask) {
         if (lx->dlists[h].term1 == t + 1) return &lx->dlists[h];
         if (!lx->dlists[h].term1) return NULL;
     }

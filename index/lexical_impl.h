@@ -154,6 +154,11 @@ float rg_lex_impact(const rg_lexical *lx, double tf, double dl, double avgdl);
 /* Term t's postings: up to two lists (main, delta) in p[] and n[]; returns
  * how many. */
 size_t rg_lex_lists(const rg_lexical *lx, uint32_t t, const lex_post *p[2], size_t n[2]);
+/* Where term t's entry starts its probe in dlists (dlist_mask + 1 entries). */
+static inline size_t rg_lex_dlist_home(uint32_t t, size_t mask)
+{
+    return (t * 2654435761u) & mask;
+}
 /* Term t's list in the delta (its entry in dlists), or NULL. */
 lex_dlist *rg_lex_dlist(const rg_lexical *lx, uint32_t t);
 /* Chunks holding term t (dead ones included; -1: none). */

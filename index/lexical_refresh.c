@@ -293,7 +293,7 @@ static int sorted_copy(const lex_delta *x, uint64_t **out)
 /* Enters entry e into the hash lists (mask + 1 entries, with room). */
 static lex_dlist *dlist_put(lex_dlist *lists, size_t mask, lex_dlist e)
 {
-    size_t h = ((e.term1 - 1) * 2654435761u) & mask;
+    size_t h = rg_lex_dlist_home(e.term1 - 1, mask);
     while (lists[h].term1)
         h = (h + 1) & mask;
     lists[h] = e;
