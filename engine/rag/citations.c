@@ -292,14 +292,19 @@ static rg_status write_answer(checker *ck, rg_answer *ans)
         }
         if (!st) st = rg_buf_append(&ck->out, ck->text + at, ss->span.end - at);
         if (st) break;
-        /* the sentence's words back the passage choice of every source it cites */
-        for (size_t m = ss->first_marker; m < ss->first_marker + ss->n_markers && !st; m++)
-            for (int j = 0; j < ck->markers[m].n_nums && !st; j++) {
+        /* the sentence's words back the passage choice of every source it
+         * cites, once per source however often it names it (a sentence
+         * repeating "[1]" must not cost its length times the markers) */
+        unsigned char cited[RG_ANSWER_SOURCES_MAX] = {0};
+        for (size_t m = ss->first_marker; m < ss->first_marker + ss->n_markers; m++)
+            for (int j = 0; j < ck->markers[m].n_nums; j++) {
                 int v = ck->markers[m].nums[j];
-                if (valid_num(ck, v))
-                    st = rg_terms_add(&ck->citing[ck->renum[v - 1] - 1], ck->text + ss->span.start,
-                                      ss->span.end - ss->span.start);
+                if (valid_num(ck, v)) cited[ck->renum[v - 1] - 1] = 1;
             }
+        for (int j = 0; j < ck->n_used && !st; j++)
+            if (cited[j])
+                st = rg_terms_add(&ck->citing[j], ck->text + ss->span.start,
+                                  ss->span.end - ss->span.start);
         ans->sentences[ans->n_sentences++] =
             (rg_sentence_check){{start, ck->out.len}, ss->support, ss->reason};
     }

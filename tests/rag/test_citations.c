@@ -1,4 +1,5 @@
 /* test_citations.c — marker parsing, renumbering and support checks (engine/rag/citations.c). */
+#include "engine/base/buf.h"
 #include "engine/base/mem.h"
 #include "engine/rag/citations.h"
 #include "tests/test.h"
@@ -156,6 +157,30 @@ static void test_json(void)
     rg_answer_free(&a);
 }
 
+static void test_repeated_markers(void)
+{
+    /* A long sentence naming its source thousands of times (a hostile or
+     * looping generator): its words back the passage choice once, not once
+     * per marker, so the check neither slows down with the repeats nor runs
+     * out of term room (RG_TERMS_MAX) and fails. */
+    rg_source s[2] = {src("Lock", lock, 1), src("VPN", vpn, 2)};
+    rg_buf t;
+    rg_buf_init(&t, 1u << 20);
+    for (int i = 0; i < 1000; i++)
+        REQUIRE(rg_buf_append(&t, "TunnelDeck UDP port 51820 ", 26) == RG_OK);
+    for (int i = 0; i < 4000; i++)
+        REQUIRE(rg_buf_append(&t, "[2]", 3) == RG_OK);
+    REQUIRE(rg_buf_putc(&t, '.') == RG_OK);
+    rg_answer a;
+    REQUIRE(check(t.data, s, 2, 0, &a) == RG_OK);
+    REQUIRE(a.n_citations == 1);
+    CHECK_INT(a.citations[0].chunk_id, 2);
+    CHECK(strstr(a.citations[0].passage, "51820") != NULL);
+    CHECK_INT(a.n_sentences, 1);
+    rg_answer_free(&a);
+    rg_buf_free(&t);
+}
+
 static void test_alloc_failures(void)
 {
     rg_source s[2] = {src("Lock", lock, 1), src("VPN", vpn, 2)};
@@ -176,4 +201,4 @@ static void test_alloc_failures(void)
 
 TEST_MAIN(TEST(test_parse_all), TEST(test_renumber_and_drop), TEST(test_support_facts),
           TEST(test_support_chinese), TEST(test_remove_unsupported), TEST(test_json),
-          TEST(test_alloc_failures))
+          TEST(test_repeated_markers), TEST(test_alloc_failures))
