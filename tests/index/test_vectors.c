@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
@@ -865,6 +866,45 @@ static void test_simd_flat(const float *x, const int64_t *ids, int n, int dim, c
 }
 
 /*
+ * faiss_simd.h's HNSW walk against FAISS's own on the same graph and
+ * distance: the same ids and the same scores to the bit, one query at a
+ * time, for k under, at and over efSearch, at two efSearch settings.
+ */
+static void test_simd_walk(FaissIndex *ix, const float *q, int nq)
+{
+    enum { KMAX = 100 };
+    int fast = strcmp(rg_faiss_simd_name(), "none") != 0;
+    float d1[KMAX], d2[KMAX];
+    idx_t l1[KMAX];
+    int64_t l2[KMAX];
+    if (!fast) {
+        CHECK_INT(rg_faiss_search_faiss_walk(ix, 1, q, 10, d2, l2), -1);
+        return;
+    }
+    static const int efs[] = {16, 64}, ks[] = {1, 10, 16, KMAX};
+    size_t compared = 0, differ = 0;
+    for (size_t e = 0; e < sizeof efs / sizeof efs[0]; e++) {
+        FaissParameterSpace *ps = NULL;
+        REQUIRE(faiss_ParameterSpace_new(&ps) == 0);
+        REQUIRE(faiss_ParameterSpace_set_index_parameter(ps, ix, "efSearch", efs[e]) == 0);
+        faiss_ParameterSpace_free(ps);
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+            for (int i = 0; i < nq; i++) {
+                int k = ks[ki];
+                const float *x = q + (size_t)i * 384;
+                REQUIRE(faiss_Index_search(ix, 1, x, k, d1, l1) == 0);
+                REQUIRE(rg_faiss_search_faiss_walk(ix, 1, x, k, d2, l2) == 0);
+                for (int j = 0; j < k; j++) {
+                    compared++;
+                    differ += l1[j] != l2[j] || memcmp(&d1[j], &d2[j], sizeof d1[j]) != 0;
+                }
+            }
+    }
+    CHECK_INT(differ, 0);
+    CHECK(compared > 0);
+}
+
+/*
  * faiss_simd.h: the SIMD dot product against a double-precision sum, and an
  * HNSW index answering the same with its storage swapped, before and after
  * a save and load (FAISS writes the swapped storage as a plain IndexFlat).
@@ -915,6 +955,8 @@ static void test_simd_distance(void)
     /* Rounding can reorder near-ties in a graph walk, nothing more. */
     CHECK(same >= (size_t)(Q * K) * 99 / 100);
     CHECK(worst < 1e-5);
+    test_simd_walk(ix, q, Q);
+    test_simd_walk(plain, q, Q); /* read back, then swapped: the walk too */
     faiss_Index_free(plain);
     faiss_Index_free(ix);
     unlink(path);
