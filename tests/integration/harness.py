@@ -40,11 +40,18 @@ def source_root():
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def timeout_scale():
+    """RAGD_TIMEOUT_SCALE (default 1): how much longer every bounded wait of
+    a test may take (scripts/valgrind.sh: memcheck runs the encoder tens of
+    times slower)."""
+    return float(os.environ.get("RAGD_TIMEOUT_SCALE") or 1)
+
+
 def run(args, data=None, cwd=None, timeout=600, env=None, preexec=None):
     """Runs ragd with args; returns CompletedProcess with text output.
     RAGD_TIMEOUT_SCALE multiplies the timeout (scripts/valgrind.sh: memcheck
     runs the encoder tens of times slower)."""
-    timeout *= float(os.environ.get("RAGD_TIMEOUT_SCALE") or 1)
+    timeout *= timeout_scale()
     cmd = [ragd_path()]
     if data:
         cmd += ["--data", data]

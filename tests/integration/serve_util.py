@@ -8,10 +8,10 @@ import subprocess
 import sys
 import threading
 
-from harness import ragd_path, sanitized
+from harness import ragd_path, sanitized, timeout_scale
 
-# The sanitizer build runs the encoder many times slower.
-TIMEOUT = 120 if sanitized() else 30
+# The sanitizer build runs the encoder many times slower; memcheck more.
+TIMEOUT = (120 if sanitized() else 30) * timeout_scale()
 
 
 class Server:

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SKIP, Checks, corpus_and_queries, model_or_skip, run, run_json,  # noqa: E402
-                     sanitized, tempdir)
+                     sanitized, tempdir, timeout_scale)
 from serve_util import Server  # noqa: E402
 
 MODEL = model_or_skip()
@@ -30,7 +30,7 @@ except ImportError:
     sys.exit(SKIP)
 
 # Every call is bounded; the sanitizer build runs the encoder many times slower.
-TIMEOUT = 120 if sanitized() else 30
+TIMEOUT = (120 if sanitized() else 30) * timeout_scale()
 ROUTES = ["/healthz", "/readyz", "/openapi.json", "/metrics", "/v1/collections", "/v1/search",
           "/v1/answer", "/v1/chat/completions", "/v1/embeddings",
           "/v1/collections/{c}/documents", "/v1/collections/{c}/documents/{id}"]

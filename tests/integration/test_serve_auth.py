@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, model_or_skip, one_error_line, run, sanitized, tempdir  # noqa: E402
+from harness import Checks, model_or_skip, one_error_line, run, sanitized, tempdir, timeout_scale  # noqa: E402
 from serve_util import Server  # noqa: E402
 
 MODEL = model_or_skip()
@@ -85,7 +85,7 @@ srv = Server(data, "--sync-root", sync_root, no_auth=False)
 
 
 def call(method, path, body=None, key=None, raw=None, ctype=None):
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120 * timeout_scale())
     headers = {}
     if key:
         headers["Authorization"] = "Bearer " + key
@@ -183,7 +183,7 @@ st, _, o, _ = call("POST", "/v1/search", body={"query": "parking"}, key="not-a-k
 t.check(st == 401, "a malformed key: 401", str((st, o)))
 st, _, o, _ = call("POST", "/v1/search", body={"query": "parking"}, key=REVOKED)
 t.check(st == 401, "a revoked key: 401", str((st, o)))
-c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60 * timeout_scale())
 c.request("POST", "/v1/search", body=json.dumps({"query": "parking"}),
           headers={"X-API-Key": WRITER})
 r = c.getresponse()
