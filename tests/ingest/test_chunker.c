@@ -407,6 +407,42 @@ static void test_bad_options(void)
     CHECK_INT(rg_chunk_document(&d, NULL, &c, &n, &err), RG_EINVAL);
 }
 
+/* RG_CHUNKS_MAX_PER_DOC: a document of exactly that many one-unit sentences
+ * is cut; one more sentence is refused with RG_ELIMIT and a message naming
+ * the limit, and nothing is handed back. */
+static void test_too_many_chunks(void)
+{
+    for (size_t extra = 0; extra <= 1; extra++) {
+        size_t sentences = RG_CHUNKS_MAX_PER_DOC + extra, len = sentences * 5;
+        char *text = rg_malloc(len + 1);
+        REQUIRE(text != NULL);
+        for (size_t i = 0; i < sentences; i++)
+            memcpy(text + i * 5, "Yes! ", 5);
+        text[len - 1] = '\0'; /* no trailing space */
+        blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
+        rg_document d;
+        REQUIRE(build(&d, b, 1));
+        rg_chunk_options o = {
+            .target_tokens = UNIT, .overlap_tokens = 0, .count_tokens = count_unit};
+        rg_chunk *c = NULL;
+        size_t n = 0;
+        rg_error err;
+        rg_error_clear(&err);
+        rg_status st = rg_chunk_document(&d, &o, &c, &n, &err);
+        if (extra == 0) {
+            CHECK_INT(st, RG_OK);
+            CHECK_INT(n, RG_CHUNKS_MAX_PER_DOC);
+            CHECK(n > 0 && chunk_is(&d, &c[n - 1], "Yes!"));
+        } else {
+            CHECK_INT(st, RG_ELIMIT);
+            CHECK(strstr(err.msg, "more than 200000 chunks") != NULL);
+        }
+        if (st == RG_OK) rg_free(c);
+        rg_document_free(&d);
+        rg_free(text);
+    }
+}
+
 static void test_alloc_failures(void)
 {
     blk b[] = {{RG_BLOCK_HEADING, 1, "Title"}, {RG_BLOCK_PARAGRAPH, 0, "One. Two. Three. Four."}};
@@ -489,8 +525,9 @@ static void test_lexical_target(void)
     rg_document_free(&unread);
 }
 
-TEST_MAIN(TEST(test_approx_tokens), TEST(test_english_sentences), TEST(test_chinese_sentences),
-          TEST(test_empty_document), TEST(test_no_blocks), TEST(test_huge_line_no_spaces),
-          TEST(test_multibyte_edges), TEST(test_overlap), TEST(test_headings_start_chunks),
-          TEST(test_consecutive_headings), TEST(test_table_rows_whole), TEST(test_code_lines),
-          TEST(test_bad_options), TEST(test_alloc_failures), TEST(test_lexical_target))
+TEST_MAIN(TEST(test_approx_tokens), TEST(test_too_many_chunks), TEST(test_english_sentences),
+          TEST(test_chinese_sentences), TEST(test_empty_document), TEST(test_no_blocks),
+          TEST(test_huge_line_no_spaces), TEST(test_multibyte_edges), TEST(test_overlap),
+          TEST(test_headings_start_chunks), TEST(test_consecutive_headings),
+          TEST(test_table_rows_whole), TEST(test_code_lines), TEST(test_bad_options),
+          TEST(test_alloc_failures), TEST(test_lexical_target))
