@@ -870,7 +870,7 @@ static void test_simd_flat(const float *x, const int64_t *ids, int n, int dim, c
  * distance: the same ids and the same scores to the bit, one query at a
  * time, for k under, at and over efSearch, at two efSearch settings.
  */
-static void test_simd_walk(FaissIndex *ix, const float *q, int nq)
+static void test_simd_walk(FaissIndex *ix, const float *q, int nq, int dim)
 {
     enum { KMAX = 100 };
     int fast = strcmp(rg_faiss_simd_name(), "none") != 0;
@@ -891,7 +891,7 @@ static void test_simd_walk(FaissIndex *ix, const float *q, int nq)
         for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
             for (int i = 0; i < nq; i++) {
                 int k = ks[ki];
-                const float *x = q + (size_t)i * 384;
+                const float *x = q + (size_t)i * (size_t)dim;
                 REQUIRE(faiss_Index_search(ix, 1, x, k, d1, l1) == 0);
                 REQUIRE(rg_faiss_search_faiss_walk(ix, 1, x, k, d2, l2) == 0);
                 for (int j = 0; j < k; j++) {
@@ -955,8 +955,8 @@ static void test_simd_distance(void)
     /* Rounding can reorder near-ties in a graph walk, nothing more. */
     CHECK(same >= (size_t)(Q * K) * 99 / 100);
     CHECK(worst < 1e-5);
-    test_simd_walk(ix, q, Q);
-    test_simd_walk(plain, q, Q); /* read back, then swapped: the walk too */
+    test_simd_walk(ix, q, Q, DIM);
+    test_simd_walk(plain, q, Q, DIM); /* read back, then swapped: the walk too */
     faiss_Index_free(plain);
     faiss_Index_free(ix);
     unlink(path);
