@@ -339,7 +339,8 @@ extern "C" int rg_faiss_accelerate(void *index)
     faiss::Index *ix = static_cast<faiss::Index *>(index);
     if (!f || !ix) return 0;
     /* IndexIDMap2 derives from IndexIDMap */
-    if (auto *m = dynamic_cast<faiss::IndexIDMap *>(ix)) {
+    auto *m = dynamic_cast<faiss::IndexIDMap *>(ix);
+    if (m) {
         faiss::IndexFlat *flat = m->own_fields ? swappable(m->index) : nullptr;
         if (flat) {
             m->index = swap_flat(flat, f);
@@ -352,8 +353,7 @@ extern "C" int rg_faiss_accelerate(void *index)
     if (!flat) return 0;
     h->storage = swap_flat(flat, f);
     /* under an IDMap that owns it (so may replace it): the walk too */
-    auto *m = dynamic_cast<faiss::IndexIDMap *>(static_cast<faiss::Index *>(index));
-    if (m && m->own_fields && m->index == h && typeid(*h) == typeid(faiss::IndexHNSWFlat))
+    if (m && m->own_fields && typeid(*h) == typeid(faiss::IndexHNSWFlat))
         m->index = swap_hnsw(h, f);
     return 1;
 }
