@@ -16,6 +16,7 @@ typedef struct rg_cli {
     int data_explicit;    /* the data directory was chosen by --data or $RAGD_DATA */
     int json;             /* --json: machine-readable output */
     int quiet;            /* --quiet: no progress line */
+    int fp32;             /* --fp32: the encoder in fp32 on every path (cli_open_encoder) */
 } rg_cli;
 
 int cmd_ingest(const rg_cli *cli, int argc, char **argv);

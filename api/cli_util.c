@@ -135,7 +135,8 @@ rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int precisi
     }
     rg_encoder_options o = rg_encoder_default_options();
     o.int8 = (precision & CLI_ENC_INT8) != 0;
-    o.query_int8 = !(precision & CLI_ENC_FP32_QUERY);
+    o.query_int8 = !(precision & CLI_ENC_FP32_QUERY) && !cli->fp32;
+    o.passage_int8 = !cli->fp32;
     o.threads = threads;
     return rg_encoder_open(dir, &o, enc, err);
 }

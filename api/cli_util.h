@@ -69,10 +69,12 @@ rg_status cli_open_store(const rg_cli *cli, int create, rg_store **out, rg_error
  * core (bulk embedding); 1 suits single queries, where waking a thread team
  * costs more than it saves. RG_ENOTFOUND when no model is registered.
  */
-/* cli_open_encoder's precision flags (0: fp32 passages, int8 queries where
- * the CPU has VNNI: see rg_encoder_embed_query). */
-#define CLI_ENC_INT8       1 /* int8 weights for passages too */
-#define CLI_ENC_FP32_QUERY 2 /* fp32 weights for queries too */
+/* cli_open_encoder's precision flags. 0: passages to index and queries
+ * with int8 weights where the CPU has VNNI (rg_encoder_embed_passages,
+ * rg_encoder_embed_query), fp32 elsewhere and for rg_encoder_embed; the
+ * global --fp32 (cli->fp32) makes every path fp32. */
+#define CLI_ENC_INT8       1 /* int8 weights (FFN-down fp32) on every path, rg_encoder_embed too */
+#define CLI_ENC_FP32_QUERY 2 /* fp32 weights for queries */
 
 rg_status cli_open_encoder(const rg_cli *cli, const char *model_arg, int precision, int threads,
                            rg_encoder **enc, char name[CLI_MODEL_NAME_MAX + 1],

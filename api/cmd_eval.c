@@ -410,10 +410,11 @@ static int eval_usage(void)
          "asks for 400 chunks (ranked into up to 100 documents), so each hybrid leg\n"
          "hands 400 candidates to fusion; --depth N asks for N chunks from N per leg\n"
          "(as a search for k <= N with that depth ranks its top k; Recall@100 then\n"
-         "counts fewer documents). --int8 embeds\n"
-         "with the int8 encoder (use a fresh data directory: vectors are not re-made).\n"
-         "Queries are embedded with int8 weights where the CPU has VNNI (faster, same\n"
-         "nDCG); --fp32-query embeds them in fp32 like the passages.\n\n"
+         "counts fewer documents). Passages and queries are embedded with int8\n"
+         "weights where the CPU has VNNI (the global --fp32: fp32 weights, exact);\n"
+         "--fp32-query embeds queries in fp32; --int8 embeds both with int8 weights\n"
+         "but the FFN-down layer in fp32. Use a fresh data directory to compare:\n"
+         "vectors are not re-made.\n\n"
          "--answers answers the judged queries instead, with the extractive generator\n"
          "or the LLM that --llm names (the options as in `ragd ask`; answers the\n"
          "LLM failed to give are extracted and counted as fallbacks), and prints the\n"
@@ -477,6 +478,7 @@ static int eval_parse(int argc, char **argv, eval_args *a)
             a->sweep = 1;
         } else if (strcmp(argv[i], "--int8") == 0) {
             a->int8 = 1;
+
         } else if (strcmp(argv[i], "--fp32-query") == 0) {
             a->fp32_query = 1;
         } else if (strcmp(argv[i], "--answers") == 0) {

@@ -259,6 +259,8 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
     rg_ingest_stats st;
     char pii[256];
     rg_status r = rg_ingest_paths(s, paths, n_paths, &o, &st, &err);
+    /* what the stored vectors are made with: the --json summary says */
+    const char *passages = enc ? (rg_encoder_passages_int8(enc) ? "int8" : "fp32") : NULL;
     rg_dense_close(dense);
     rg_encoder_close(enc);
     rg_store_close(s);
@@ -273,6 +275,7 @@ static int ingest_main(const rg_cli *cli, int argc, char **argv, int sync)
                st.files, st.added, st.updated, st.unchanged, st.skipped, st.failed, st.chunks,
                (unsigned long long)st.bytes, st.seconds);
         if (sync) printf(",\"deleted\":%zu", st.deleted);
+        if (passages) printf(",\"passages\":\"%s\"", passages);
         if (o.pii_types) printf(",\"pii\":%s", pii_json(&st.pii, pii, sizeof pii));
         if (p.plan) {
             char *plan = cJSON_PrintUnformatted(p.plan);

@@ -38,7 +38,7 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ragd [--data DIR] [--json] [--quiet] [-v] COMMAND [ARGS...]\n\n"
+    fprintf(f, "usage: ragd [--data DIR] [--json] [--quiet] [--fp32] [-v] COMMAND [ARGS...]\n\n"
                "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
@@ -46,6 +46,8 @@ static void usage(FILE *f)
                "  --data DIR   data directory (default $RAGD_DATA or ./ragd-data)\n"
                "  --json       machine-readable output\n"
                "  --quiet      no progress line\n"
+               "  --fp32       embed passages and queries with fp32 weights (exact, slower;\n"
+               "               by default both use int8 weights where the CPU has VNNI)\n"
                "  -v           more diagnostics\n"
                "  --version    print the version\n\n"
                "'ragd COMMAND --help' describes a command.\n");
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
             cli.json = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             cli.quiet = 1;
+        } else if (strcmp(a, "--fp32") == 0) {
+            cli.fp32 = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             rg_log_set_level(RG_LOG_INFO);
         } else if (strcmp(a, "--version") == 0) {

@@ -164,7 +164,7 @@ static rg_status embed_and_add(rg_dense *d, rg_vectors *v, const int64_t *ids, s
             texts[i] = rg_buf_str(b);
             lens[i] = b->len;
         }
-        rg_status st = rg_encoder_embed(d->enc, texts, lens, m, d->vecs, err);
+        rg_status st = rg_encoder_embed_passages(d->enc, texts, lens, m, d->vecs, err);
         if (st) return st;
         if ((st = rg_vectors_add(v, m, d->vecs, ids + at, err))) return st;
         *done += m;
@@ -431,7 +431,8 @@ rg_status rg_dense_embed_passages(rg_dense *d, const char *const *texts, const s
             batch[i] = rg_buf_str(b);
             blens[i] = b->len;
         }
-        rg_status st = rg_encoder_embed(d->enc, batch, blens, m, out + at * (size_t)d->dim, err);
+        rg_status st =
+            rg_encoder_embed_passages(d->enc, batch, blens, m, out + at * (size_t)d->dim, err);
         if (st) return st;
     }
     return RG_OK;

@@ -32,13 +32,13 @@ struct rg_encoder {
     char languages[ENC_LANGUAGES_MAX]; /* from README.md front matter, "" if unknown */
     char query_prompt[ENC_PROMPT_MAX];   /* from config_sentence_transformers.json */
     char passage_prompt[ENC_PROMPT_MAX];
-    int query_packed; /* int8 weights packed for rg_encoder_embed_query */
+    int int8_packed;  /* int8 weights packed beside fp32 (opts.query_int8, passage_int8) */
     int32_t *qids;    /* token ids of a batch of queries: RG_ENCODER_QUERY_BATCH_MAX * max_length */
 };
 
 rg_encoder_options rg_encoder_default_options(void)
 {
-    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0, 1, 1};
+    rg_encoder_options o = {0, RG_GEMM_AUTO, 0, 0, RG_ENCODER_BATCH_TOKENS, 0, 1, 1, 0};
     return o;
 }
 
@@ -362,8 +362,35 @@ static int by_length(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-rg_status rg_encoder_embed(rg_encoder *e, const char *const *texts, const size_t *lens, size_t n,
-                           float *out, rg_error *err)
+/* Whether int8 weights stand in for fp32 on a path that asks for them
+ * (want: opts.query_int8 or opts.passage_int8): only with ragd's own GEMM
+ * on a CPU that runs int8 natively (VNNI). The first use packs them. */
+static int int8_for(const rg_encoder *e, int want)
+{
+    return e->opts.int8 || (want && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8());
+}
+
+int rg_encoder_passages_int8(const rg_encoder *e)
+{
+    return int8_for(e, e->opts.passage_int8);
+}
+
+static rg_status use_int8(rg_encoder *e, int want, int *int8, rg_error *err)
+{
+    *int8 = e->opts.int8;
+    if (*int8 || !int8_for(e, want)) return RG_OK;
+    if (!e->int8_packed) { /* beside the fp32 weights, which rg_encoder_embed keeps using */
+        rg_bert_set_int8_down(e->bert, e->opts.int8_down || e->opts.query_int8_down);
+        rg_status rc = rg_bert_pack(e->bert, 1, err);
+        if (rc) return rc;
+        e->int8_packed = 1;
+    }
+    *int8 = 1;
+    return RG_OK;
+}
+
+static rg_status embed_texts(rg_encoder *e, int int8, const char *const *texts, const size_t *lens,
+                             size_t n, float *out, rg_error *err)
 {
     if (n == 0)
         return RG_OK;
@@ -407,7 +434,7 @@ rg_status rg_encoder_embed(rg_encoder *e, const char *const *texts, const size_t
             blens[nb++] = q->len;
         }
         const float *h;
-        rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, e->opts.int8, batch, blens, nb, &h, err);
+        rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, int8, batch, blens, nb, &h, err);
         if (rc)
             goto out;
         for (int b = 0; b < nb; b++) {
@@ -422,6 +449,20 @@ out:
     rg_free(order);
     rg_free(blens);
     return rc;
+}
+
+rg_status rg_encoder_embed(rg_encoder *e, const char *const *texts, const size_t *lens, size_t n,
+                           float *out, rg_error *err)
+{
+    return embed_texts(e, e->opts.int8, texts, lens, n, out, err);
+}
+
+rg_status rg_encoder_embed_passages(rg_encoder *e, const char *const *texts, const size_t *lens,
+                                    size_t n, float *out, rg_error *err)
+{
+    int int8;
+    rg_status rc = use_int8(e, e->opts.passage_int8, &int8, err);
+    return rc ? rc : embed_texts(e, int8, texts, lens, n, out, err);
 }
 
 rg_status rg_encoder_embed_queries(rg_encoder *e, const char *const *texts, const size_t *lens,
@@ -447,16 +488,9 @@ rg_status rg_encoder_embed_queries(rg_encoder *e, const char *const *texts, cons
         qlens[i] = (int)k;
         total += k;
     }
-    int int8 = e->opts.int8;
-    if (!int8 && e->opts.query_int8 && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8()) {
-        rg_status rc;
-        if (!e->query_packed) { /* passages stay fp32: this packing serves queries only */
-            rg_bert_set_int8_down(e->bert, e->opts.int8_down || e->opts.query_int8_down);
-            if ((rc = rg_bert_pack(e->bert, 1, err))) return rc;
-        }
-        e->query_packed = 1;
-        int8 = 1;
-    }
+    int int8;
+    rg_status rc0 = use_int8(e, e->opts.query_int8, &int8, err);
+    if (rc0) return rc0;
     rg_kernels_set_threads(total >= RG_ENCODER_QUERY_SPLIT_TOKENS ? e->opts.threads : 1);
     /* one forward for as many whole queries as the context holds */
     size_t i = 0, at = 0;

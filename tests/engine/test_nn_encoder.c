@@ -6,6 +6,7 @@
 
 #include "engine/base/mem.h"
 #include "engine/nn/encoder.h"
+#include "engine/nn/gemm.h"
 #include "engine/nn/kernels.h"
 
 static fix_texts fx;
@@ -259,6 +260,64 @@ static void test_parity_int8_down(void)
     free(out);
 }
 
+/* Every fixture text through rg_encoder_embed_passages (passages) and then
+ * rg_encoder_embed (plain) on one handle opened with o. */
+static void embed_passages_then_plain(const rg_encoder_options *o, float *passages, float *plain)
+{
+    rg_encoder *enc = open_model(o);
+    REQUIRE(enc);
+    size_t *lens = malloc(sizeof(size_t) * fx.n);
+    for (uint32_t i = 0; i < fx.n; i++)
+        lens[i] = fx.len[i];
+    rg_error err;
+    CHECK_INT(
+        rg_encoder_embed_passages(enc, (const char *const *)fx.text, lens, fx.n, passages, &err),
+        RG_OK);
+    CHECK_INT(rg_encoder_embed(enc, (const char *const *)fx.text, lens, fx.n, plain, &err), RG_OK);
+    rg_encoder_close(enc);
+    free(lens);
+}
+
+/*
+ * Passages for the index (rg_encoder_embed_passages). passage_int8 off (the
+ * library default): rg_encoder_embed's fp32 vectors. On, where ragd's own
+ * GEMM runs int8 natively (VNNI): the vectors of an encoder opened with
+ * int8 and int8_down, while rg_encoder_embed on the same handle stays fp32
+ * (the int8 weights are packed beside the fp32 ones). Elsewhere: fp32.
+ */
+static void test_passages(void)
+{
+    rg_encoder_options o = rg_encoder_default_options();
+    CHECK_INT(o.passage_int8, 0);
+    o.threads = 2;
+    float *fp32 = embed_all(&o, NULL);
+    rg_encoder_options all8 = o;
+    all8.int8 = all8.int8_down = 1;
+    float *int8 = embed_all(&all8, NULL);
+    float *pass = malloc(sizeof(float) * fx.n * fx.dim),
+          *plain = malloc(sizeof(float) * fx.n * fx.dim);
+    REQUIRE(fp32 && int8 && pass && plain);
+
+    embed_passages_then_plain(&o, pass, plain);
+    CHECK(max_diff(pass, fp32) < 1e-6);
+    CHECK(max_diff(plain, fp32) < 1e-6);
+
+    o.passage_int8 = 1;
+    embed_passages_then_plain(&o, pass, plain);
+    CHECK(max_diff(plain, fp32) < 1e-6);
+    if (rg_gemm_best() == RG_GEMM_NATIVE && rg_packed_fast_s8()) {
+        fprintf(stderr, "int8 passages: max abs diff %.2e from the int8 encoder, %.2e from fp32\n",
+                max_diff(pass, int8), max_diff(pass, fp32));
+        CHECK(max_diff(pass, int8) < 1e-6);
+        CHECK(max_diff(pass, fp32) > 1e-4);
+        compare(pass, "int8 passages vs sentence-transformers", 0.99, 1.0);
+    } else {
+        fprintf(stderr, "int8 passages: no VNNI with ragd's GEMM here, so fp32\n");
+        CHECK(max_diff(pass, fp32) < 1e-6);
+    }
+    free(fp32), free(int8), free(pass), free(plain);
+}
+
 /* Copies the model folder into a temp dir, damages one thing, checks open fails cleanly. */
 static rg_status open_damaged(const char *how, char *msg, size_t cap)
 {
@@ -315,10 +374,10 @@ int main(void)
      * optimised build checks every fixture text, this one the first 48. */
     uint32_t all = fx.n;
     if (getenv("RAGD_SANITIZED") && fx.n > 48) fx.n = 48;
-    static const test_case model_cases[] = {TEST(test_parity_fp32),      TEST(test_parity_int8),
-                                            TEST(test_parity_int8_down), TEST(test_query_fp32),
-                                            TEST(test_query_default),    TEST(test_query_batches),
-                                            TEST(test_bad_model_folder)};
+    static const test_case model_cases[] = {
+        TEST(test_parity_fp32), TEST(test_parity_int8),     TEST(test_parity_int8_down),
+        TEST(test_query_fp32),  TEST(test_query_default),   TEST(test_query_batches),
+        TEST(test_passages),    TEST(test_bad_model_folder)};
     rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
     fx.n = all;
     fix_free(&fx);

@@ -129,6 +129,33 @@ p, r = run_json(["search", "--model", "other", "--mode", "dense", "-k", "3", "VP
 t.check(p.returncode == 0 and r and len(r["results"]) == 3, "search with the new binding",
         p.stderr)
 
+# Passage precision: by default passages are embedded with int8 weights
+# where the CPU has VNNI, and ingest --json says which; the global --fp32
+# embeds them in fp32. Searched with fp32 queries, two stores of the same
+# files then rank alike and their dense scores differ by the int8 rounding
+# alone (not at all where the default is fp32 too).
+pdocs = tempdir("ragd-prec-docs-")
+for name in ("security-handbook.md", "vpn-setup-guide.html"):
+    shutil.copy(os.path.join(corpus, "it", name), pdocs)
+prec, scores = {}, {}
+for flags in ((), ("--fp32",)):
+    d = tempdir("ragd-prec-")
+    run(["model", "import", MODEL], data=d)
+    p, s = run_json(list(flags) + ["ingest", pdocs], data=d)
+    prec[flags] = s.get("passages") if s else None
+    p, r = run_json(["--fp32", "search", "--mode", "dense", "-k", "5", "VPN port"], data=d)
+    scores[flags] = [(h["source"], h["score"]) for h in r["results"]] if r else []
+    shutil.rmtree(d, ignore_errors=True)
+shutil.rmtree(pdocs, ignore_errors=True)
+t.check(prec[()] in ("int8", "fp32") and prec[("--fp32",)] == "fp32",
+        "ingest --json names the passage precision; --fp32 makes it fp32", str(prec))
+a, b = scores[()], scores[("--fp32",)]
+diff = max((abs(x[1] - y[1]) for x, y in zip(a, b)), default=-1)
+same_rank = len(a) == len(b) > 0 and [x[0] for x in a] == [y[0] for y in b]
+t.check(same_rank and (1e-5 < diff < 0.05 if prec[()] == "int8" else diff == 0),
+        f"{prec[()]} passages rank as fp32 ones, dense scores within the rounding",
+        f"max score diff {diff:.2e}; {a} / {b}")
+
 # SIGKILL at random points during ingestion; rerun; store and vectors agree
 kdata = tempdir("ragd-kill-")
 run(["model", "import", MODEL], data=kdata)

@@ -14,10 +14,13 @@ pinned to the same --threads cores:
               `ragd --data D --json ingest SRC` (fresh D): loader, chunker
               (200 tokens, 40 overlap), encoder, SQLite, FTS5, vectors.
               ragd has no thread option; OMP_THREAD_LIMIT caps its OpenMP
-              threads at --threads.
+              threads at --threads. Passages in ragd's default precision
+              (int8 weights where the CPU has VNNI, else fp32); --fp32
+              passes ragd's --fp32 (fp32 weights, as the peers run).
   encode      tests/engine/nn_bench on exactly the texts ragd embedded for
               those chunks (title + chunk text, read back from D/ragd.db),
-              one pass: pure encoding, same encoder options. Pipeline
+              one pass: pure encoding, same encoder options (--passage-int8
+              unless --fp32). Pipeline
               overhead = ragd's ingest seconds / encode seconds - 1.
   txtai       BeautifulSoup (lxml, script/style dropped, get_text("\\n")),
               200-token windows with 40 overlap counted by the model's own
@@ -147,7 +150,9 @@ def run_ragd(args, pin, src):
     if rc:
         return {"error": "model import failed: " + tail(os.path.join(logs, "ragd-import.err"))}
     out, err = os.path.join(logs, "ragd.out"), os.path.join(logs, "ragd.err")
-    rc, wall, cpu, rss = pin.run([args.ragd, "--data", data, "--json", "ingest", src], out, err)
+    fp32 = ["--fp32"] if args.fp32 else []
+    rc, wall, cpu, rss = pin.run([args.ragd, "--data", data, "--json"] + fp32 + ["ingest", src],
+                                 out, err)
     try:
         j = last_json(out)
     except ValueError:
@@ -203,7 +208,8 @@ def run_encode(args, pin):
     logs = os.path.join(args.work, "logs")
     out, err = os.path.join(logs, "encode.out"), os.path.join(logs, "encode.err")
     rc, wall, cpu, rss = pin.run([args.nn_bench, args.model, "--threads", str(args.threads),
-                                  "--texts", path, "--reps", "1", "--query-reps", "1"], out, err)
+                                  "--texts", path, "--reps", "1", "--query-reps", "1"]
+                                 + ([] if args.fp32 else ["--passage-int8"]), out, err)
     if rc:
         return {"error": f"nn_bench exited {rc}: " + tail(err)}
     j = last_json(out)
@@ -408,6 +414,8 @@ def main():
     ap.add_argument("--only", default=",".join(SYSTEMS), help="comma list of " + ",".join(SYSTEMS))
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the systems to the first --threads cores")
+    ap.add_argument("--fp32", action="store_true",
+                    help="ragd embeds passages with fp32 weights (default: int8 where the CPU has VNNI)")
     ap.add_argument("--json", default="", help="also write every figure here")
     ap.add_argument("--peer", help=argparse.SUPPRESS)  # internal: run one peer in this process
     ap.add_argument("--src", help=argparse.SUPPRESS)
@@ -426,7 +434,7 @@ def main():
     pin = Pinned(args.threads, not args.no_pin)
     sets = ", ".join(f"{k} {v}" for k, v in sorted(per_set.items()))
     print(f"ingest bench: {nfiles} of {total} files ({sets}), {nbytes / 1e6:.2f} MB of HTML in {src}; "
-          f"{args.threads} threads"
+          f"{args.threads} threads; ragd passages {'fp32' if args.fp32 else 'default precision'}"
           + (f", pinned to CPUs {pin.cpus}" if pin.cpus else f" ({pin.n_allowed} CPUs, not pinned)"),
           flush=True)
     if args.threads > pin.n_allowed:
@@ -459,6 +467,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump({"files": nfiles, "bytes": nbytes, "per_set": per_set, "corpus_files": total,
                        "threads": args.threads, "pinned_cpus": pin.cpus, "model": args.model,
+                       "ragd_fp32": args.fp32,
                        "chunk_tokens": CHUNK_TOKENS, "overlap_tokens": OVERLAP_TOKENS,
                        "systems": res, "targets": verdict}, f, indent=1)
     return 0

