@@ -109,6 +109,11 @@ void rg_kernels_set_threads(int n)
 
 int rg_kernels_threads(void) { return n_threads; }
 
+void rg_kernels_set_threads_here(int n)
+{
+    n_threads = n > 0 ? n : 1;
+}
+
 static void sgemm_ref(int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
                       int ldb, float beta, float *C, int ldc)
 {

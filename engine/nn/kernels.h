@@ -37,6 +37,10 @@ const char *rg_gemm_name(rg_gemm_backend be);
    process may run on (its CPU affinity: taskset, cpusets). */
 void rg_kernels_set_threads(int n);
 int rg_kernels_threads(void);
+/* The calling thread's count alone (it is per thread), without touching the
+   libraries' pools: for the threads of a parallel region, whose kernels then
+   run on their own thread. n >= 1. */
+void rg_kernels_set_threads_here(int n);
 /*
  * Forces the plain C kernels (row-wise, attention, packed products) even
  * where the CPU has AVX-512, for tests that check the SIMD ones against

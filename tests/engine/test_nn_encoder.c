@@ -318,6 +318,29 @@ static void test_passages(void)
     free(fp32), free(int8), free(pass), free(plain);
 }
 
+/*
+ * Many texts on two threads run as batches side by side, one per thread
+ * (encoder.c, side_by_side), rather than one batch split over both: the
+ * vectors equal one thread's bit for bit, fp32 and int8 alike.
+ */
+static void test_side_by_side(void)
+{
+    for (int int8 = 0; int8 <= 1; int8++) {
+        rg_encoder_options o = rg_encoder_default_options();
+        o.int8 = o.int8_down = int8;
+        o.threads = 1;
+        float *one = embed_all(&o, NULL);
+        o.threads = 2;
+        float *two = embed_all(&o, NULL);
+        REQUIRE(one && two);
+        double d = max_diff(one, two);
+        fprintf(stderr, "%s, %u texts: two threads vs one, max abs diff %.2e\n",
+                int8 ? "int8" : "fp32", fx.n, d);
+        CHECK(d == 0);
+        free(one), free(two);
+    }
+}
+
 /* Copies the model folder into a temp dir, damages one thing, checks open fails cleanly. */
 static rg_status open_damaged(const char *how, char *msg, size_t cap)
 {
@@ -375,9 +398,9 @@ int main(void)
     uint32_t all = fx.n;
     if (getenv("RAGD_SANITIZED") && fx.n > 48) fx.n = 48;
     static const test_case model_cases[] = {
-        TEST(test_parity_fp32), TEST(test_parity_int8),     TEST(test_parity_int8_down),
-        TEST(test_query_fp32),  TEST(test_query_default),   TEST(test_query_batches),
-        TEST(test_passages),    TEST(test_bad_model_folder)};
+        TEST(test_parity_fp32), TEST(test_parity_int8),   TEST(test_parity_int8_down),
+        TEST(test_query_fp32),  TEST(test_query_default), TEST(test_query_batches),
+        TEST(test_passages),    TEST(test_side_by_side),  TEST(test_bad_model_folder)};
     rc |= test_run(model_cases, sizeof model_cases / sizeof model_cases[0]);
     fx.n = all;
     fix_free(&fx);
