@@ -57,9 +57,9 @@ typedef struct rg_encoder_options {
                                 nDCG@10 dense 0.6752 against 0.6693 without and 0.6718 fp32,
                                 embedding 2.75 ms a query against 3.49, `ragd eval`) */
     int passage_int8;        /* 1: rg_encoder_embed_passages uses the int8 weights queries use
-                                (FFN-down per query_int8_down) where the CPU has VNNI: ~2.6x
-                                the fp32 texts/s; scifact nDCG@10 dense 0.6718 against 0.6752
-                                with fp32 passages (README, Performance). Default 0 */
+                                (FFN-down per query_int8_down) where the CPU has VNNI: ~2.3x
+                                the fp32 texts/s, nDCG@10 0 to 0.006 lower on four datasets
+                                (README, Performance). Default 0 */
 } rg_encoder_options;
 
 typedef struct rg_encoder rg_encoder;
