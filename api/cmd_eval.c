@@ -478,7 +478,6 @@ static int eval_parse(int argc, char **argv, eval_args *a)
             a->sweep = 1;
         } else if (strcmp(argv[i], "--int8") == 0) {
             a->int8 = 1;
-
         } else if (strcmp(argv[i], "--fp32-query") == 0) {
             a->fp32_query = 1;
         } else if (strcmp(argv[i], "--answers") == 0) {

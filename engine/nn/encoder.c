@@ -391,15 +391,45 @@ int rg_encoder_passages_int8(const rg_encoder *e)
 
 static rg_status use_int8(rg_encoder *e, int want, int *int8, rg_error *err)
 {
-    *int8 = e->opts.int8;
-    if (*int8 || !int8_for(e, want)) return RG_OK;
-    if (!e->int8_packed) { /* beside the fp32 weights, which rg_encoder_embed keeps using */
-        rg_bert_set_int8_down(e->bert, e->opts.int8_down || e->opts.query_int8_down);
-        rg_status rc = rg_bert_pack(e->bert, 1, err);
-        if (rc) return rc;
-        e->int8_packed = 1;
+    *int8 = int8_for(e, want);
+    if (!*int8 || e->opts.int8 || e->int8_packed) return RG_OK; /* opts.int8: packed at open */
+    /* beside the fp32 weights, which rg_encoder_embed keeps using */
+    rg_bert_set_int8_down(e->bert, e->opts.int8_down || e->opts.query_int8_down);
+    rg_status rc = rg_bert_pack(e->bert, 1, err);
+    e->int8_packed = rc == RG_OK;
+    return rc;
+}
+
+/* End of the batch that starts at order[s]: texts while their tokens fit in
+ * cap (the first always does: no text is longer than max_length <= cap). */
+static size_t batch_end(const seq *order, size_t s, size_t n, size_t cap)
+{
+    size_t used = (size_t)order[s].len, i = s + 1;
+    while (i < n && used + (size_t)order[i].len <= cap)
+        used += (size_t)order[i++].len;
+    return i;
+}
+
+/* Texts order[s..end) through the layers on ctx (their ids gathered into
+ * buf, their lengths into lens) and pooled into their rows of out. */
+static rg_status run_batch(rg_encoder *e, rg_bert_ctx *ctx, int int8, const seq *order, size_t s,
+                           size_t end, const int32_t *ids, int32_t *buf, int *lens, float *out,
+                           rg_error *err)
+{
+    size_t at = 0, L = e->max_length;
+    int k = 0;
+    for (size_t i = s; i < end; i++, k++) {
+        memcpy(buf + at, ids + order[i].index * L, (size_t)order[i].len * sizeof *buf);
+        at += (size_t)order[i].len;
+        lens[k] = order[i].len;
     }
-    *int8 = 1;
+    const float *h;
+    rg_status rc = rg_bert_forward(e->bert, ctx, e->opts.backend, int8, buf, lens, k, &h, err);
+    if (rc) return rc;
+    for (size_t i = s; i < end; i++) {
+        pool(e, h, order[i].len, out + order[i].index * (size_t)e->dim);
+        h += (size_t)order[i].len * e->dim;
+    }
     return RG_OK;
 }
 
@@ -422,39 +452,33 @@ static int side_by_side(rg_encoder *e, const seq *order, size_t n, int int8, con
     size_t cap = ENC_TEAM_TOKENS < e->opts.batch_tokens ? ENC_TEAM_TOKENS : e->opts.batch_tokens;
     if (cap < e->max_length) cap = e->max_length;
     if (T < 2 || e->opts.backend != RG_GEMM_NATIVE || T > ENC_TEAM_MAX) return 0;
-    size_t nb = 0, used = 0;
-    for (size_t i = 0; i < n; i++) { /* batches, as the loop below will cut them */
-        if (i == 0 || used + (size_t)order[i].len > cap) nb++, used = 0;
-        used += (size_t)order[i].len;
+    size_t *start = rg_malloc((n + 1) * sizeof *start), nb = 0;
+    if (!start) return 0;
+    for (size_t i = 0; i < n; i = batch_end(order, i, n, cap))
+        start[nb++] = i;
+    start[nb] = n;
+    if (nb < 2 * (size_t)T) {
+        rg_free(start);
+        return 0;
     }
-    if (nb < 2 * (size_t)T) return 0;
+    int32_t *buf = NULL;
+    int *lens = NULL;
     if (e->team_n < T) { /* contexts for threads 1..T-1 (thread 0 has e->ctx), made once */
         rg_bert_ctx **team = rg_realloc(e->team, (size_t)T * sizeof *team);
-        if (!team) return 0;
+        if (!team) goto fallback;
         e->team = team;
         for (int t = e->team_n ? e->team_n : 1; t < T; t++) {
             if (rg_bert_ctx_new(e->bert, (int)cap, (int)e->max_length, &team[t], NULL)) {
                 e->team_n = t;
-                return 0;
+                goto fallback;
             }
         }
         team[0] = NULL;
         e->team_n = T;
     }
-    size_t *start = rg_malloc((nb + 1) * sizeof *start);
-    int32_t *buf = rg_malloc((size_t)T * cap * sizeof *buf);
-    int *lens = rg_malloc((size_t)T * cap * sizeof *lens);
-    if (!start || !buf || !lens) {
-        rg_free(start), rg_free(buf), rg_free(lens);
-        return 0;
-    }
-    nb = 0, used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || used + (size_t)order[i].len > cap) start[nb++] = i, used = 0;
-        used += (size_t)order[i].len;
-    }
-    start[nb] = n;
-    size_t L = e->max_length;
+    buf = rg_malloc((size_t)T * cap * sizeof *buf);
+    lens = rg_malloc((size_t)T * cap * sizeof *lens);
+    if (!buf || !lens) goto fallback;
     int failed = 0;
     rg_error first;
     rg_error_clear(&first);
@@ -473,16 +497,8 @@ static int side_by_side(rg_encoder *e, const seq *order, size_t n, int int8, con
 #pragma omp atomic read
             stop = failed;
             if (stop) continue;
-            size_t at = 0;
-            int k = 0;
-            for (size_t i = start[b]; i < start[b + 1]; i++, k++) {
-                memcpy(my + at, ids + order[i].index * L, (size_t)order[i].len * sizeof *my);
-                at += (size_t)order[i].len;
-                my_lens[k] = order[i].len;
-            }
-            const float *h;
-            rg_status st =
-                rg_bert_forward(e->bert, ctx, e->opts.backend, int8, my, my_lens, k, &h, &local);
+            rg_status st = run_batch(e, ctx, int8, order, start[b], start[b + 1], ids, my, my_lens,
+                                     out, &local);
             if (st) { /* the first failure is reported; the rest of the batches are skipped */
                 int was;
 #pragma omp atomic capture
@@ -494,11 +510,6 @@ static int side_by_side(rg_encoder *e, const seq *order, size_t n, int int8, con
                     *rc = st;
                     first = local;
                 }
-                continue;
-            }
-            for (size_t i = start[b]; i < start[b + 1]; i++) {
-                pool(e, h, order[i].len, out + order[i].index * (size_t)e->dim);
-                h += (size_t)order[i].len * e->dim;
             }
         }
     }
@@ -506,6 +517,9 @@ static int side_by_side(rg_encoder *e, const seq *order, size_t n, int int8, con
     if (failed && err) *err = first;
     rg_free(start), rg_free(buf), rg_free(lens);
     return 1;
+fallback:
+    rg_free(start), rg_free(buf), rg_free(lens);
+    return 0;
 #else
     (void)e, (void)order, (void)n, (void)int8, (void)ids, (void)out, (void)rc, (void)err;
     return 0;
@@ -548,24 +562,9 @@ static rg_status embed_texts(rg_encoder *e, int int8, const char *const *texts, 
     }
     qsort(order, n, sizeof *order, by_length);
     if (side_by_side(e, order, n, int8, ids, out, &rc, err)) goto out;
-    for (size_t s = 0; s < n;) {
-        size_t used = 0;
-        int nb = 0;
-        while (s + (size_t)nb < n && used + (size_t)order[s + nb].len <= e->opts.batch_tokens) {
-            const seq *q = &order[s + nb];
-            memcpy(batch + used, ids + q->index * L, (size_t)q->len * sizeof *batch);
-            used += (size_t)q->len;
-            blens[nb++] = q->len;
-        }
-        const float *h;
-        rc = rg_bert_forward(e->bert, e->ctx, e->opts.backend, int8, batch, blens, nb, &h, err);
-        if (rc)
-            goto out;
-        for (int b = 0; b < nb; b++) {
-            pool(e, h, blens[b], out + order[s + b].index * (size_t)e->dim);
-            h += (size_t)blens[b] * e->dim;
-        }
-        s += (size_t)nb;
+    for (size_t s = 0, end; s < n && !rc; s = end) {
+        end = batch_end(order, s, n, e->opts.batch_tokens);
+        rc = run_batch(e, e->ctx, int8, order, s, end, ids, batch, blens, out, err);
     }
 out:
     rg_free(ids);
