@@ -147,14 +147,26 @@ static void file_path(const rg_dense *d, int64_t coll, char *out, size_t cap)
     snprintf(out, cap, "%s/%lld.rgv", d->dir, (long long)coll);
 }
 
+/*
+ * Chunks in the next encoder call when left remain: n chunks go in the
+ * fewest calls of at most RG_DENSE_EMBED_BATCH, of equal size (to one), so
+ * no call is left with a few chunks, too few to keep every thread busy.
+ */
+static size_t next_call(size_t left, size_t n)
+{
+    size_t calls = (n + RG_DENSE_EMBED_BATCH - 1) / RG_DENSE_EMBED_BATCH;
+    size_t per = (n + calls - 1) / calls;
+    return left < per ? left : per;
+}
+
 /* Embeds the chunks ids[0..n) and adds them to v. */
 static rg_status embed_and_add(rg_dense *d, rg_vectors *v, const int64_t *ids, size_t n,
                                size_t *done, size_t total, rg_error *err)
 {
     const char *texts[RG_DENSE_EMBED_BATCH];
     size_t lens[RG_DENSE_EMBED_BATCH];
-    for (size_t at = 0; at < n; at += RG_DENSE_EMBED_BATCH) {
-        size_t m = n - at < RG_DENSE_EMBED_BATCH ? n - at : RG_DENSE_EMBED_BATCH;
+    for (size_t at = 0, m; at < n; at += m) {
+        m = next_call(n - at, n);
         for (size_t i = 0; i < m; i++) {
             rg_buf *b = &d->texts[i];
             rg_buf_reset(b);
@@ -416,8 +428,8 @@ rg_status rg_dense_embed_passages(rg_dense *d, const char *const *texts, const s
 {
     const char *batch[RG_DENSE_EMBED_BATCH];
     size_t blens[RG_DENSE_EMBED_BATCH];
-    for (size_t at = 0; at < n; at += RG_DENSE_EMBED_BATCH) {
-        size_t m = n - at < RG_DENSE_EMBED_BATCH ? n - at : RG_DENSE_EMBED_BATCH;
+    for (size_t at = 0, m; at < n; at += m) {
+        m = next_call(n - at, n);
         for (size_t i = 0; i < m; i++) {
             if (!d->passage_prefix[0]) { /* no copy needed */
                 batch[i] = texts[at + i];

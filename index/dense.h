@@ -26,7 +26,7 @@
 #include "index/vectors.h"
 
 /* Chunks embedded per encoder call while filling an index. */
-#define RG_DENSE_EMBED_BATCH 64
+#define RG_DENSE_EMBED_BATCH 256
 /* Query embeddings kept in the LRU cache. */
 #define RG_DENSE_QUERY_CACHE 256
 /* Longest query (bytes) the cache keeps; longer ones are embedded every time. */

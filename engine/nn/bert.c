@@ -457,10 +457,13 @@ static void apply_linear(rg_bert_ctx *ctx, rg_gemm_backend be, int int8, const l
         rg_gelu(out, (size_t)T * l->out);
 }
 
-/* Self-attention of every (sequence, head) pair into ctx->att; q, k, v rows ld apart. */
-static void attention(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, const float *q,
-                      const float *k, const float *v, int ld, const int *lens, const int *offs,
-                      int n)
+/*
+ * Self-attention of every (sequence, head) pair into ctx->att; q, k, v rows
+ * ld apart; bf16: the products in bf16 (rg_attention_head_bf16).
+ */
+static void attention(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int bf16,
+                      const float *q, const float *k, const float *v, int ld, const int *lens,
+                      const int *offs, int n)
 {
     int H = b->cfg.hidden, heads = b->cfg.heads, dh = H / heads;
     int pairs = n * heads;
@@ -482,7 +485,8 @@ static void attention(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, co
         float *S = ctx->scores + (size_t)t * ctx->per_thread;
         size_t in = (size_t)offs[s] * ld + (size_t)h * dh, o = (size_t)offs[s] * H + (size_t)h * dh;
         if (be == RG_GEMM_NATIVE) {
-            rg_attention_head(q + in, k + in, v + in, ld, L, dh, scale, ctx->att + o, H, S);
+            (bf16 ? rg_attention_head_bf16 : rg_attention_head)(q + in, k + in, v + in, ld, L, dh,
+                                                                scale, ctx->att + o, H, S);
             continue;
         }
         rg_sgemm(be, 1, L, L, dh, q + in, ld, k + in, ld, 0.0f, S, L);
@@ -511,7 +515,7 @@ static void embed(const rg_bert *b, rg_bert_ctx *ctx, const int32_t *ids, const 
 }
 
 static void layer_forward(const rg_bert *b, const layer *L, rg_bert_ctx *ctx, rg_gemm_backend be,
-                          int int8, const int *lens, const int *offs, int n, int T)
+                          int int8, int bf16, const int *lens, const int *offs, int n, int T)
 {
     const rg_bert_config *c = &b->cfg;
     int H = c->hidden;
@@ -519,12 +523,12 @@ static void layer_forward(const rg_bert *b, const layer *L, rg_bert_ctx *ctx, rg
     if ((int8 && L->qkv.pq.q) || (be == RG_GEMM_NATIVE && L->qkv.pf.f)) {
         /* one product, rows of [q | k | v] */
         apply_linear(ctx, be, int8, &L->qkv, ctx->x, T, ctx->qkv, 3 * H, RG_ACT_NONE);
-        attention(b, ctx, be, ctx->qkv, ctx->qkv + H, ctx->qkv + 2 * H, 3 * H, lens, offs, n);
+        attention(b, ctx, be, bf16, ctx->qkv, ctx->qkv + H, ctx->qkv + 2 * H, 3 * H, lens, offs, n);
     } else {
         apply_linear(ctx, be, int8, &L->q, ctx->x, T, ctx->qkv, H, RG_ACT_NONE);
         apply_linear(ctx, be, int8, &L->k, ctx->x, T, ctx->qkv + TH, H, RG_ACT_NONE);
         apply_linear(ctx, be, int8, &L->v, ctx->x, T, ctx->qkv + 2 * TH, H, RG_ACT_NONE);
-        attention(b, ctx, be, ctx->qkv, ctx->qkv + TH, ctx->qkv + 2 * TH, H, lens, offs, n);
+        attention(b, ctx, be, bf16, ctx->qkv, ctx->qkv + TH, ctx->qkv + 2 * TH, H, lens, offs, n);
     }
     apply_linear(ctx, be, int8, &L->o, ctx->att, T, ctx->tmp, H, RG_ACT_NONE);
     rg_add_layernorm(ctx->x, ctx->tmp, T, H, L->ln1_g, L->ln1_b, c->eps);
@@ -537,10 +541,11 @@ static void layer_forward(const rg_bert *b, const layer *L, rg_bert_ctx *ctx, rg
     rg_add_layernorm(ctx->x, ctx->tmp, T, H, L->ln2_g, L->ln2_b, c->eps);
 }
 
-rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int int8,
+rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int flags,
                           const int32_t *ids, const int *lens, int n, const float **hidden,
                           rg_error *err)
 {
+    int int8 = (flags & RG_BERT_INT8) != 0;
     const rg_bert_config *c = &b->cfg;
     int offs_small[64];
     if (n <= 0)
@@ -575,7 +580,8 @@ rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be
         }
     embed(b, ctx, ids, lens, offs, n);
     for (int l = 0; l < c->layers; l++)
-        layer_forward(b, &b->layers[l], ctx, be, int8, lens, offs, n, T);
+        layer_forward(b, &b->layers[l], ctx, be, int8, (flags & RG_BERT_ATT_BF16) != 0, lens, offs,
+                      n, T);
     *hidden = ctx->x;
 out:
     if (offs != offs_small)

@@ -76,12 +76,16 @@ void rg_bert_ctx_free(rg_bert_ctx *ctx);
  * sequences non-empty) through the encoder. *hidden receives the last
  * hidden states [sum(lens), hidden], owned by ctx and valid until its next
  * forward. be RG_GEMM_NATIVE uses what rg_bert_pack prepared (layers it
- * could not pack go through the libraries). int8 needs rg_bert_quantize or
- * rg_bert_pack(b, 1) first. Errors: RG_ELIMIT (batch
- * larger than ctx), RG_EINVAL (id out of range).
+ * could not pack go through the libraries). flags: RG_BERT_* below;
+ * RG_BERT_INT8 needs rg_bert_quantize or rg_bert_pack(b, 1) first.
+ * Errors: RG_ELIMIT (batch larger than ctx), RG_EINVAL (id out of range).
  */
-rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int int8,
+rg_status rg_bert_forward(const rg_bert *b, rg_bert_ctx *ctx, rg_gemm_backend be, int flags,
                           const int32_t *ids, const int *lens, int n, const float **hidden,
                           rg_error *err);
+/* Precision of a forward: exact fp32 when 0. */
+#define RG_BERT_INT8 1 /* the linear layers with int8 weights */
+#define RG_BERT_ATT_BF16                                                                           \
+    2 /* attention's products in bf16 (rg_attention_head_bf16; RG_GEMM_NATIVE) */
 
 #endif

@@ -47,7 +47,8 @@ typedef enum rg_pooling {
 typedef struct rg_encoder_options {
     int threads;             /* <= 0: all cores the process may use (kernels.h) */
     rg_gemm_backend backend; /* RG_GEMM_AUTO: the fastest built in */
-    int int8;                /* 1: per-channel int8 weights for the linear layers */
+    int int8;                /* 1: per-channel int8 weights for the linear layers, and
+                                attention's products in bf16 where the CPU has AVX-512 BF16 */
     size_t max_length;       /* 0: from the model folder */
     size_t batch_tokens;     /* 0: RG_ENCODER_BATCH_TOKENS */
     int int8_down;           /* int8: quantise the FFN-down layer too (faster, less exact) */
@@ -122,8 +123,9 @@ rg_status rg_encoder_embed(rg_encoder *enc, const char *const *texts, const size
 /*
  * rg_encoder_embed for passages to be indexed: with int8 weights where
  * opts.passage_int8 asks for them and the CPU has VNNI (packed on first
- * use, as for queries), else exactly as rg_encoder_embed. Errors as
- * rg_encoder_embed.
+ * use, as for queries) and then attention's products in bf16 where it has
+ * AVX-512 BF16 (as opts.int8 does; queries keep fp32 attention), else
+ * exactly as rg_encoder_embed. Errors as rg_encoder_embed.
  */
 rg_status rg_encoder_embed_passages(rg_encoder *enc, const char *const *texts, const size_t *lens,
                                     size_t n, float *out, rg_error *err);

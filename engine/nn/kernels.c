@@ -346,7 +346,31 @@ void rg_softmax_rows(float *x, int rows, int cols, int ld)
 size_t rg_attention_scratch(int L, int dh)
 {
     size_t Lp = ((size_t)L + 15) & ~(size_t)15;
-    return ((size_t)dh + 8) * Lp; /* K transposed, and the scores of 8 query rows */
+    /* fp32: K transposed, the scores of 8 query rows; bf16: K and V packed
+       (dh * Lp), those scores, their bf16 copies (4 * Lp) and 8 rows of Q */
+    return ((size_t)dh + 12) * Lp + 4 * (size_t)dh;
+}
+
+int rg_attention_bf16_native(int dh)
+{
+#ifdef RG_HAVE_X86_KERNELS
+    return simd() && rg_x86_bf16() && dh % 16 == 0 && dh > 0 && dh <= 64;
+#else
+    (void)dh;
+    return 0;
+#endif
+}
+
+void rg_attention_head_bf16(const float *q, const float *k, const float *v, int ld, int L, int dh,
+                            float scale, float *out, int ldo, float *scratch)
+{
+#ifdef RG_HAVE_X86_KERNELS
+    if (rg_attention_bf16_native(dh)) {
+        rg_x86_attention_head_bf16(q, k, v, ld, L, dh, scale, out, ldo, scratch);
+        return;
+    }
+#endif
+    rg_attention_head(q, k, v, ld, L, dh, scale, out, ldo, scratch);
 }
 
 void rg_attention_head(const float *q, const float *k, const float *v, int ld, int L, int dh,

@@ -105,5 +105,20 @@ size_t rg_attention_scratch(int L, int dh);
  */
 void rg_attention_head(const float *q, const float *k, const float *v, int ld, int L, int dh,
                        float scale, float *out, int ldo, float *scratch);
+/*
+ * 1 when rg_attention_head_bf16 runs in bfloat16 here: AVX-512 BF16, head
+ * sizes 16, 32, 48 or 64, portable kernels not forced.
+ */
+int rg_attention_bf16_native(int dh);
+/*
+ * rg_attention_head with both products in bfloat16 where native: q, k, v
+ * and the softmax weights rounded to bf16 (8-bit significand, to nearest
+ * even), each pair of products summed in fp32 (vdpbf16ps); scores, softmax
+ * and the final scaling stay fp32. Twice the products per instruction of
+ * the fp32 path, at an error of a few 1e-3 relative. Elsewhere it is
+ * rg_attention_head. Same scratch.
+ */
+void rg_attention_head_bf16(const float *q, const float *k, const float *v, int ld, int L, int dh,
+                            float scale, float *out, int ldo, float *scratch);
 
 #endif

@@ -26,6 +26,10 @@ void rg_x86_quantize_rows_u8(const float *x, int M, int K, int qmax, uint8_t *q,
 /* See rg_attention_head in kernels.h; needs dh % 16 == 0 and dh <= 64. */
 void rg_x86_attention_head(const float *q, const float *k, const float *v, int ld, int L, int dh,
                            float scale, float *out, int ldo, float *scratch);
+/* AVX-512 BF16 (vdpbf16ps) here; then rg_attention_head_bf16 of kernels.h, same limits on dh. */
+int rg_x86_bf16(void);
+void rg_x86_attention_head_bf16(const float *q, const float *k, const float *v, int ld, int L,
+                                int dh, float scale, float *out, int ldo, float *scratch);
 
 int rg_x86_vnni(void);
 /* Rows m0..m1 of column block b of the products in gemm.h. */

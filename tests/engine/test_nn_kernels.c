@@ -163,6 +163,81 @@ static void test_attention(void)
         }
 }
 
+/* x rounded to bfloat16, to nearest even (finite x), back in a float. */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/*
+ * One head in bf16 against a model of it in double: q (times the scale), k,
+ * v and the softmax weights rounded to bf16, the normaliser from the
+ * unrounded weights. Where the CPU has no AVX-512 BF16 the call is the fp32 head and
+ * must match the exact head instead. Either way the result must stay within
+ * a few bf16 steps of the largest value of v from exact fp32 attention.
+ */
+static void test_attention_bf16(void)
+{
+    static const int Ls[] = {1, 2, 3, 16, 17, 31, 33, 40, 130, 256};
+    static const int dhs[] = {16, 32, 48, 64};
+    float worst_model = 0, worst_exact = 0;
+    for (size_t li = 0; li < COUNT(Ls); li++)
+        for (size_t di = 0; di < COUNT(dhs); di++) {
+            int L = Ls[li], dh = dhs[di], ld = 3 * dh + 8, ldo = dh + 16;
+            int native = rg_attention_bf16_native(dh);
+            float *qkv = rand_buf((size_t)L * ld, 17);
+            for (size_t i = 0; i < (size_t)L * ld; i += 5)
+                qkv[i] *= 4.0f; /* sharper softmax rows */
+            float *got = calloc((size_t)L * ldo, sizeof(float));
+            float *exact = calloc((size_t)L * ldo, sizeof(float));
+            float *model = calloc((size_t)L * ldo, sizeof(float));
+            float *scratch = malloc(sizeof(float) * rg_attention_scratch(L, dh));
+            double *e = malloc(sizeof(double) * L);
+            float scale = 1.0f / sqrtf((float)dh);
+            const float *q = qkv, *k = qkv + dh, *v = qkv + 2 * dh;
+            for (int i = 0; i < L; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < L; j++) {
+                    double a = 0;
+                    for (int d = 0; d < dh; d++)
+                        a += (double)bf16_round(q[(size_t)i * ld + d] * scale) *
+                             bf16_round(k[(size_t)j * ld + d]);
+                    e[j] = a;
+                    mx = e[j] > mx ? e[j] : mx;
+                }
+                for (int j = 0; j < L; j++)
+                    sum += (e[j] = exp(e[j] - mx));
+                for (int d = 0; d < dh; d++) {
+                    double o = 0;
+                    for (int j = 0; j < L; j++)
+                        o += (double)bf16_round((float)e[j]) * bf16_round(v[(size_t)j * ld + d]);
+                    model[(size_t)i * ldo + d] = (float)(o / sum);
+                }
+            }
+            rg_attention_head(q, k, v, ld, L, dh, scale, exact, ldo, scratch);
+            rg_attention_head_bf16(q, k, v, ld, L, dh, scale, got, ldo, scratch);
+            float dm = max_diff(model, got, L, dh, ldo), de = max_diff(exact, got, L, dh, ldo);
+            if (native) {
+                worst_model = fmaxf(worst_model, dm);
+                worst_exact = fmaxf(worst_exact, de);
+                CHECK(dm <= 2e-3f);
+            } else {
+                CHECK(de <= 1e-5f);
+            }
+            CHECK(de <= 2e-2f * 4.0f); /* |v| <= 4: a few bf16 steps of the largest value */
+            free(qkv), free(got), free(exact), free(model), free(scratch), free(e);
+        }
+    fprintf(stderr,
+            "attention bf16 (native %d): worst against the bf16 model %g, against fp32 %g\n",
+            rg_attention_bf16_native(32), worst_model, worst_exact);
+    /* the bf16 model is a far better description than fp32 of what ran */
+    if (rg_attention_bf16_native(32)) CHECK(worst_model * 4 < worst_exact);
+}
+
 /* AVX-512 activation quantisation gives the very codes of the C loop. */
 static void test_quantize_rows(void)
 {
@@ -214,8 +289,8 @@ static void test_row_kernels(void)
 int main(void)
 {
     rg_kernels_set_threads(2); /* the task split runs even on one core */
-    static const test_case cases[] = {TEST(test_packed_sgemm), TEST(test_packed_qgemm),
-                                      TEST(test_attention), TEST(test_quantize_rows),
-                                      TEST(test_row_kernels)};
+    static const test_case cases[] = {TEST(test_packed_sgemm),  TEST(test_packed_qgemm),
+                                      TEST(test_attention),     TEST(test_attention_bf16),
+                                      TEST(test_quantize_rows), TEST(test_row_kernels)};
     return test_run(cases, sizeof cases / sizeof cases[0]);
 }

@@ -48,7 +48,8 @@ import time
 
 SYSTEMS = ["ragd", "encode", "txtai", "llamaindex"]
 CHUNK_TOKENS, OVERLAP_TOKENS = 200, 40  # ragd's defaults (ingest/chunker.h)
-RAGD_EMBED_BATCH = 64  # RG_DENSE_EMBED_BATCH (index/dense.h)
+RAGD_EMBED_BATCH = 256  # RG_DENSE_EMBED_BATCH (index/dense.h)
+RAGD_INGEST_QUEUE = 16  # RG_INGEST_QUEUE (ingest/pipeline.h): documents per writer batch
 FILES_TARGET, OVERHEAD_TARGET = 5.0, 0.10
 
 
@@ -185,19 +186,33 @@ def export_embed_texts(args):
                        "JOIN documents d ON d.id = c.document_id ORDER BY c.id").fetchall()
     con.close()
     path = os.path.join(args.work, "chunks.txt")
-    calls = 0
+    per_doc = []  # chunks of each document, in ingestion order
     with open(path, "w", encoding="utf-8") as f:
-        last_doc, in_doc = None, 0
+        last_doc = None
         for title, text, doc in rows:
             # ragd: title "\n" text; nn_bench reads a text per line, so line
             # breaks become spaces (whitespace to BERT's tokenizer either way)
             t = prompt + (title + "\n" if title else "") + text
             f.write(t.replace("\r", " ").replace("\n", " ") + "\n")
-            in_doc = in_doc + 1 if doc == last_doc else 1
-            if (in_doc - 1) % RAGD_EMBED_BATCH == 0:  # a new rg_encoder_embed call
-                calls += 1
+            if doc != last_doc:
+                per_doc.append(0)
+            per_doc[-1] += 1
             last_doc = doc
-    return path, len(rows), calls
+    return path, len(rows), embed_calls(per_doc)
+
+
+def embed_calls(per_doc):
+    """rg_encoder_embed calls of ragd's writer (ingest/pipeline.c): documents gather
+    until RAGD_INGEST_QUEUE of them or RAGD_EMBED_BATCH chunks, then go in calls of at
+    most RAGD_EMBED_BATCH chunks (ignoring the early flushes before index saves)."""
+    calls, docs, chunks = 0, 0, 0
+    for n in per_doc:
+        if docs == RAGD_INGEST_QUEUE:
+            calls, docs, chunks = calls + -(-chunks // RAGD_EMBED_BATCH), 0, 0
+        docs, chunks = docs + 1, chunks + n
+        if chunks >= RAGD_EMBED_BATCH:
+            calls, docs, chunks = calls + -(-chunks // RAGD_EMBED_BATCH), 0, 0
+    return calls + -(-chunks // RAGD_EMBED_BATCH)
 
 
 def run_encode(args, pin):
@@ -217,8 +232,8 @@ def run_encode(args, pin):
             "rss_mb": rss, "process_seconds": wall, "ragd_embed_calls": calls,
             "nn_bench_json": j,
             "batching": f"nn_bench: one rg_encoder_embed call over all {n} texts (sorted by "
-                        f"length globally); ragd ingest: {calls} calls of at most "
-                        f"{RAGD_EMBED_BATCH} chunks of one document each"}
+                        f"length globally); ragd ingest: about {calls} calls of at most "
+                        f"{RAGD_EMBED_BATCH} chunks of up to {RAGD_INGEST_QUEUE} documents each"}
 
 
 # ---- peers (each runs in its own process: bench.py --peer NAME) ----
