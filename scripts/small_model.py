@@ -25,15 +25,10 @@ import shutil
 import struct
 import sys
 
-DTYPE_SIZE = {"F32": 4, "I64": 8}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    return header, data
+def read_header(f):
+    """The JSON header of an open safetensors file, and where its data starts."""
+    n = struct.unpack("<Q", f.read(8))[0]
+    return json.loads(f.read(n)), 8 + n
 
 
 def main():
@@ -53,11 +48,15 @@ def main():
         sys.exit(f"small_model: {a.src} is not a BERT model (model_type {cfg.get('model_type')!r})")
     H, I = cfg["hidden_size"], cfg["intermediate_size"]
     h, i = a.hidden, 4 * a.hidden
-    header, data = read_safetensors(os.path.join(a.src, "model.safetensors"))
+    src_weights = open(os.path.join(a.src, "model.safetensors"), "rb")
+    header, base = read_header(src_weights)
 
     if os.path.exists(a.dst):
         shutil.rmtree(a.dst)
-    shutil.copytree(a.src, a.dst)
+    # everything but the two files written below (the weights are ~90 MB)
+    top = os.path.abspath(a.src)
+    shutil.copytree(a.src, a.dst, ignore=lambda d, names: {"model.safetensors", "config.json"}
+                    if os.path.abspath(d) == top else set())
     cfg.update(hidden_size=h, intermediate_size=i, num_attention_heads=a.heads,
                num_hidden_layers=a.layers, _name_or_path="ragd small random BERT")
     with open(os.path.join(a.dst, "config.json"), "w") as f:
@@ -73,14 +72,15 @@ def main():
         shape = [h if d == H else i if d == I else d for d in t["shape"]]
         if t["dtype"] == "I64":  # position_ids: kept as they are
             lo, hi = t["data_offsets"]
-            blob = data[lo:hi]
+            src_weights.seek(base + lo)
+            blob = src_weights.read(hi - lo)
         elif t["dtype"] == "F32":
             n = 1
             for d in shape:
                 n *= d
             if name.endswith("LayerNorm.weight"):
                 vals = array.array("f", [1.0]) * n
-            elif name.endswith("LayerNorm.bias") or name.endswith(".bias"):
+            elif name.endswith(".bias"):
                 vals = array.array("f", (rng.uniform(-0.02, 0.02) for _ in range(n)))
             else:  # wide enough that texts embed apart
                 vals = array.array("f", (rng.gauss(0.0, 0.3) for _ in range(n)))
@@ -93,6 +93,7 @@ def main():
                             "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
+    src_weights.close()
     raw = json.dumps(out_header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
     with open(os.path.join(a.dst, "model.safetensors"), "wb") as f:
