@@ -88,34 +88,48 @@ static void trim(const char *s, size_t *start, size_t *end)
 
 /* --- token counting ------------------------------------------------------- */
 
+/* rg_approx_token_count as it reads: tokens of the words and marks before
+ * the current word, and that word's bytes so far. */
+typedef struct approx {
+    size_t tokens, word;
+} approx;
+
+static size_t approx_word(size_t word)
+{
+    if (!word) return 0;
+    if (word <= APPROX_SHORT_WORD_BYTES) return 1;
+    return 1 +
+           (word - APPROX_SHORT_WORD_BYTES + APPROX_BYTES_PER_PIECE - 1) / APPROX_BYTES_PER_PIECE;
+}
+
+static void approx_feed(approx *a, uint32_t cp, size_t k)
+{
+    if (!rg_is_cjk(cp) && rg_is_word_char(cp)) {
+        a->word += k;
+        return;
+    }
+    a->tokens += approx_word(a->word);
+    a->word = 0;
+    if (!rg_is_space(cp)) a->tokens++; /* a CJK character or a punctuation mark */
+}
+
+/* The count of everything read so far; it never falls as more is read. */
+static size_t approx_total(const approx *a)
+{
+    return a->tokens + approx_word(a->word);
+}
+
 size_t rg_approx_token_count(void *ctx, const char *s, size_t n)
 {
     (void)ctx;
-    size_t tokens = 0, word = 0, i = 0;
-    while (i < n) {
+    approx a = {0, 0};
+    for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t k = cp_at(s, i, n, &cp);
         i += k;
-        if (!rg_is_cjk(cp) && rg_is_word_char(cp)) {
-            word += k;
-            continue;
-        }
-        if (word) {
-            tokens += 1;
-            if (word > APPROX_SHORT_WORD_BYTES)
-                tokens += (word - APPROX_SHORT_WORD_BYTES + APPROX_BYTES_PER_PIECE - 1) /
-                          APPROX_BYTES_PER_PIECE;
-            word = 0;
-        }
-        if (!rg_is_space(cp)) tokens++; /* a CJK character or a punctuation mark */
+        approx_feed(&a, cp, k);
     }
-    if (word) {
-        tokens += 1;
-        if (word > APPROX_SHORT_WORD_BYTES)
-            tokens += (word - APPROX_SHORT_WORD_BYTES + APPROX_BYTES_PER_PIECE - 1) /
-                      APPROX_BYTES_PER_PIECE;
-    }
-    return tokens;
+    return approx_total(&a);
 }
 
 static size_t count(const chunker *ck, size_t start, size_t end)
@@ -141,13 +155,30 @@ static rg_status push_unit(chunker *ck, size_t start, size_t end, size_t tokens,
 
 /*
  * Longest prefix of text[pos..end), in bytes and on a character boundary,
- * whose token count is within the target; at least one character. Gallops
- * up from a small probe and then bisects, so a long unit costs about
- * O(length * log(piece)) instead of counting the whole rest per piece.
+ * whose token count is within the target; at least one character. With the
+ * built-in count, one pass; with another, gallops up from a small probe
+ * and then bisects, so a long unit costs about O(length * log(piece))
+ * instead of counting the whole rest per piece.
  */
 static size_t fitting_prefix(const chunker *ck, size_t pos, size_t end)
 {
     size_t target = ck->opt->target_tokens, rest = end - pos;
+    if (ck->opt->count_tokens == rg_approx_token_count) {
+        /* the built-in count is kept as the prefix grows: one pass, to the
+         * first character that takes it over the target */
+        approx a = {0, 0};
+        size_t i = pos;
+        while (i < end) {
+            uint32_t cp;
+            size_t k = cp_at(ck->text, i, end, &cp);
+            approx_feed(&a, cp, k);
+            if (approx_total(&a) > target) break;
+            i += k;
+        }
+        if (i > pos) return i - pos;
+        uint32_t cp; /* even one character is over the target: take it anyway */
+        return cp_at(ck->text, pos, end, &cp);
+    }
     size_t lo = 0, hi = rest < SPLIT_FIRST_PROBE ? rest : SPLIT_FIRST_PROBE;
     for (;;) {
         size_t k = rg_utf8_floor(ck->text + pos, hi);

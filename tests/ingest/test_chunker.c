@@ -247,6 +247,70 @@ static void test_multibyte_edges(void)
     rg_document_free(&d);
 }
 
+/* rg_approx_token_count behind another pointer: the chunker then takes the
+ * path every other count takes (gallop and bisect). */
+static size_t approx_again(void *ctx, const char *s, size_t n)
+{
+    return rg_approx_token_count(ctx, s, n);
+}
+
+/* With the built-in count the chunker finds each long unit's pieces in one
+ * pass; they must be the pieces the general path finds, to the byte. */
+static void test_one_pass_cuts_as_bisection(void)
+{
+    static const char *const parts[] = {"a",
+                                        "word",
+                                        "Supercalifragilisticexpialidocious",
+                                        "\xc3\xa9t\xc3\xa9",
+                                        "中",
+                                        "文字",
+                                        "\xf0\x9f\x98\x80",
+                                        ",",
+                                        "-",
+                                        "(x)",
+                                        "0123456789012345678901234567890",
+                                        "\xe3\x80\x81"};
+    uint32_t seed = 12345;
+    char text[6000];
+    for (int round = 0; round < 40; round++) {
+        size_t len = 0;
+        while (len < sizeof text - 64) {
+            seed = seed * 1103515245u + 12345u;
+            const char *p = parts[(seed >> 16) % (sizeof parts / sizeof parts[0])];
+            memcpy(text + len, p, strlen(p));
+            len += strlen(p);
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) % 3) text[len++] = ' '; /* words run together too */
+            if ((seed >> 16) % 97 == 0) text[len++] = '.';
+        }
+        text[len] = '\0';
+        blk b[] = {{RG_BLOCK_PARAGRAPH, 0, text}};
+        rg_document d;
+        REQUIRE(build(&d, b, 1));
+        size_t target = 2 + (size_t)round * 5;
+        rg_chunk_options fast = {.target_tokens = target,
+                                 .overlap_tokens = target / 4,
+                                 .count_tokens = rg_approx_token_count};
+        rg_chunk_options general = fast;
+        general.count_tokens = approx_again;
+        rg_chunk *c1, *c2;
+        size_t n1, n2;
+        REQUIRE(rg_chunk_document(&d, &fast, &c1, &n1, NULL) == RG_OK);
+        REQUIRE(rg_chunk_document(&d, &general, &c2, &n2, NULL) == RG_OK);
+        CHECK(n1 > 1);
+        CHECK_INT(n1, n2);
+        for (size_t i = 0; i < n1 && i < n2; i++) {
+            CHECK_INT(c1[i].start, c2[i].start);
+            CHECK_INT(c1[i].end, c2[i].end);
+            CHECK_INT(c1[i].token_count, c2[i].token_count);
+        }
+        check_invariants(&d, c1, n1, &fast);
+        rg_free(c1);
+        rg_free(c2);
+        rg_document_free(&d);
+    }
+}
+
 static void test_overlap(void)
 {
     blk b[] = {{RG_BLOCK_PARAGRAPH, 0,
@@ -527,7 +591,8 @@ static void test_lexical_target(void)
 
 TEST_MAIN(TEST(test_approx_tokens), TEST(test_too_many_chunks), TEST(test_english_sentences),
           TEST(test_chinese_sentences), TEST(test_empty_document), TEST(test_no_blocks),
-          TEST(test_huge_line_no_spaces), TEST(test_multibyte_edges), TEST(test_overlap),
+          TEST(test_huge_line_no_spaces), TEST(test_multibyte_edges),
+          TEST(test_one_pass_cuts_as_bisection), TEST(test_overlap),
           TEST(test_headings_start_chunks), TEST(test_consecutive_headings),
           TEST(test_table_rows_whole), TEST(test_code_lines), TEST(test_bad_options),
           TEST(test_alloc_failures), TEST(test_lexical_target))
