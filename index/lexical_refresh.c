@@ -250,16 +250,29 @@ static int cmp_u64(const void *a, const void *b)
 
 /* Digits of the term id a radix pass of sorted_copy sorts by. */
 #define KEY_RADIX_BITS 16
+/* Fewer keys than this are sorted by comparison: the two radix passes
+ * clear and sum 2^16 counters each, whatever the number of keys. */
+#define KEY_RADIX_MIN 4096
 
 /*
  * All the delta's keys sorted (by term, then chunk) into a new array *out;
  * 0 out of memory. Each update appends one sorted run whose chunks come
  * after every earlier one, so within one term the keys are already by
- * ascending chunk: a stable sort by term suffices (two 16-bit radix passes).
+ * ascending chunk: a stable sort by term suffices (two 16-bit radix passes),
+ * and sorting whole keys gives the same order (a few keys: a service's
+ * upload into a small store).
  */
 static int sorted_copy(const lex_delta *x, uint64_t **out)
 {
     size_t n = x->n_key, radix = (size_t)1 << KEY_RADIX_BITS;
+    if (n < KEY_RADIX_MIN) {
+        uint64_t *a = rg_malloc((n ? n : 1) * sizeof *a);
+        *out = a;
+        if (!a) return 0;
+        if (n) memcpy(a, x->key, n * sizeof *a);
+        qsort(a, n, sizeof *a, cmp_u64);
+        return 1;
+    }
     uint64_t *a = rg_malloc((n ? n : 1) * sizeof *a), *tmp = rg_malloc((n ? n : 1) * sizeof *tmp);
     size_t *count = rg_malloc(radix * sizeof *count);
     *out = NULL;

@@ -1153,6 +1153,16 @@ static size_t up_delete(sqlite3 *db, int r, int n, int empty_too, int64_t *gone)
     return k;
 }
 
+/* The index of db twice: pruned (*lx) and exhaustive (*lxe). */
+static void open_pair(sqlite3 *db, rg_lexical **lx, rg_lexical **lxe)
+{
+    rg_error err;
+    rg_lexical_options eo = rg_lexical_default_options();
+    eo.exhaustive = 1;
+    REQUIRE(rg_lexical_open(db, NULL, lx, &err) == RG_OK);
+    REQUIRE(rg_lexical_open(db, &eo, lxe, &err) == RG_OK);
+}
+
 static void test_update(void)
 {
     uint64_t seed = 11;
@@ -1161,10 +1171,7 @@ static void test_update(void)
     REQUIRE(db);
     rg_lexical *lx = NULL, *lxe = NULL;
     rg_error err;
-    rg_lexical_options eo = rg_lexical_default_options();
-    eo.exhaustive = 1;
-    REQUIRE(rg_lexical_open(db, NULL, &lx, &err) == RG_OK);
-    REQUIRE(rg_lexical_open(db, &eo, &lxe, &err) == RG_OK);
+    open_pair(db, &lx, &lxe);
     int merged = -1;
     double worst = 0.0;
     CHECK_INT(rg_lexical_update(lx, db, NULL, 0, 0, &merged, &err), RG_OK);
@@ -1255,9 +1262,45 @@ static void test_update(void)
     sqlite3_close(db);
 }
 
+/* A store with no main index yet (opened empty, fewer than RG_LEX_DELTA_MIN
+ * chunks since): every update lays out the whole delta again from its keys,
+ * sorted across the runs the updates appended, by comparison while they are
+ * few and by radix past KEY_RADIX_MIN (lexical_refresh.c). Each state must
+ * match a fresh build. */
+static void test_update_without_main(void)
+{
+    uint64_t seed = 23;
+    sqlite3 *db = open_db();
+    REQUIRE(db);
+    REQUIRE(exec(db, "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, "
+                     "tokenize='porter ragd')") == SQLITE_OK);
+    rg_lexical *lx = NULL, *lxe = NULL;
+    rg_error err;
+    open_pair(db, &lx, &lxe);
+    static int64_t gone[UP_ALL];
+    int64_t next = 1;
+    double worst = 0.0;
+    int merged = -1;
+    for (int round = 0; round < 14; round++) {
+        /* a few rows, then more: the delta's keys pass KEY_RADIX_MIN */
+        for (int64_t upto = next + (round < 6 ? 2 + round : 60 + 20 * round); next < upto; next++)
+            rf_insert(db, next, &seed);
+        size_t n_gone = round % 3 == 2 ? up_delete(db, round % 7, 4, 0, gone) : 0;
+        CHECK_INT(rg_lexical_update(lx, db, gone, n_gone, 0, &merged, &err), RG_OK);
+        CHECK_INT(rg_lexical_update(lxe, db, gone, n_gone, 0, NULL, &err), RG_OK);
+        CHECK_INT(merged, 0);
+        CHECK(up_same(db, lx, lxe, &seed, &worst));
+    }
+    CHECK(next > 1500); /* some 20 terms a row: well past KEY_RADIX_MIN keys */
+    fprintf(stderr, "update without a main index: largest score lag %.6f\n", worst);
+    rg_lexical_close(lx);
+    rg_lexical_close(lxe);
+    sqlite3_close(db);
+}
+
 TEST_MAIN(TEST(test_english), TEST(test_apostrophes_numbers), TEST(test_chinese),
           TEST(test_japanese_korean), TEST(test_mixed_fullwidth), TEST(test_limits_and_garbage),
           TEST(test_match_sql), TEST(test_bm25), TEST(test_filter_ties), TEST(test_threads),
           TEST(test_search_cjk), TEST(test_search_zh_scripts), TEST(test_ideal_seams),
           TEST(test_snippets), TEST(test_open_errors_and_faults), TEST(test_pruning_exact),
-          TEST(test_refresh), TEST(test_update))
+          TEST(test_refresh), TEST(test_update), TEST(test_update_without_main))
