@@ -22,8 +22,11 @@
 #define ENC_SMALL_JSON_MAX (64u * 1024u)
 /* Tokens per batch when batches run side by side (side_by_side), and the
  * most threads that do so; each thread past the first holds activations
- * for that many tokens (about 17 MB for a 384-wide, 1536-FFN model). */
-#define ENC_TEAM_TOKENS 1024
+ * for that many tokens (about 6 MB for a 384-wide, 1536-FFN model).
+ * Smaller batches keep more of a layer's activations in the core's own
+ * cache: with 2 threads on 600 chunks of 128-223 tokens (AMD EPYC, 1 MB
+ * L2 a core), 384 tokens took 7% less time than 1024 and 3% less than 512. */
+#define ENC_TEAM_TOKENS 384
 #define ENC_TEAM_MAX    256
 
 /* max_seq_length above this reads as this (position tables are far smaller). */
