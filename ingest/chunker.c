@@ -43,7 +43,7 @@ typedef struct chunker {
 /* --- code points ---------------------------------------------------------- */
 
 /* Decodes the code point at s[i] (text is valid UTF-8; a bad byte counts as one). */
-static size_t cp_at(const char *s, size_t i, size_t end, uint32_t *cp)
+RG_FUZZ_UNTRACED static size_t cp_at(const char *s, size_t i, size_t end, uint32_t *cp)
 {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x80) {
@@ -102,7 +102,7 @@ static size_t approx_word(size_t word)
            (word - APPROX_SHORT_WORD_BYTES + APPROX_BYTES_PER_PIECE - 1) / APPROX_BYTES_PER_PIECE;
 }
 
-static void approx_feed(approx *a, uint32_t cp, size_t k)
+RG_FUZZ_UNTRACED static void approx_feed(approx *a, uint32_t cp, size_t k)
 {
     if (!rg_is_cjk(cp) && rg_is_word_char(cp)) {
         a->word += k;

@@ -91,7 +91,7 @@ size_t rg_utf8_floor(const char *str, size_t n)
     return (n - (k - 1) >= want) ? n : k - 1;
 }
 
-int rg_is_han(uint32_t cp)
+RG_FUZZ_UNTRACED int rg_is_han(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK Unified Ideographs */
            (cp >= 0x3400 && cp <= 0x4DBF) ||   /* Extension A */
@@ -101,7 +101,7 @@ int rg_is_han(uint32_t cp)
            cp == 0x3007;                       /* 〇 */
 }
 
-int rg_is_cjk(uint32_t cp)
+RG_FUZZ_UNTRACED int rg_is_cjk(uint32_t cp)
 {
     return rg_is_han(cp) || (cp >= 0x3040 && cp <= 0x30FF) || /* Hiragana, Katakana */
            (cp >= 0x31F0 && cp <= 0x31FF) ||                  /* Katakana ext */
@@ -112,7 +112,7 @@ int rg_is_cjk(uint32_t cp)
            (cp >= 0x3100 && cp <= 0x312F) || (cp >= 0x31A0 && cp <= 0x31BF); /* Bopomofo */
 }
 
-int rg_is_word_char(uint32_t cp)
+RG_FUZZ_UNTRACED int rg_is_word_char(uint32_t cp)
 {
     if (cp < 0x80) {
         return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
@@ -135,7 +135,7 @@ int rg_is_word_char(uint32_t cp)
     }
 }
 
-int rg_is_space(uint32_t cp)
+RG_FUZZ_UNTRACED int rg_is_space(uint32_t cp)
 {
     if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return 1;
     if (cp < 0x80) return 0;
