@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "engine/base/fuzz.h"
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
 
@@ -55,7 +56,7 @@ RG_FUZZ_UNTRACED static size_t cp_at(const char *s, size_t i, size_t end, uint32
 }
 
 /* Start of the code point that ends just before s[i]. */
-static size_t cp_before(const char *s, size_t lo, size_t i)
+RG_FUZZ_UNTRACED static size_t cp_before(const char *s, size_t lo, size_t i)
 {
     size_t p = i - 1;
     while (p > lo && i - p < 4 && ((unsigned char)s[p] & 0xC0) == 0x80)
@@ -114,7 +115,7 @@ RG_FUZZ_UNTRACED static void approx_feed(approx *a, uint32_t cp, size_t k)
 }
 
 /* The count of everything read so far; it never falls as more is read. */
-static size_t approx_total(const approx *a)
+RG_FUZZ_UNTRACED static size_t approx_total(const approx *a)
 {
     return a->tokens + approx_word(a->word);
 }

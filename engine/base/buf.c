@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/base/fuzz.h"
 #include "engine/base/mem.h"
 
 void rg_buf_init(rg_buf *b, size_t max)
@@ -25,7 +26,7 @@ void rg_buf_reset(rg_buf *b)
     if (b->data) b->data[0] = '\0';
 }
 
-rg_status rg_buf_reserve(rg_buf *b, size_t n)
+RG_FUZZ_UNTRACED rg_status rg_buf_reserve(rg_buf *b, size_t n)
 {
     if (n > b->max - b->len) return RG_ELIMIT;
     size_t need = b->len + n + 1;
@@ -40,7 +41,7 @@ rg_status rg_buf_reserve(rg_buf *b, size_t n)
     return RG_OK;
 }
 
-rg_status rg_buf_append(rg_buf *b, const void *p, size_t n)
+RG_FUZZ_UNTRACED rg_status rg_buf_append(rg_buf *b, const void *p, size_t n)
 {
     rg_status st = rg_buf_reserve(b, n);
     if (st) return st;

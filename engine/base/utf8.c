@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include "engine/base/fuzz.h"
+
 size_t rg_utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -31,20 +31,6 @@ int rg_utf8_valid(const char *s, size_t n, size_t *bad_offset);
 /* Largest k <= n such that s[0..k) does not end inside a sequence. */
 size_t rg_utf8_floor(const char *s, size_t n);
 
-/*
- * For the code-point predicates and per-character steps that run on every
- * character of a document: the fuzz build (meson -Dfuzz=true, clang)
- * leaves them out of libFuzzer's coverage and comparison tracing. Their
- * branches are code-point ranges, which tell the fuzzer nothing about the
- * parsers around them. AddressSanitizer still checks them; in other builds
- * this is empty.
- */
-#if defined(RG_FUZZ_BUILD) && defined(__clang__)
-#define RG_FUZZ_UNTRACED __attribute__((no_sanitize("coverage")))
-#else
-#define RG_FUZZ_UNTRACED
-#endif
-
 /* CJK ideographs (Han, incl. extensions and compatibility blocks). */
 int rg_is_han(uint32_t cp);
 /* Han, Hiragana, Katakana, Hangul syllables/jamo, Bopomofo: indexed as bigrams. */
