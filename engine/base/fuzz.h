@@ -7,8 +7,9 @@
  * code-point predicates, per-character steps and buffer appends that run
  * on every character of a document. Their branches are code-point ranges
  * and capacity checks, which tell the fuzzer nothing about the parsers
- * around them, and tracing them took most of the text loaders' fuzzing
- * time. AddressSanitizer still checks them. In other builds it is empty.
+ * around them, and tracing them took a large share of the text loaders'
+ * fuzzing time. AddressSanitizer still checks them. In other builds it is
+ * empty.
  */
 #ifndef RG_FUZZ_H
 #define RG_FUZZ_H
