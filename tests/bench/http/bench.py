@@ -17,6 +17,12 @@
               hybrid (both legs run)?
   mix-queries writes the queries in one fixed shuffled order (seeded).
   port        prints a free loopback port.
+  txtai-serve runs txtai's API (txtai.api:app, CONFIG from the environment)
+              in --workers uvicorn processes, each on its own SO_REUSEPORT
+              socket of --port, so that the kernel spreads connections over
+              them. (`uvicorn --workers N` shares one socket, and one
+              worker's accept loop can take all of wrk's connections at
+              once: txtai then runs on one core.) Stops them on SIGTERM.
   cpu-snap    writes the machine's and every process's CPU time to a file;
   cpu-diff    from two snapshots: cores used by the server (a process and its
               descendants), by wrk (the calling shell's ended children), by
@@ -28,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import time
@@ -152,6 +159,45 @@ def free_port(_):
     return 0
 
 
+def txtai_serve(args):
+    def listener():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", args.port))
+        s.listen(2048)
+        return s
+
+    kids = []
+    for _ in range(args.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own socket, then uvicorn (imported here, after the fork)
+            import uvicorn
+            sock = listener()
+            uvicorn.Server(uvicorn.Config("txtai.api:app", log_level="info")).run(sockets=[sock])
+            os._exit(0)
+        kids.append(pid)
+
+    def stop(*_):
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    for k in kids:
+        while True:
+            try:
+                _, st = os.waitpid(k, 0)
+                break
+            except InterruptedError:
+                continue
+        status = status or (os.waitstatus_to_exitcode(st) != 0)
+    return status
+
+
 def cpu_snap(args):
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
@@ -245,7 +291,7 @@ def report(args):
            "wrk_threads": args.threads, "warmup_s": args.warmup, "server_workers": args.workers,
            "ragd": dict(r, endpoint="POST /v1/search", mode="hybrid", auth="bearer read key"),
            "txtai": dict(t, endpoint="GET /search", mode="hybrid",
-                         server="uvicorn txtai.api:app, OMP/MKL threads 1"),
+                         server="uvicorn txtai.api:app, one process per worker on SO_REUSEPORT sockets, OMP/MKL threads 1"),
            "ratio_rps": round(ratio, 2), "gates": gates, "gates_pass": all(gates.values()),
            "clean": not noisy}
     with open(args.json, "w") as f:
@@ -274,6 +320,10 @@ def main():
     r.add_argument("--k", type=int, default=10)
     r.set_defaults(fn=ragd_check)
     sub.add_parser("port").set_defaults(fn=free_port)
+    c = sub.add_parser("txtai-serve")
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--workers", type=int, required=True)
+    c.set_defaults(fn=txtai_serve)
     c = sub.add_parser("cpu-snap")
     c.add_argument("file")
     c.set_defaults(fn=cpu_snap)

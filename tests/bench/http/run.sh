@@ -10,10 +10,14 @@
 #          configuration; the key is revoked at the end), request log on
 #          (to a file), release build;
 #   txtai  GET /search?query=Q&limit=10 (hybrid, as its index is built),
-#          txtai.api under uvicorn --workers 2 with OMP/MKL at one thread per
-#          worker: two processes on two cores, as ragd's two workers each
-#          run one thread, so each server uses both cores and neither
-#          oversubscribes them; uvicorn's access log on (to a file).
+#          txtai.api under uvicorn in 2 processes with OMP/MKL at one
+#          thread each, each on its own SO_REUSEPORT socket of the port so
+#          that the kernel spreads the connections over both (`uvicorn
+#          --workers 2` shares one socket, and one process could take all
+#          16 connections: txtai then ran on one core): two processes on
+#          two cores, as ragd's two workers each run one thread, so each
+#          server uses both cores and neither oversubscribes them;
+#          uvicorn's access log on (to a file).
 # The queries rotate through the retrieval benchmark's ~700 query texts
 # (tests/bench/http/search.lua): a query comes back once per ~700 requests,
 # so ragd's query-vector cache (256 per worker) does not answer from memory.
@@ -180,7 +184,7 @@ key_name=""
 # ---- txtai ----
 port=$("$py" "$here/bench.py" port)
 CONFIG="$app_yml" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-    "$py" -m uvicorn txtai.api:app --host 127.0.0.1 --port "$port" --workers "$workers" \
+    "$py" "$here/bench.py" txtai-serve --port "$port" --workers "$workers" \
     >"$work/txtai-serve.log" 2>&1 &
 server_pid=$!
 log "txtai: loading the saved index in $workers uvicorn workers"
