@@ -5,11 +5,14 @@
 #   scripts/fuzz.sh smoke [SECONDS] [NAME...]  every target (or those named) for SECONDS
 #                                             (default 10) each, one after another; fails
 #                                             on any crash, leak or timeout
-#   scripts/fuzz.sh long [SECONDS] [--runs N] [NAME...]
+#   scripts/fuzz.sh long [SECONDS] [--runs N] [--jobs J] [NAME...]
 #                                             the same for a long run (default 600 s each;
 #                                             with --runs, until N executions, SECONDS
-#                                             then only caps each target), then a table of
-#                                             executions, speed and coverage
+#                                             then only caps each target; with --jobs, J
+#                                             processes of each target at once on the same
+#                                             corpus, picking up each other's finds, N/J
+#                                             executions each), then a table of
+#                                             executions (all processes'), speed and coverage
 #   scripts/fuzz.sh run NAME [ARGS...]        one target with the environment set, e.g. to
 #                                             replay a crash: scripts/fuzz.sh run http FILE
 #
@@ -102,37 +105,70 @@ new_work() {
 
 # ---- one run ----
 
-# run_one NAME SECONDS CORPUS: runs a target; sets R_STATUS (ok/FAIL/skip), R_EXECS, R_COV, R_FT, R_NOTE.
+# run_one NAME SECONDS CORPUS: runs a target (JOBS processes of it); sets R_STATUS
+# (ok/FAIL/skip), R_EXECS, R_RATE (summed over the processes), R_COV, R_FT, R_SLOW
+# (the largest), R_NOTE.
 run_one() {
-  local name=$1 secs=$2 corpus=$3 log=$WORK/$1.log seeds=$ROOT/tests/fuzz/corpus/$1
-  local bin=$BUILD/tests/fuzz/fuzz_$name
+  local name=$1 secs=$2 corpus=$3 seeds=$ROOT/tests/fuzz/corpus/$1
+  local bin=$BUILD/tests/fuzz/fuzz_$name jobs=${JOBS:-1} runs=${RUNS:-}
   mkdir -p "$corpus" "$WORK/artifacts"
-  local args=(-max_total_time="$secs" -timeout=10 ${RUNS:+-runs="$RUNS"} -rss_limit_mb=2048 -max_len="$(max_len "$name")"
+  [ -n "$runs" ] && runs=$(((runs + jobs - 1) / jobs))
+  local args=(-max_total_time="$secs" -timeout=10 ${runs:+-runs="$runs"} -rss_limit_mb=2048 -max_len="$(max_len "$name")"
     -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$name-" "$corpus")
   [ -d "$seeds" ] && args+=("$seeds")
-  nice -n 10 "$bin" "${args[@]}" >"$log" 2>&1
-  local rc=$?
-  R_EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  R_RATE=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  R_SLOW=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
-  R_COV=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
-  R_FT=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+  local logs=() pids=() j log
+  for ((j = 0; j < jobs; j++)); do
+    log=$WORK/$name.log
+    [ "$jobs" -gt 1 ] && log=$WORK/$name.$j.log
+    logs+=("$log")
+    nice -n 10 "$bin" "${args[@]}" >"$log" 2>&1 &
+    pids+=($!)
+  done
+  # the first process to fail stops the others
+  local rc=0 st left=$jobs
+  while [ "$left" -gt 0 ]; do
+    wait -n "${pids[@]}"
+    st=$?
+    left=$((left - 1))
+    if [ $st -ne 0 ] && [ $rc -eq 0 ]; then
+      rc=$st
+      kill "${pids[@]}" 2>/dev/null
+    fi
+  done
+  R_EXECS=0 R_RATE=0 R_SLOW=0 R_COV=0 R_FT=0
+  local v skip=0 finished=0
+  for log in "${logs[@]}"; do
+    v=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    R_EXECS=$((R_EXECS + ${v:-0}))
+    v=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    R_RATE=$((R_RATE + ${v:-0}))
+    v=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
+    [ "${v:-0}" -gt "$R_SLOW" ] && R_SLOW=$v
+    v=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    [ "${v:-0}" -gt "$R_COV" ] && R_COV=$v
+    v=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    [ "${v:-0}" -gt "$R_FT" ] && R_FT=$v
+    grep -q '^skip: ' "$log" && skip=$((skip + 1))
+    grep -qE '[[:space:]]DONE[[:space:]]' "$log" && finished=$((finished + 1))
+  done
   R_NOTE=
-  if [ $rc -eq 0 ] && grep -q '^skip: ' "$log"; then
+  if [ $rc -eq 0 ] && [ $skip -gt 0 ]; then
     R_STATUS=skip
-    R_NOTE=$(grep -m1 '^skip: ' "$log")
-  elif [ $rc -eq 0 ] && grep -qE '[[:space:]]DONE[[:space:]]' "$log"; then
+    R_NOTE=$(grep -h -m1 '^skip: ' "${logs[@]}" | head -1)
+  elif [ $rc -eq 0 ] && [ $finished -eq "$jobs" ]; then
     R_STATUS=ok
   else
     R_STATUS=FAIL
-    R_NOTE=$(grep -m1 -E 'ERROR: |FUZZ_CHECK failed|fuzz_serve: |runtime error' "$log" | cut -c1-160)
+    R_NOTE=$(grep -h -m1 -E 'ERROR: |FUZZ_CHECK failed|fuzz_serve: |runtime error' "${logs[@]}" | head -1 | cut -c1-160)
     mkdir -p "$BUILD/artifacts"
     local a
     for a in "$WORK/artifacts/$name-"*; do
       [ -e "$a" ] || continue
       cp "$a" "$BUILD/artifacts/" && R_NOTE="$R_NOTE; input: $BUILD/artifacts/$(basename "$a")"
     done
-    cp "$log" "$BUILD/artifacts/$name.log" && R_NOTE="$R_NOTE; log: $BUILD/artifacts/$name.log"
+    for log in "${logs[@]}"; do
+      cp "$log" "$BUILD/artifacts/" && R_NOTE="$R_NOTE; log: $BUILD/artifacts/$(basename "$log")"
+    done
   fi
 }
 
@@ -174,7 +210,9 @@ campaign() {
       awk '{ printf "%-22s %-5s %12s %8s  %6s  %7s  %5s s\n", $1, $2, $3, $9, $6, $8, $12 }' <<<"$r"
     done
   fi
-  echo "fuzz $mode: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t0)) s, ${RUNS:+up to $RUNS executions or }${secs} s per target)"
+  local per="${RUNS:+up to $RUNS executions or }${secs} s per target"
+  [ "${JOBS:-1}" -gt 1 ] && per="$per, $JOBS processes each"
+  echo "fuzz $mode: $passed passed, $failed failed, $skipped skipped ($((SECONDS - t0)) s, $per)"
   [ $failed -eq 0 ]
 }
 
@@ -188,11 +226,16 @@ case $cmd in
       secs=$1
       shift
     fi
-    RUNS=
-    if [ $# -ge 2 ] && [ "$1" = --runs ] && [[ $2 =~ ^[0-9]+$ ]]; then
-      RUNS=$2
+    RUNS=""
+    JOBS=1
+    while [ $# -ge 2 ]; do
+      case $1 in
+        --runs) [[ $2 =~ ^[0-9]+$ ]] || break; RUNS=$2 ;;
+        --jobs) [[ $2 =~ ^[1-9][0-9]*$ ]] || break; JOBS=$2 ;;
+        *) break ;;
+      esac
       shift 2
-    fi
+    done
     build
     campaign "$cmd" "$secs" "$@"
     ;;
