@@ -101,6 +101,15 @@ static rg_status read_entry(zip_t *z, const char *name, size_t max, rg_buf *out,
     *found = 1;
     zip_stat_t sb;
     if (zip_stat_index(z, (zip_uint64_t)idx, 0, &sb) != 0) return open_failed(z, NULL, name, err);
+    /* the package format (ECMA-376 Part 2, the ZIP appendix) allows stored
+     * and deflated parts only: bzip2, LZMA, zstd... are not Word's, and
+     * their decoders are attack surface a document does not need */
+    if ((sb.valid & ZIP_STAT_COMP_METHOD) && sb.comp_method != ZIP_CM_STORE &&
+        sb.comp_method != ZIP_CM_DEFLATE)
+        return rg_fail(err, RG_EUNSUPPORTED,
+                       "%s is compressed with zip method %u; a Word document's parts are "
+                       "stored or deflated",
+                       name, (unsigned)sb.comp_method);
     if ((sb.valid & ZIP_STAT_SIZE) && sb.size > max)
         return rg_fail(err, RG_ELIMIT, "%s declares %llu bytes uncompressed, over the limit of %zu",
                        name, (unsigned long long)sb.size, max);

@@ -13,7 +13,9 @@ Usage: scripts/gen_docx_fixtures.py [OUT_DIR]
                   and a nested table
   bomb.docx       word/document.xml declares 4 GiB uncompressed
   inflate.docx    word/document.xml declares 1 KiB but inflates to 65 MiB
-                  (bzip2, a few hundred bytes on disk)
+                  (deflate, about 64 KiB on disk)
+  bzip2.docx      a good document whose parts are bzip2-compressed, which
+                  the package format does not allow (stored or deflate only)
   deep.docx       tables nested deeper than the loader walks
   notword.docx    a zip without word/document.xml
   badparts.docx   damaged styles.xml and core.xml around a good document
@@ -175,7 +177,10 @@ def main():
               patch_size=("word/document.xml", 0xFFFFFFF0))
     write_zip(os.path.join(out, "inflate.docx"),
               [("word/document.xml", document(" " * (65 << 20)))],
-              patch_size=("word/document.xml", 1024), method=zipfile.ZIP_BZIP2)
+              patch_size=("word/document.xml", 1024))
+    write_zip(os.path.join(out, "bzip2.docx"),
+              base + [("word/document.xml", document(para("Packed with bzip2")))],
+              method=zipfile.ZIP_BZIP2)
     write_zip(os.path.join(out, "deep.docx"),
               base + [("word/document.xml", document(deep_body(60)))])
     write_zip(os.path.join(out, "badparts.docx"), base + [

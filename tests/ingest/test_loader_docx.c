@@ -74,6 +74,9 @@ static void test_refused(void)
     check_fails("docx/bomb.docx", RG_ELIMIT, "word/document.xml declares 4294967280 bytes");
     check_fails("docx/inflate.docx", RG_ELIMIT, "word/document.xml inflates past the limit");
     check_fails("docx/deep.docx", RG_ELIMIT, "deeper than 128 levels");
+    check_fails("docx/bzip2.docx", RG_EUNSUPPORTED,
+                "word/document.xml is compressed with zip method 12; a Word document's parts are "
+                "stored or deflated");
     check_fails("docx/encrypted.docx", RG_EUNSUPPORTED,
                 "encrypted or not a Word document (a password-protected Word file)");
     check_fails("docx/notword.docx", RG_EUNSUPPORTED,
