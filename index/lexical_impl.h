@@ -28,8 +28,11 @@
 
 /* The delta (lexical_refresh.c, rg_lexical_update) is merged into the main
  * index when its chunks, or the chunks deleted since the last merge, pass
- * RG_LEX_DELTA_MIN and 1 / RG_LEX_DELTA_DIV of the main index's. */
+ * RG_LEX_DELTA_MIN and 1 / RG_LEX_DELTA_DIV of the main index's. The fuzz
+ * build sets a smaller minimum (meson.build). */
+#ifndef RG_LEX_DELTA_MIN
 #define RG_LEX_DELTA_MIN 4096
+#endif
 #define RG_LEX_DELTA_DIV 16
 
 typedef struct lex_post {
