@@ -125,18 +125,20 @@ run_one() {
     pids+=($!)
   done
   # the first process to fail stops the others
-  local rc=0 st left=$jobs
-  while [ "$left" -gt 0 ]; do
-    wait -n "${pids[@]}"
+  local rc=0 st gone p rest
+  while [ ${#pids[@]} -gt 0 ]; do
+    wait -n -p gone "${pids[@]}"
     st=$?
-    left=$((left - 1))
+    rest=()
+    for p in "${pids[@]}"; do [ "$p" = "$gone" ] || rest+=("$p"); done
+    pids=("${rest[@]}")
     if [ $st -ne 0 ] && [ $rc -eq 0 ]; then
       rc=$st
-      kill "${pids[@]}" 2>/dev/null
+      [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
     fi
   done
   R_EXECS=0 R_RATE=0 R_SLOW=0 R_COV=0 R_FT=0
-  local v skip=0 finished=0
+  local v last skip=0 finished=0
   for log in "${logs[@]}"; do
     v=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     R_EXECS=$((R_EXECS + ${v:-0}))
@@ -144,9 +146,10 @@ run_one() {
     R_RATE=$((R_RATE + ${v:-0}))
     v=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
     [ "${v:-0}" -gt "$R_SLOW" ] && R_SLOW=$v
-    v=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    last=$(grep -E '^#[0-9]+' "$log" | tail -1) # the last status line: coverage and features
+    v=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     [ "${v:-0}" -gt "$R_COV" ] && R_COV=$v
-    v=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    v=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     [ "${v:-0}" -gt "$R_FT" ] && R_FT=$v
     grep -q '^skip: ' "$log" && skip=$((skip + 1))
     grep -qE '[[:space:]]DONE[[:space:]]' "$log" && finished=$((finished + 1))

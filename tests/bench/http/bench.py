@@ -187,14 +187,9 @@ def txtai_serve(args):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     status = 0
-    for k in kids:
-        while True:
-            try:
-                _, st = os.waitpid(k, 0)
-                break
-            except InterruptedError:
-                continue
-        status = status or (os.waitstatus_to_exitcode(st) != 0)
+    for k in kids:  # waitpid resumes by itself after the handler (PEP 475)
+        _, st = os.waitpid(k, 0)
+        status = status or int(os.waitstatus_to_exitcode(st) != 0)
     return status
 
 
