@@ -172,9 +172,16 @@ run_one() {
     R_STATUS=FAIL
     R_NOTE=$(grep -h -m1 -E 'ERROR: |FUZZ_CHECK failed|fuzz_serve: |runtime error' "${logs[@]}" | head -1 | cut -c1-160)
     mkdir -p "$BUILD/artifacts"
-    local a
+    local a exit_leak=
+    # a leak found at exit belongs to no one input (libFuzzer then writes an
+    # empty one); the corpus replayed with per-input checks can find it
+    if [ -n "${LEAKS_AT_EXIT:-}" ] && grep -q 'ERROR: LeakSanitizer' "${logs[@]}"; then
+      exit_leak=1
+      R_NOTE="$R_NOTE; a leak at exit: scripts/fuzz.sh run $name -runs=0 $BUILD/corpus/$name tests/fuzz/corpus/$name replays the inputs kept with per-input checks"
+    fi
     for a in "$WORK/artifacts/$name-"*; do
       [ -e "$a" ] || continue
+      [ -n "$exit_leak" ] && [ ! -s "$a" ] && continue
       cp "$a" "$BUILD/artifacts/" && R_NOTE="$R_NOTE; input: $BUILD/artifacts/$(basename "$a")"
     done
     for log in "${logs[@]}"; do
