@@ -16,6 +16,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "engine/base/fuzz.h"
 #include "engine/base/mem.h"
 #include "engine/base/utf8.h"
 
@@ -122,10 +123,32 @@ static rg_status feed(ws_state *st, uint32_t cp, const char *p, size_t n)
     return on_char(st, p, n);
 }
 
+/*
+ * Length of the run of printable ASCII other than the space at the start of
+ * s[0..n): characters that feed() passes to on_char one by one, and that
+ * on_char may take as one piece (only the first of them flushes pending
+ * white space).
+ */
+RG_FUZZ_UNTRACED static size_t plain_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] - 0x21u < 0x5Eu) /* 0x21 '!' .. 0x7E '~' */
+        i++;
+    return i;
+}
+
 static rg_status feed_utf8(ws_state *st, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        size_t run = plain_run(s + i, n - i);
+        if (run > 0) {
+            st->after_cr = 0;
+            rg_status rc = on_char(st, s + i, run);
+            if (rc) return rc;
+            i += run;
+            continue;
+        }
         uint32_t cp;
         size_t k = (unsigned char)s[i] < 0x80 ? (cp = (unsigned char)s[i], 1)
                                               : rg_utf8_decode(s + i, n - i, &cp);
