@@ -56,6 +56,25 @@ static void test_whitespace_modes(void)
                   RG_WS_KEEP, "a\nb\nc"));
 }
 
+/* Runs of printable ASCII are taken whole: their edges, and what follows them. */
+static void test_ascii_runs(void)
+{
+    /* '!' and '~' are the first and last of a run; space and DEL are not */
+    CHECK(norm_is("!~  ~!\x7f!\r~", RG_WS_COLLAPSE, "!~ ~!! ~"));
+    CHECK(norm_is(" \t!a~ ", RG_WS_COLLAPSE, "!a~"));
+    CHECK(norm_is("ab\r\n\r\ncd  \n  ef", RG_WS_PARAGRAPHS, "ab\n\ncd\nef"));
+    CHECK(norm_is("x=1;  \ny~\t", RG_WS_KEEP, "x=1;\ny~"));
+    /* a '\r' ending a run is a line end, and its '\n' is not a second one */
+    CHECK(norm_is("a;\r\nb;\rc", RG_WS_KEEP, "a;\nb;\nc"));
+    CHECK(norm_is("x\ry\nz", RG_WS_KEEP, "x\ny\nz"));
+    /* a run cut by a non-ASCII character (a segment that goes through NFKC) */
+    CHECK(norm_is("ab\xc3\xa9"
+                  "cd \xef\xbc\xa1z",
+                  RG_WS_COLLAPSE,
+                  "ab\xc3\xa9"
+                  "cd Az"));
+}
+
 static void test_control_chars(void)
 {
     CHECK(norm_is("a\x01"
@@ -164,6 +183,6 @@ static void test_alloc_failures(void)
     CHECK_INT(st, RG_OK);
 }
 
-TEST_MAIN(TEST(test_nfkc_full_width), TEST(test_whitespace_modes), TEST(test_control_chars),
-          TEST(test_invalid_utf8), TEST(test_bom_and_append), TEST(test_limit_leaves_out),
-          TEST(test_long_input_segments), TEST(test_alloc_failures))
+TEST_MAIN(TEST(test_nfkc_full_width), TEST(test_whitespace_modes), TEST(test_ascii_runs),
+          TEST(test_control_chars), TEST(test_invalid_utf8), TEST(test_bom_and_append),
+          TEST(test_limit_leaves_out), TEST(test_long_input_segments), TEST(test_alloc_failures))
