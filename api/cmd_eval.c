@@ -413,7 +413,8 @@ static int eval_usage(void)
          "counts fewer documents). Passages and queries are embedded with int8\n"
          "weights where the CPU has VNNI (the global --fp32: fp32 weights, exact);\n"
          "--fp32-query embeds queries in fp32; --int8 embeds both with int8 weights\n"
-         "but the FFN-down layer in fp32. Use a fresh data directory to compare:\n"
+         "but the FFN-down layer in fp32 (where the CPU has VNNI, else fp32). Use a\n"
+         "fresh data directory to compare:\n"
          "vectors are not re-made.\n\n"
          "--answers answers the judged queries instead, with the extractive generator\n"
          "or the LLM that --llm names (the options as in `ragd ask`; answers the\n"
@@ -585,6 +586,8 @@ int cmd_eval(const rg_cli *cli, int argc, char **argv)
         rg_encoder_close(enc);
         return cli_fail_err(&err);
     }
+    if (enc && a.int8 && !rg_encoder_int8(enc))
+        fprintf(stderr, "eval: int8 weights do not run natively on this CPU (no VNNI); fp32\n");
     rg_search_request tmpl = rg_search_default_request("");
     tmpl.fusion = a.fusion;
     tmpl.depth = a.depth;

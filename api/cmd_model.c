@@ -124,6 +124,8 @@ int cmd_embed(const rg_cli *cli, int argc, char **argv)
     rg_encoder *enc;
     rg_error err;
     if (rg_encoder_open(dir, &o, &enc, &err) != RG_OK) return fail(1, "%s", rg_error_message(&err));
+    if (o.int8 && !rg_encoder_int8(enc))
+        fprintf(stderr, "embed: int8 weights do not run natively on this CPU (no VNNI); fp32\n");
     size_t n = (size_t)(argc - i);
     int dim = rg_encoder_dim(enc);
     float *out = rg_malloc(n * (size_t)dim * sizeof *out);

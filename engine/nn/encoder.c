@@ -293,6 +293,14 @@ rg_status rg_encoder_open(const char *dir, const rg_encoder_options *opts, rg_en
     }
     if (e->opts.batch_tokens < e->max_length)
         e->opts.batch_tokens = e->max_length;
+    /* int8 weights only where their products are full-range: ragd's VNNI
+     * kernels, or a backend that takes 8-bit activations (255). Elsewhere
+     * (oneDNN without VNNI keeps activations to 7 bits so that its 16-bit
+     * sums cannot saturate) they are both less exact and no faster than
+     * fp32, so opts.int8 falls back to fp32 (rg_encoder_int8 says which). */
+    if (e->opts.int8 && !(e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8()) &&
+        rg_qgemm_act_max(e->opts.backend) < 255)
+        e->opts.int8 = e->opts.int8_down = 0;
     rg_bert_set_int8_down(e->bert, e->opts.int8_down);
     if (e->opts.backend == RG_GEMM_NATIVE)
         rc = rg_bert_pack(e->bert, e->opts.int8, err);
@@ -385,6 +393,11 @@ static int by_length(const void *a, const void *b)
 static int int8_for(const rg_encoder *e, int want)
 {
     return e->opts.int8 || (want && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8());
+}
+
+int rg_encoder_int8(const rg_encoder *e)
+{
+    return e->opts.int8;
 }
 
 int rg_encoder_passages_int8(const rg_encoder *e)

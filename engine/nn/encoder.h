@@ -48,7 +48,9 @@ typedef struct rg_encoder_options {
     int threads;             /* <= 0: all cores the process may use (kernels.h) */
     rg_gemm_backend backend; /* RG_GEMM_AUTO: the fastest built in */
     int int8;                /* 1: per-channel int8 weights for the linear layers, and
-                                attention's products in bf16 where the CPU has AVX-512 BF16 */
+                                attention's products in bf16 where the CPU has AVX-512 BF16;
+                                fp32 where int8 products are not full-range (oneDNN without
+                                VNNI: 7-bit activations, less exact and no faster) */
     size_t max_length;       /* 0: from the model folder */
     size_t batch_tokens;     /* 0: RG_ENCODER_BATCH_TOKENS */
     int int8_down;           /* int8: quantise the FFN-down layer too (faster, less exact) */
@@ -130,6 +132,8 @@ rg_status rg_encoder_embed(rg_encoder *enc, const char *const *texts, const size
  */
 rg_status rg_encoder_embed_passages(rg_encoder *enc, const char *const *texts, const size_t *lens,
                                     size_t n, float *out, rg_error *err);
+/* 1 if opts.int8 holds on this CPU (rg_encoder_embed runs int8 weights), else 0. */
+int rg_encoder_int8(const rg_encoder *enc);
 /* 1 if rg_encoder_embed_passages runs int8 weights on this CPU, else 0 (fp32). */
 int rg_encoder_passages_int8(const rg_encoder *enc);
 

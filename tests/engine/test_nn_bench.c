@@ -185,9 +185,9 @@ int main(int argc, char **argv)
            "\"threads\": %d, "
            "\"load_ms\": %.1f, \"rss_load_mb\": %.1f, \"query_tokens\": %zu, "
            "\"query_p50_ms\": %.3f, \"query_min_ms\": %.3f, \"query_cpu_p50_ms\": %.3f",
-           rg_gemm_name(o.backend ? o.backend : rg_gemm_best()), o.int8, o.int8_down,
-           o.passage_int8, o.threads, load_ms, rss_load, qtok, lat[qreps / 2], lat[0],
-           lat_cpu[qreps / 2]);
+           rg_gemm_name(o.backend ? o.backend : rg_gemm_best()), rg_encoder_int8(enc),
+           o.int8_down && rg_encoder_int8(enc), o.passage_int8, o.threads, load_ms, rss_load, qtok,
+           lat[qreps / 2], lat[0], lat_cpu[qreps / 2]);
     printf(", \"query_api_p50_ms\": %.3f, \"query_api_min_ms\": %.3f", qlat[qreps / 2], qlat[0]);
     free(qlat);
     free(lat);

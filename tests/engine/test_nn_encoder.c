@@ -104,11 +104,14 @@ static rg_encoder *open_model(const rg_encoder_options *o)
     return enc;
 }
 
+static int last_int8; /* rg_encoder_int8 of embed_all's last encoder */
+
 static float *embed_all(const rg_encoder_options *o, double *secs)
 {
     rg_encoder *enc = open_model(o);
     rg_error err;
     if (!enc) return NULL;
+    last_int8 = rg_encoder_int8(enc);
     float *out = malloc(sizeof(float) * fx.n * fx.dim);
     size_t *lens = malloc(sizeof(size_t) * fx.n);
     for (uint32_t i = 0; i < fx.n; i++)
@@ -151,6 +154,23 @@ static void test_parity_fp32(void)
     free(out);
 }
 
+/* opts.int8 holds where int8 products are full-range (ragd's VNNI kernels,
+ * or a backend given 8-bit activations); elsewhere (oneDNN without VNNI
+ * takes 7-bit ones: min cosine 0.987 measured on an AVX2 EPYC, and slower
+ * than fp32) the encoder runs fp32, as exact as test_parity_fp32 asks. */
+static void check_int8_ran(const float *out, const char *what, double min_cos)
+{
+    rg_gemm_backend be = rg_gemm_best();
+    int native = (be == RG_GEMM_NATIVE && rg_packed_fast_s8()) || rg_qgemm_act_max(be) == 255;
+    CHECK_INT(last_int8, native);
+    if (last_int8) {
+        compare(out, what, min_cos, 1.0);
+    } else {
+        fprintf(stderr, "int8 asked, not full-range with %s here: fp32\n", rg_gemm_name(be));
+        compare(out, "fp32 (int8 asked) vs sentence-transformers", 0.9999, 1e-4);
+    }
+}
+
 static void test_parity_int8(void)
 {
     rg_encoder_options o = rg_encoder_default_options();
@@ -159,7 +179,7 @@ static void test_parity_int8(void)
     float *out = embed_all(&o, &secs);
     REQUIRE(out);
     fprintf(stderr, "int8: %.2f s for %u texts\n", secs, fx.n);
-    compare(out, "int8 vs sentence-transformers", 0.995, 1.0);
+    check_int8_ran(out, "int8 vs sentence-transformers", 0.995);
     free(out);
 }
 
@@ -257,7 +277,7 @@ static void test_parity_int8_down(void)
     float *out = embed_all(&o, &secs);
     REQUIRE(out);
     fprintf(stderr, "int8 with FFN-down: %.2f s for %u texts\n", secs, fx.n);
-    compare(out, "int8 (FFN-down too) vs sentence-transformers", 0.99, 1.0);
+    check_int8_ran(out, "int8 (FFN-down too) vs sentence-transformers", 0.99);
     free(out);
 }
 
