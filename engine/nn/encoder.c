@@ -395,6 +395,11 @@ static int int8_for(const rg_encoder *e, int want)
     return e->opts.int8 || (want && e->opts.backend == RG_GEMM_NATIVE && rg_packed_fast_s8());
 }
 
+int rg_encoder_batch_invariant(const rg_encoder *e)
+{
+    return e->opts.backend == RG_GEMM_NATIVE || e->opts.backend == RG_GEMM_REF;
+}
+
 int rg_encoder_int8(const rg_encoder *e)
 {
     return e->opts.int8;

@@ -132,6 +132,15 @@ rg_status rg_encoder_embed(rg_encoder *enc, const char *const *texts, const size
  */
 rg_status rg_encoder_embed_passages(rg_encoder *enc, const char *const *texts, const size_t *lens,
                                     size_t n, float *out, rg_error *err);
+/*
+ * 1 if a text's vector is the same bit for bit whatever batch it is
+ * embedded in: every product runs ragd's own kernels (or the reference),
+ * whose sums go in one order per row. 0 with a library GEMM (oneDNN,
+ * OpenBLAS: CPUs without AVX-512), whose blocking follows the batch's
+ * size, so a text embedded again among other texts may differ in the last
+ * bits (cosine scores by about 1e-7).
+ */
+int rg_encoder_batch_invariant(const rg_encoder *enc);
 /* 1 if opts.int8 holds on this CPU (rg_encoder_embed runs int8 weights), else 0. */
 int rg_encoder_int8(const rg_encoder *enc);
 /* 1 if rg_encoder_embed_passages runs int8 weights on this CPU, else 0 (fp32). */

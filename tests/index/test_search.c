@@ -120,7 +120,22 @@ static int same_float(double a, double b)
     return (isnan(a) && isnan(b)) || a == b;
 }
 
-/* Runs req on both searchers; 1 when they agree exactly. */
+/* Scores of the dense and hybrid legs may differ by this much between two
+ * searchers whose vectors were embedded in different batches, where the
+ * encoder is not batch-invariant (rg_encoder_batch_invariant); 0: exact. */
+static double vec_tol;
+static double vec_diff_seen; /* the largest such difference seen */
+
+static int close_float(double a, double b, double tol)
+{
+    if (same_float(a, b)) return 1;
+    if (isnan(a) || isnan(b) || fabs(a - b) > tol) return 0;
+    vec_diff_seen = fmax(vec_diff_seen, fabs(a - b));
+    return 1;
+}
+
+/* Runs req on both searchers; 1 when they agree exactly (within vec_tol on
+ * the dense and hybrid legs, where two hits so close may also swap). */
 static int agree(rg_search *serial, rg_search *par, const rg_search_request *req)
 {
     rg_search_hit h1[20], h2[20];
@@ -132,9 +147,16 @@ static int agree(rg_search *serial, rg_search *par, const rg_search_request *req
     if (s1 != s2) return 0;
     if (s1) return strcmp(e1.msg, e2.msg) == 0;
     if (n1 != n2) return 0;
-    for (size_t i = 0; i < n1; i++)
-        if (h1[i].chunk_id != h2[i].chunk_id || h1[i].score != h2[i].score) return 0;
-    return same_float(t1.dense_top, t2.dense_top) && same_float(t1.lexical_top, t2.lexical_top) &&
+    double tol = req->mode == RG_SEARCH_LEXICAL ? 0 : vec_tol;
+    for (size_t i = 0; i < n1; i++) {
+        if (!close_float(h1[i].score, h2[i].score, tol)) return 0;
+        int tie = tol > 0 && ((i > 0 && h1[i - 1].score - h1[i].score <= 2 * tol) ||
+                              (i + 1 < n1 && h1[i].score - h1[i + 1].score <= 2 * tol) ||
+                              i + 1 == n1); /* the next one is not seen */
+        if (h1[i].chunk_id != h2[i].chunk_id && !tie) return 0;
+    }
+    return close_float(t1.dense_top, t2.dense_top, tol) &&
+           same_float(t1.lexical_top, t2.lexical_top) &&
            same_float(t1.lexical_ideal, t2.lexical_ideal) && t1.dense_skipped == t2.dense_skipped;
 }
 
@@ -286,6 +308,9 @@ static void test_refresh_agrees(void)
     REQUIRE(rg_dense_attach(dense2, other, &err) == RG_OK);
     REQUIRE(rg_search_open(s, dense2, &fresh, &err) == RG_OK);
     CHECK_INT(rg_dense_count(dense, coll), rg_dense_count(dense2, coll));
+    /* the new chunks were embedded in other batches by dense2 than by dense */
+    vec_tol = rg_encoder_batch_invariant(enc) ? 0 : 2e-5;
+    vec_diff_seen = 0;
     int hits_seen = 0, agreed = agree_many(fresh, old, "other", "odd", &hits_seen);
     CHECK_INT(agreed, N_QUERIES);
     CHECK_INT(agree_many_as(fresh, lag, "other", "odd", &hits_seen, 1), N_QUERIES);
@@ -304,6 +329,10 @@ static void test_refresh_agrees(void)
     CHECK_INT(agreed, N_QUERIES);
     CHECK_INT(agree_many_as(fresh, lag, "main", "even", &hits_seen, 1), N_QUERIES);
     CHECK(hits_seen > N_QUERIES);
+    fprintf(stderr, "refreshed vs fresh: encoder %s, dense and hybrid scores apart by up to %.2e\n",
+            vec_tol > 0 ? "not batch-invariant" : "batch-invariant", vec_diff_seen);
+    CHECK(vec_tol > 0 || vec_diff_seen == 0);
+    vec_tol = 0;
     CHECK(rg_search_refresh(NULL, dense, &err) == RG_EINVAL);
     CHECK(rg_dense_refresh(NULL, 0, &err) == RG_EINVAL);
 
