@@ -40,6 +40,9 @@ struct rg_search {
     int exact_refresh;    /* rg_search_set_exact_refresh */
     int32_t *chunk_coll;  /* collection id by chunk id, 0 for none */
     int64_t max_chunk_id;
+    size_t map_cap; /* entries the by-chunk-id maps hold (> max_chunk_id; those
+                       past it zero), grown by half so that refreshing after
+                       each upload costs no copy of the maps */
     rg_collection_info *colls;
     size_t n_colls;
     float *qvec;  /* query embedding, qvec_dim floats */
@@ -98,7 +101,7 @@ static rg_status load_acls(rg_search *q, rg_error *err)
     }
     sqlite3_finalize(st);
     if (!n_docs) return RG_OK;
-    q->chunk_acl = rg_calloc((size_t)q->max_chunk_id + 1, sizeof *q->chunk_acl);
+    q->chunk_acl = rg_calloc(q->map_cap, sizeof *q->chunk_acl);
     q->acl_start = rg_calloc(n_docs + 1, sizeof *q->acl_start);
     q->acl_kind = rg_calloc(n_entries, 1);
     q->acl_name = rg_calloc(n_entries, sizeof *q->acl_name);
@@ -312,8 +315,9 @@ static rg_status load_collections(rg_search *q, rg_error *err)
     sqlite3_stmt *st;
     rg_status r = read_max_chunk_id(db, &q->max_chunk_id, err);
     if (r) return r;
-    q->chunk_coll = rg_calloc((size_t)q->max_chunk_id + 1, sizeof *q->chunk_coll);
-    q->allowed = rg_calloc((size_t)q->max_chunk_id + 1, 1);
+    q->map_cap = (size_t)q->max_chunk_id + 1;
+    q->chunk_coll = rg_calloc(q->map_cap, sizeof *q->chunk_coll);
+    q->allowed = rg_calloc(q->map_cap, 1);
     if (!q->chunk_coll || !q->allowed) return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT c.id, d.collection_id FROM chunks c JOIN documents d "
@@ -404,11 +408,15 @@ static rg_status load_new_chunks(rg_search *q, rg_error *err)
     if ((r = rg_store_collections(q->store, &q->colls, &q->n_colls, err)) ||
         max_id <= q->max_chunk_id)
         return r;
-    size_t old_n = (size_t)q->max_chunk_id + 1, n = (size_t)max_id + 1;
-    if (!grow_map(&q->chunk_coll, old_n, n, sizeof *q->chunk_coll) ||
-        !grow_map(&q->allowed, old_n, n, 1) ||
-        (q->chunk_acl && !grow_map(&q->chunk_acl, old_n, n, sizeof *q->chunk_acl)))
-        return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
+    size_t n = (size_t)max_id + 1, cap = q->map_cap + q->map_cap / 2;
+    if (cap < n) cap = n;
+    if (n > q->map_cap) {
+        if (!grow_map(&q->chunk_coll, q->map_cap, cap, sizeof *q->chunk_coll) ||
+            !grow_map(&q->allowed, q->map_cap, cap, 1) ||
+            (q->chunk_acl && !grow_map(&q->chunk_acl, q->map_cap, cap, sizeof *q->chunk_acl)))
+            return rg_fail(err, RG_ENOMEM, "out of memory loading chunks");
+        q->map_cap = cap;
+    }
     int64_t after = q->max_chunk_id;
     q->max_chunk_id = max_id; /* the maps cover it now, zeroed */
     int rc = sqlite3_prepare_v2(db,
@@ -426,7 +434,7 @@ static rg_status load_new_chunks(rg_search *q, rg_error *err)
         int64_t id = sqlite3_column_int64(st, 0), doc = sqlite3_column_int64(st, 2);
         q->chunk_coll[id] = (int32_t)sqlite3_column_int64(st, 1);
         if (!sqlite3_column_int(st, 3)) continue;
-        if (!q->chunk_acl && !grow_map(&q->chunk_acl, 0, n, sizeof *q->chunk_acl)) {
+        if (!q->chunk_acl && !grow_map(&q->chunk_acl, 0, q->map_cap, sizeof *q->chunk_acl)) {
             r = rg_fail(err, RG_ENOMEM, "out of memory loading access lists");
             break;
         }
@@ -528,7 +536,7 @@ static void free_maps(rg_search *q)
     rg_free(q->colls);
     q->chunk_coll = NULL, q->allowed = NULL, q->chunk_acl = NULL, q->acl_name = NULL;
     q->acl_kind = NULL, q->acl_start = NULL, q->acl_ok = NULL, q->colls = NULL;
-    q->n_acl_docs = 0, q->n_colls = 0, q->max_chunk_id = 0;
+    q->n_acl_docs = 0, q->n_colls = 0, q->max_chunk_id = 0, q->map_cap = 0;
 }
 
 void rg_search_close(rg_search *q)
