@@ -250,17 +250,8 @@ case $cmd in
     LEAKS_AT_EXIT=""
     while [ $# -ge 1 ]; do
       case $1 in
-        --runs | --jobs)
-          [ $# -ge 2 ] || break
-          if [ "$1" = --runs ] && [[ $2 =~ ^[0-9]+$ ]]; then
-            RUNS=$2
-          elif [ "$1" = --jobs ] && [[ $2 =~ ^[1-9][0-9]*$ ]]; then
-            JOBS=$2
-          else
-            break
-          fi
-          shift
-          ;;
+        --runs) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || break; RUNS=$2; shift ;;
+        --jobs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || break; JOBS=$2; shift ;;
         --leaks-at-exit) LEAKS_AT_EXIT=1 ;;
         *) break ;;
       esac
