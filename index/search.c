@@ -408,9 +408,9 @@ static rg_status load_new_chunks(rg_search *q, rg_error *err)
     if ((r = rg_store_collections(q->store, &q->colls, &q->n_colls, err)) ||
         max_id <= q->max_chunk_id)
         return r;
-    size_t n = (size_t)max_id + 1, cap = q->map_cap + q->map_cap / 2;
-    if (cap < n) cap = n;
+    size_t n = (size_t)max_id + 1;
     if (n > q->map_cap) {
+        size_t cap = q->map_cap + q->map_cap / 2 > n ? q->map_cap + q->map_cap / 2 : n;
         if (!grow_map(&q->chunk_coll, q->map_cap, cap, sizeof *q->chunk_coll) ||
             !grow_map(&q->allowed, q->map_cap, cap, 1) ||
             (q->chunk_acl && !grow_map(&q->chunk_acl, q->map_cap, cap, sizeof *q->chunk_acl)))
