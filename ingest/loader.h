@@ -127,7 +127,9 @@ extern const rg_loader rg_loader_docx;
  * names joined with " | " as a table row, then one table row per data
  * record, "name: value | name: value", empty values left out (a record with
  * no values gives no block); fields past the header are named "column N"
- * (1-based), as are empty header names. No title. An unterminated quote is
+ * (1-based), as are empty header names. In data rows a name over 64 bytes
+ * is cut on a character boundary and ends in "..." (the header row keeps it
+ * whole), so a file cannot grow by repeating one long name. No title. An unterminated quote is
  * RG_EPARSE naming its line; too many rows, fields or field bytes RG_ELIMIT.
  */
 extern const rg_loader rg_loader_csv;

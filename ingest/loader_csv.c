@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine/base/mem.h"
+#include "engine/base/utf8.h"
 
 /* Fields in one record; more is RG_ELIMIT. */
 #define CSV_MAX_FIELDS 4096
@@ -28,6 +29,15 @@
 #define CSV_MAX_ROW_BYTES (2 * (size_t)RG_LOADER_MAX_FILE_BYTES)
 /* Longest generated column name, "column 4096". */
 #define CSV_COLUMN_NAME_MAX 24
+/*
+ * A header name repeated in a data row is cut to this many bytes, "..."
+ * included; the header block keeps it whole. Without it one long name and
+ * many one-byte rows would make a document thousands of times its file
+ * (16 KB: an 8,000-byte name over 4,000 rows of "x" gave 32 MB of text),
+ * and a row led by a name that long would not fit a chunk anyway.
+ */
+#define CSV_ROW_NAME_MAX_BYTES 64
+#define CSV_ELLIPSIS           "..."
 
 typedef struct record {
     rg_buf text;  /* the unquoted fields back to back */
@@ -154,12 +164,20 @@ static rg_status put(csv *c, const char *s, size_t n)
     return RG_OK;
 }
 
-/* The name of column i: its header, or "column i+1" when that is empty or missing. */
-static rg_status put_name(csv *c, size_t i)
+/*
+ * The name of column i: its header, or "column i+1" when that is empty or
+ * missing; in a data row (cut) at most CSV_ROW_NAME_MAX_BYTES.
+ */
+static rg_status put_name(csv *c, size_t i, int cut)
 {
     size_t len = 0;
     const char *name = i < c->head.n ? field(&c->head, i, &len) : "";
-    if (!blank(name, len)) return put(c, name, len);
+    if (!blank(name, len)) {
+        if (!cut || len <= CSV_ROW_NAME_MAX_BYTES) return put(c, name, len);
+        size_t keep = rg_utf8_floor(name, CSV_ROW_NAME_MAX_BYTES - (sizeof CSV_ELLIPSIS - 1));
+        rg_status st = put(c, name, keep);
+        return st ? st : put(c, CSV_ELLIPSIS, sizeof CSV_ELLIPSIS - 1);
+    }
     char gen[CSV_COLUMN_NAME_MAX];
     int k = snprintf(gen, sizeof gen, "column %zu", i + 1);
     return put(c, gen, (size_t)k);
@@ -171,7 +189,7 @@ static rg_status header_block(csv *c, rg_doc_builder *b)
     rg_status st = RG_OK;
     for (size_t i = 0; i < c->head.n && !st; i++) {
         if (i) st = put(c, " | ", 3);
-        if (!st) st = put_name(c, i);
+        if (!st) st = put_name(c, i, 0);
     }
     if (st) return st;
     return rg_doc_add(b, RG_BLOCK_TABLE_ROW, 0, rg_buf_str(&c->row), c->row.len, c->err);
@@ -187,7 +205,7 @@ static rg_status data_block(csv *c, rg_doc_builder *b)
         const char *v = field(&c->rec, i, &len);
         if (blank(v, len)) continue;
         if (c->row.len) st = put(c, " | ", 3);
-        if (!st) st = put_name(c, i);
+        if (!st) st = put_name(c, i, 1);
         if (!st) st = put(c, ": ", 2);
         if (!st) st = put(c, v, len);
     }

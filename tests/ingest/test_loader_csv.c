@@ -119,6 +119,58 @@ static void test_errors(void)
     rg_buf_free(&b);
 }
 
+/*
+ * A long header name is whole in the header block and cut to 64 bytes with
+ * "..." in data rows, on a character boundary; so a small file with one long
+ * name over many short rows cannot become a document thousands of times
+ * its size.
+ */
+static void test_long_names(void)
+{
+    rg_buf b;
+    rg_buf_init(&b, 1u << 26);
+    char ascii[101], cjk[91]; /* 100 bytes; 30 ideographs of 3 bytes */
+    memset(ascii, 'n', 100);
+    ascii[100] = '\0';
+    for (int i = 0; i < 30; i++)
+        memcpy(cjk + 3 * i, "\xe5\x90\x8d", 3); /* 名 */
+    cjk[90] = '\0';
+    rg_buf_puts(&b, ascii);
+    rg_buf_puts(&b, ",");
+    rg_buf_puts(&b, cjk);
+    rg_buf_puts(&b, ",short\n1,2,3\n");
+    rg_document d;
+    rg_error err;
+    REQUIRE(rg_load_buffer("t.csv", b.data, b.len, &d, &err) == RG_OK);
+    char want[512];
+    snprintf(want, sizeof want, "%s | %s | short", ascii, cjk);
+    CHECK(block_is(&d, 0, RG_BLOCK_TABLE_ROW, want));
+    /* 61 bytes and "..."; for the ideographs 60 bytes (20 of them), then "..." */
+    snprintf(want, sizeof want, "%.61s...: 1 | %.60s...: 2 | short: 3", ascii, cjk);
+    CHECK(block_is(&d, 1, RG_BLOCK_TABLE_ROW, want));
+    rg_document_free(&d);
+
+    /* 64 bytes is kept whole */
+    rg_buf_reset(&b);
+    rg_buf_printf(&b, "%.64s\nx\n", ascii);
+    REQUIRE(rg_load_buffer("t.csv", b.data, b.len, &d, &err) == RG_OK);
+    snprintf(want, sizeof want, "%.64s: x", ascii);
+    CHECK(block_is(&d, 1, RG_BLOCK_TABLE_ROW, want));
+    rg_document_free(&d);
+
+    /* 16 KB: an 8,000-byte name over 4,000 rows of "x" (32 MB of text uncut) */
+    rg_buf_reset(&b);
+    for (int i = 0; i < 8000; i++)
+        rg_buf_putc(&b, 'n');
+    for (int i = 0; i < 4000; i++)
+        rg_buf_puts(&b, "\nx");
+    REQUIRE(rg_load_buffer("t.csv", b.data, b.len, &d, &err) == RG_OK);
+    CHECK_INT(d.n_blocks, 4001);
+    CHECK(d.len < 8000 + 4000 * 72); /* each row: 64-byte name, ": x", " \n" */
+    rg_document_free(&d);
+    rg_buf_free(&b);
+}
+
 /* Every chunk of a CSV document is made of whole rows. */
 static void test_chunks_keep_rows(void)
 {
@@ -154,4 +206,4 @@ static void test_alloc_failures(void)
 }
 
 TEST_MAIN(TEST(test_people), TEST(test_semicolon_and_tsv), TEST(test_edge_cases), TEST(test_errors),
-          TEST(test_chunks_keep_rows), TEST(test_alloc_failures))
+          TEST(test_long_names), TEST(test_chunks_keep_rows), TEST(test_alloc_failures))
