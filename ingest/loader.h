@@ -24,7 +24,10 @@
 #define RG_MIME_MAX 128
 /* PDF limits (RG_ELIMIT beyond): pages, decoded content streams of one page
  * (forms included, each time one is drawn) and of the whole file, and
- * extracted text. The fuzz build lowers the two content limits (meson.build):
+ * extracted text. Other work counts against the two content limits as a
+ * fixed number of bytes (loader_pdf.c: a resource looked up, a font
+ * decoded, a form drawn), so a small file cannot make unbounded work or
+ * memory out of forms drawing forms. The fuzz build lowers the two content limits (meson.build):
  * a 64 KiB input that draws forms within forms reaches them, and at these
  * sizes such an input took up to 2 s under ASan and drawing forms took 56%
  * of the PDF fuzzer's time (288 executions/s; 735/s with the fuzz build's

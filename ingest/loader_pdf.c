@@ -10,8 +10,8 @@
  * qpdf knows objects, not text, so this file walks the pages, hands each
  * page's content stream to the interpreter (pdf_content.h) and answers its
  * questions about resources: fonts (decoded by pdf_font.h, once per font
- * object) and form XObjects (run in place, nested up to
- * RG_PDF_MAX_FORM_DEPTH). Compressed streams are inflated here with zlib
+ * object) and form XObjects (read once per page, run in place each time one
+ * is drawn, nested up to RG_PDF_MAX_FORM_DEPTH). Compressed streams are inflated here with zlib
  * under the byte limits of loader.h, so a small file cannot expand into
  * gigabytes; filters other than FlateDecode (rare for text) are left to qpdf.
  *
@@ -33,8 +33,25 @@
 
 /* A resource name longer than this is not looked up. */
 #define PDF_NAME_MAX 128
-/* Fonts remembered by name per resource dictionary (more are looked up each time). */
-#define FRAME_FONTS 32
+/* Font and XObject names remembered per resource dictionary, each (more are
+ * looked up each time), and the longest name remembered. */
+#define SCOPE_NAMES    32
+#define SCOPE_NAME_MAX 31
+/* Decoded fonts are found by object number in this many hash buckets. */
+#define FONT_BUCKETS 256u
+/* Form XObjects read on the current page are found in this many buckets. */
+#define FORM_BUCKETS 64u
+/*
+ * Work that is not content is counted against the content limits as if it
+ * were this many bytes: a resource name looked up in qpdf's objects (one not
+ * remembered), a font decoded (plus its CMaps' bytes), a form XObject drawn
+ * (at least this; its content's size when larger). A small file cannot make
+ * the loader look up, decode or draw without end: these costs bound the
+ * work, and the memory of what is kept for the page, like content bytes.
+ */
+#define PDF_LOOKUP_COST 1024u
+#define PDF_FONT_COST   4096u
+#define PDF_DRAW_COST   256u
 /* qpdf's messages are cut to this many bytes, on one line. */
 #define PDF_MESSAGE_MAX 200
 /* The %PDF- header may follow this many bytes of junk (as readers allow). */
@@ -42,39 +59,66 @@
 /* Inflation output grows in steps of this many bytes. */
 #define INFLATE_CHUNK (64u << 10)
 
-/* A decoded font, shared by every page that uses the same font object. */
-typedef struct font_entry {
-    int obj, gen; /* 0, 0 for a font written directly in a resource dictionary */
-    rg_pdf_font *font;
-} font_entry;
-
-/* The resources of the page or form being run, with the fonts it has named. */
-typedef struct frame {
-    qpdf_oh resources;
-    struct {
-        char name[PDF_NAME_MAX];
-        const rg_pdf_font *font;
-    } fonts[FRAME_FONTS];
-    size_t n_fonts;
-} frame;
-
-typedef struct pdf {
-    qpdf_data q;
-    rg_error *err;
-    font_entry *fonts;
-    size_t n_fonts, cap_fonts;
-    frame *frame;
-    unsigned page;
-    size_t page_bytes;  /* content read for this page, forms included */
-    size_t total_bytes; /* content read for the document */
-} pdf;
-
 /* Stream bytes from qpdf (malloc) or from our inflater (rg_malloc). */
 typedef struct bytes {
     unsigned char *data;
     size_t len;
     int from_qpdf;
 } bytes;
+
+/* A decoded font object, shared by every page that uses it. */
+typedef struct font_entry {
+    int obj, gen;
+    rg_pdf_font *font;
+    size_t next; /* the next entry of its bucket, or SIZE_MAX */
+} font_entry;
+
+typedef struct form form;
+
+/* A resource dictionary and the font and XObject names it has resolved. */
+typedef struct scope {
+    qpdf_oh resources;
+    struct {
+        char name[SCOPE_NAME_MAX + 1];
+        const rg_pdf_font *font; /* NULL: its text is skipped */
+    } fonts[SCOPE_NAMES];
+    size_t n_fonts;
+    struct {
+        char name[SCOPE_NAME_MAX + 1];
+        form *form; /* NULL: draws nothing (an image, a broken form) */
+    } xobjects[SCOPE_NAMES];
+    size_t n_xobjects;
+} scope;
+
+/*
+ * A form XObject drawn on the current page, read once per page however often
+ * it is drawn. A form without /Resources uses those of what draws it, so it
+ * is kept per drawing scope (parent); one with its own has its own scope.
+ */
+struct form {
+    int obj, gen;
+    const scope *parent; /* the scope it draws with, or NULL: its own */
+    bytes content;
+    double matrix[6];
+    scope own;
+    form *next; /* in its bucket */
+};
+
+typedef struct pdf {
+    qpdf_data q;
+    rg_error *err;
+    font_entry *fonts; /* font objects, for the whole document */
+    size_t n_fonts, cap_fonts;
+    size_t font_buckets[FONT_BUCKETS];
+    rg_pdf_font **page_fonts; /* fonts written directly in a dictionary: this page's */
+    size_t n_page_fonts, cap_page_fonts;
+    form *forms[FORM_BUCKETS]; /* this page's */
+    scope *scope;              /* the resources of the page or form being run */
+    unsigned page;
+    size_t cmap_bytes;  /* CMap bytes read for the font being decoded */
+    size_t page_bytes;  /* content read for this page, forms included */
+    size_t total_bytes; /* content read for the document */
+} pdf;
 
 static void bytes_free(bytes *b)
 {
@@ -211,16 +255,18 @@ static rg_status stream_data(pdf *p, qpdf_oh stream, size_t max, bytes *out, rg_
     return RG_OK;
 }
 
-/* Counts n content bytes against the page and document limits. */
+/* Counts n content bytes (or the cost of other work) against the page and document limits. */
 static rg_status charge(pdf *p, size_t n, rg_error *err)
 {
     p->page_bytes += n;
     p->total_bytes += n;
     if (p->page_bytes > RG_PDF_MAX_PAGE_CONTENT_BYTES)
-        return rg_fail(err, RG_ELIMIT, "page %u: content exceeds %u bytes", p->page,
-                       RG_PDF_MAX_PAGE_CONTENT_BYTES);
+        return rg_fail(err, RG_ELIMIT,
+                       "page %u: content exceeds %u bytes (forms drawn and fonts read count)",
+                       p->page, RG_PDF_MAX_PAGE_CONTENT_BYTES);
     if (p->total_bytes > RG_PDF_MAX_CONTENT_BYTES)
-        return rg_fail(err, RG_ELIMIT, "the PDF's content streams exceed %u bytes",
+        return rg_fail(err, RG_ELIMIT,
+                       "the PDF's content exceeds %u bytes (forms drawn and fonts read count)",
                        RG_PDF_MAX_CONTENT_BYTES);
     return RG_OK;
 }
@@ -351,6 +397,7 @@ static rg_status cmap_bytes(pdf *p, qpdf_oh stream, bytes *out)
     if (!qpdf_oh_is_stream(p->q, stream)) return RG_OK;
     rg_status st = stream_data(p, stream, RG_PDF_MAX_CMAP_BYTES, out, &ignored);
     clear_error(p);
+    p->cmap_bytes += out->len;
     return st == RG_ENOMEM ? st : RG_OK;
 }
 
@@ -402,9 +449,20 @@ static rg_status build_font(pdf *p, qpdf_oh dict, rg_pdf_font **out)
     return RG_OK;
 }
 
-/* Keeps f for the rest of the document (and frees it at the end). */
+/* Keeps f for the rest of the document (obj > 0) or of the page, and frees it then. */
 static rg_status remember(pdf *p, int obj, int gen, rg_pdf_font *f)
 {
+    if (obj <= 0) {
+        if (p->n_page_fonts == p->cap_page_fonts) {
+            size_t cap = p->cap_page_fonts ? p->cap_page_fonts * 2 : 16;
+            rg_pdf_font **e = rg_realloc(p->page_fonts, cap * sizeof *e);
+            if (!e) return RG_ENOMEM;
+            p->page_fonts = e;
+            p->cap_page_fonts = cap;
+        }
+        p->page_fonts[p->n_page_fonts++] = f;
+        return RG_OK;
+    }
     if (p->n_fonts == p->cap_fonts) {
         size_t cap = p->cap_fonts ? p->cap_fonts * 2 : 16;
         font_entry *e = rg_realloc(p->fonts, cap * sizeof *e);
@@ -412,23 +470,36 @@ static rg_status remember(pdf *p, int obj, int gen, rg_pdf_font *f)
         p->fonts = e;
         p->cap_fonts = cap;
     }
-    p->fonts[p->n_fonts++] = (font_entry){obj, gen, f};
+    size_t *head = &p->font_buckets[(unsigned)obj % FONT_BUCKETS];
+    p->fonts[p->n_fonts] = (font_entry){obj, gen, f, *head};
+    *head = p->n_fonts++;
     return RG_OK;
 }
 
-/* The decoded font of a font dictionary: shared per font object, or new for a direct one. */
-static const rg_pdf_font *font_of(pdf *p, qpdf_oh dict, rg_status *st)
+/*
+ * The decoded font of a font dictionary in *font (NULL when it is not a
+ * font): shared per font object, decoded anew for a direct one. Decoding
+ * counts against the content limits.
+ */
+static rg_status font_of(pdf *p, qpdf_oh dict, const rg_pdf_font **font, rg_error *err)
 {
     int obj = qpdf_oh_get_object_id(p->q, dict), gen = qpdf_oh_get_generation(p->q, dict);
-    for (size_t i = 0; obj && i < p->n_fonts; i++)
-        if (p->fonts[i].obj == obj && p->fonts[i].gen == gen) return p->fonts[i].font;
+    *font = NULL;
+    if (obj > 0)
+        for (size_t i = p->font_buckets[(unsigned)obj % FONT_BUCKETS]; i != SIZE_MAX;
+             i = p->fonts[i].next)
+            if (p->fonts[i].obj == obj && p->fonts[i].gen == gen) {
+                *font = p->fonts[i].font;
+                return RG_OK;
+            }
+    if (!qpdf_oh_is_dictionary(p->q, dict)) return RG_OK;
+    p->cmap_bytes = 0;
     rg_pdf_font *f;
-    if ((*st = build_font(p, dict, &f)) || !f) return NULL;
-    if ((*st = remember(p, obj, gen, f))) {
-        rg_pdf_font_free(f);
-        return NULL;
-    }
-    return f;
+    rg_status st = build_font(p, dict, &f);
+    if (!st && f && (st = remember(p, obj, gen, f))) rg_pdf_font_free(f);
+    if (st) return rg_fail(err, st, "out of memory reading the fonts of page %u", p->page);
+    *font = f;
+    return charge(p, PDF_FONT_COST + p->cmap_bytes, err);
 }
 
 /* "/" + name[0..len) in key, or 0 when it does not fit. */
@@ -445,24 +516,24 @@ static rg_status on_font(void *ctx, const char *name, size_t len, const rg_pdf_f
                          rg_error *err)
 {
     pdf *p = ctx;
-    frame *fr = p->frame;
+    scope *sc = p->scope;
     char key[PDF_NAME_MAX + 1];
     *font = NULL;
     if (!resource_key(name, len, key)) return RG_OK;
-    for (size_t i = 0; i < fr->n_fonts; i++)
-        if (strcmp(fr->fonts[i].name, key) == 0) {
-            *font = fr->fonts[i].font;
+    for (size_t i = 0; i < sc->n_fonts; i++)
+        if (strcmp(sc->fonts[i].name, key) == 0) {
+            *font = sc->fonts[i].font;
             return RG_OK;
         }
-    qpdf_oh fonts = qpdf_oh_get_key_if_dict(p->q, fr->resources, "/Font");
-    qpdf_oh dict = qpdf_oh_get_key_if_dict(p->q, fonts, key);
-    rg_status st = RG_OK;
-    *font = font_of(p, dict, &st);
+    rg_status st = charge(p, PDF_LOOKUP_COST, err);
+    if (st) return st;
+    qpdf_oh fonts = qpdf_oh_get_key_if_dict(p->q, sc->resources, "/Font");
+    st = font_of(p, qpdf_oh_get_key_if_dict(p->q, fonts, key), font, err);
     clear_error(p);
-    if (st) return rg_fail(err, st, "out of memory reading the fonts of page %u", p->page);
-    if (fr->n_fonts < FRAME_FONTS) {
-        memcpy(fr->fonts[fr->n_fonts].name, key, strlen(key) + 1);
-        fr->fonts[fr->n_fonts++].font = *font;
+    if (st) return st;
+    if (sc->n_fonts < SCOPE_NAMES && strlen(key) <= SCOPE_NAME_MAX) {
+        memcpy(sc->fonts[sc->n_fonts].name, key, strlen(key) + 1);
+        sc->fonts[sc->n_fonts++].font = *font;
     }
     return RG_OK;
 }
@@ -490,14 +561,30 @@ static void form_matrix(pdf *p, qpdf_oh dict, double m[6])
     }
 }
 
-static rg_status on_xobject(void *ctx, rg_pdf_interp *ip, const char *name, size_t len,
-                            rg_error *err)
+/* Frees what was kept for the page: its forms and its direct fonts. */
+static void page_end(pdf *p)
 {
-    pdf *p = ctx;
-    char key[PDF_NAME_MAX + 1];
-    if (rg_pdf_interp_form_depth(ip) >= RG_PDF_MAX_FORM_DEPTH || !resource_key(name, len, key))
-        return RG_OK;
-    qpdf_oh xobjects = qpdf_oh_get_key_if_dict(p->q, p->frame->resources, "/XObject");
+    for (size_t i = 0; i < p->n_page_fonts; i++)
+        rg_pdf_font_free(p->page_fonts[i]);
+    p->n_page_fonts = 0;
+    for (size_t b = 0; b < FORM_BUCKETS; b++) {
+        while (p->forms[b]) {
+            form *f = p->forms[b];
+            p->forms[b] = f->next;
+            bytes_free(&f->content);
+            rg_free(f);
+        }
+    }
+}
+
+/*
+ * The form XObject named key in the current scope, read on its first draw on
+ * the page: *out NULL when it is not one or cannot be read (it draws nothing).
+ */
+static rg_status resolve_form(pdf *p, const char *key, form **out, rg_error *err)
+{
+    *out = NULL;
+    qpdf_oh xobjects = qpdf_oh_get_key_if_dict(p->q, p->scope->resources, "/XObject");
     qpdf_oh xo = qpdf_oh_get_key_if_dict(p->q, xobjects, key);
     if (!qpdf_oh_is_stream(p->q, xo)) {
         clear_error(p);
@@ -506,25 +593,69 @@ static rg_status on_xobject(void *ctx, rg_pdf_interp *ip, const char *name, size
     qpdf_oh dict = qpdf_oh_get_dict(p->q, xo);
     if (!qpdf_oh_is_name_and_equals(p->q, qpdf_oh_get_key(p->q, dict, "/Subtype"), "/Form"))
         return RG_OK; /* an image */
-    double m[6];
-    form_matrix(p, dict, m);
+    qpdf_oh res = qpdf_oh_get_key(p->q, dict, "/Resources");
+    int own = qpdf_oh_is_dictionary(p->q, res);
+    const scope *parent = own ? NULL : p->scope;
+    int obj = qpdf_oh_get_object_id(p->q, xo), gen = qpdf_oh_get_generation(p->q, xo);
+    form **head = &p->forms[(unsigned)obj % FORM_BUCKETS];
+    for (form *f = *head; f && obj > 0; f = f->next)
+        if (f->obj == obj && f->gen == gen && f->parent == parent) {
+            *out = f;
+            return RG_OK;
+        }
     bytes data;
     rg_status st = stream_data(p, xo, page_room(p), &data, err);
     if (st == RG_EPARSE) { /* a broken form loses its own text, not the page */
         clear_error(p);
         return RG_OK;
     }
-    if (!st) st = charge(p, data.len, err);
-    if (!st) {
-        frame fr = {.resources = p->frame->resources};
-        qpdf_oh res = qpdf_oh_get_key(p->q, dict, "/Resources");
-        if (qpdf_oh_is_dictionary(p->q, res)) fr.resources = res;
-        frame *outer = p->frame;
-        p->frame = &fr;
-        st = rg_pdf_interp_form(ip, (const char *)data.data, data.len, m, err);
-        p->frame = outer;
+    if (!st) st = charge(p, sizeof(form) + data.len, err);
+    form *f = st ? NULL : rg_calloc(1, sizeof *f);
+    if (!f) {
+        bytes_free(&data);
+        return st ? st : rg_fail(err, RG_ENOMEM, "out of memory reading page %u", p->page);
     }
-    bytes_free(&data);
+    f->obj = obj;
+    f->gen = gen;
+    f->parent = parent;
+    f->content = data;
+    if (own) f->own.resources = res;
+    form_matrix(p, dict, f->matrix);
+    f->next = *head;
+    *head = f;
+    *out = f;
+    return RG_OK;
+}
+
+static rg_status on_xobject(void *ctx, rg_pdf_interp *ip, const char *name, size_t len,
+                            rg_error *err)
+{
+    pdf *p = ctx;
+    scope *sc = p->scope;
+    char key[PDF_NAME_MAX + 1];
+    if (rg_pdf_interp_form_depth(ip) >= RG_PDF_MAX_FORM_DEPTH || !resource_key(name, len, key))
+        return RG_OK;
+    form *f = NULL;
+    size_t i = 0;
+    while (i < sc->n_xobjects && strcmp(sc->xobjects[i].name, key) != 0)
+        i++;
+    rg_status st = RG_OK;
+    if (i < sc->n_xobjects) {
+        f = sc->xobjects[i].form;
+    } else {
+        if ((st = charge(p, PDF_LOOKUP_COST, err)) || (st = resolve_form(p, key, &f, err)))
+            return st;
+        if (sc->n_xobjects < SCOPE_NAMES && strlen(key) <= SCOPE_NAME_MAX) {
+            memcpy(sc->xobjects[sc->n_xobjects].name, key, strlen(key) + 1);
+            sc->xobjects[sc->n_xobjects++].form = f;
+        }
+    }
+    if (!f) return RG_OK;
+    size_t n = f->content.len;
+    if ((st = charge(p, n > PDF_DRAW_COST ? n : PDF_DRAW_COST, err))) return st;
+    p->scope = f->parent ? sc : &f->own;
+    st = rg_pdf_interp_form(ip, (const char *)f->content.data, n, f->matrix, err);
+    p->scope = sc;
     return st;
 }
 
@@ -556,16 +687,20 @@ static rg_status read_pages(pdf *p, rg_pdf_interp *ip, int n_pages, rg_error *er
     rg_status st = RG_OK;
     rg_pdf_content_ops ops = content_ops_proto;
     ops.ctx = p;
+    scope sc; /* the page's resources */
+    memset(&sc, 0, sizeof sc);
     for (int i = 0; i < n_pages && !st; i++) {
         p->page = (unsigned)i + 1;
         p->page_bytes = 0;
         rg_buf_reset(&content);
         qpdf_oh page = qpdf_get_page_n(p->q, (size_t)i);
-        frame fr = {.resources = qpdf_oh_get_key(p->q, page, "/Resources")};
-        p->frame = &fr;
+        sc.resources = qpdf_oh_get_key(p->q, page, "/Resources");
+        sc.n_fonts = sc.n_xobjects = 0;
+        p->scope = &sc;
         st = page_content(p, page, &content, err);
         if (!st) st = rg_pdf_interp_page(ip, p->page, rg_buf_str(&content), content.len, &ops, err);
-        p->frame = NULL;
+        p->scope = NULL;
+        page_end(p);
         qpdf_oh_release_all(p->q);       /* handles are per page; decoded fonts are ours */
         while (qpdf_more_warnings(p->q)) /* a damaged file warns a lot: keep memory flat */
             qpdf_next_warning(p->q);
@@ -608,6 +743,8 @@ static rg_status pdf_load(const char *path, const char *data, size_t n, rg_doc_b
 {
     (void)path;
     pdf p = {.err = err};
+    for (size_t i = 0; i < FONT_BUCKETS; i++)
+        p.font_buckets[i] = SIZE_MAX;
     rg_pdf_interp *ip = NULL;
     p.q = qpdf_init();
     if (!p.q) return rg_fail(err, RG_ENOMEM, "out of memory opening the PDF");
@@ -637,9 +774,11 @@ static rg_status pdf_load(const char *path, const char *data, size_t n, rg_doc_b
     st = read_pages(&p, ip, pages, err);
     if (!st) st = set_title(&p, ip, b, err);
 out:
+    page_end(&p);
     for (size_t i = 0; i < p.n_fonts; i++)
         rg_pdf_font_free(p.fonts[i].font);
     rg_free(p.fonts);
+    rg_free(p.page_fonts);
     rg_pdf_interp_free(ip);
     qpdf_cleanup(&p.q);
     return st;

@@ -32,6 +32,9 @@
 #define SAME_DIRECTION 0.9
 /* Smallest font size taken seriously (device units); smaller ones count as this. */
 #define MIN_SIZE 0.01
+/* A lexer buffer up to this size is kept for the next run at its depth
+ * (a form drawn again); a larger one is freed. */
+#define PDF_LEX_KEEP_BYTES (64u << 10)
 
 typedef struct matrix {
     double a, b, c, d, e, f;
@@ -60,6 +63,7 @@ struct rg_pdf_interp {
     int form_depth;
     rg_pdf_token *operands;
     size_t n_operands;
+    rg_buf lex_spare[RG_PDF_MAX_FORM_DEPTH + 1]; /* the lexers' memory, one per depth */
     int operands_overflow;
     /* layout */
     rg_buf line, para, first_line;
@@ -130,6 +134,8 @@ void rg_pdf_interp_free(rg_pdf_interp *ip)
     rg_buf_free(&ip->line);
     rg_buf_free(&ip->para);
     rg_buf_free(&ip->first_line);
+    for (int i = 0; i <= RG_PDF_MAX_FORM_DEPTH; i++)
+        rg_buf_free(&ip->lex_spare[i]);
     rg_free(ip->operands);
     rg_free(ip);
 }
@@ -487,7 +493,7 @@ static int is_operand_keyword(const char *s, size_t n)
 static rg_status run(rg_pdf_interp *ip, const char *content, size_t n)
 {
     rg_pdf_lexer lx;
-    rg_pdf_lex_init(&lx, content, n, n + 1);
+    rg_pdf_lex_init_spare(&lx, content, n, n + 1, &ip->lex_spare[ip->form_depth]);
     ip->n_operands = 0;
     ip->operands_overflow = 0;
     while (!ip->st) {
@@ -511,7 +517,7 @@ static rg_status run(rg_pdf_interp *ip, const char *content, size_t n)
         ip->operands_overflow = 0;
         rg_pdf_lex_reset_strings(&lx);
     }
-    rg_pdf_lex_free(&lx);
+    rg_pdf_lex_end(&lx, &ip->lex_spare[ip->form_depth], PDF_LEX_KEEP_BYTES);
     return ip->st;
 }
 

@@ -22,6 +22,25 @@ void rg_pdf_lex_free(rg_pdf_lexer *lx)
     rg_buf_free(&lx->buf);
 }
 
+void rg_pdf_lex_init_spare(rg_pdf_lexer *lx, const char *data, size_t n, size_t max_string_bytes,
+                           rg_buf *spare)
+{
+    rg_pdf_lex_init(lx, data, n, max_string_bytes);
+    lx->buf.data = spare->data;
+    lx->buf.cap = spare->cap;
+    rg_buf_reset(&lx->buf);
+    rg_buf_init(spare, spare->max);
+}
+
+void rg_pdf_lex_end(rg_pdf_lexer *lx, rg_buf *spare, size_t keep_bytes)
+{
+    if (lx->buf.cap > keep_bytes) rg_pdf_lex_free(lx);
+    rg_buf_free(spare);
+    spare->data = lx->buf.data;
+    spare->cap = lx->buf.cap;
+    rg_buf_init(&lx->buf, lx->buf.max);
+}
+
 void rg_pdf_lex_reset_strings(rg_pdf_lexer *lx)
 {
     rg_buf_reset(&lx->buf);

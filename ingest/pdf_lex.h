@@ -53,6 +53,15 @@ typedef struct rg_pdf_lexer {
 /* Starts lexing data[0..n); buf may grow to max_string_bytes in all. */
 void rg_pdf_lex_init(rg_pdf_lexer *lx, const char *data, size_t n, size_t max_string_bytes);
 void rg_pdf_lex_free(rg_pdf_lexer *lx);
+/*
+ * As rg_pdf_lex_init, but the buffer takes over the memory of *spare (left
+ * empty); rg_pdf_lex_end hands it back, so that lexers run one after another
+ * (a page's forms, drawn again and again) reuse one allocation.
+ */
+void rg_pdf_lex_init_spare(rg_pdf_lexer *lx, const char *data, size_t n, size_t max_string_bytes,
+                           rg_buf *spare);
+/* Ends a lexer: its buffer's memory goes to *spare, or is freed when over keep_bytes. */
+void rg_pdf_lex_end(rg_pdf_lexer *lx, rg_buf *spare, size_t keep_bytes);
 /* Forgets decoded strings and names (their tokens become invalid). */
 void rg_pdf_lex_reset_strings(rg_pdf_lexer *lx);
 

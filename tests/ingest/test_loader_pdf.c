@@ -252,6 +252,114 @@ static void test_decompression_bomb(void)
     free(pdf);
 }
 
+/*
+ * A PDF in memory: n_pages pages that each draw form /X and show "page",
+ * with a font written directly in the page's resources (no object of its
+ * own). /X shows "x" and draws /X `fan` times, nested to the depth limit;
+ * /M (an empty form with resources of its own) is drawn `marks` times by
+ * every page. Caller frees.
+ */
+static char *forms_pdf(int n_pages, int fan, int marks, size_t *len)
+{
+    size_t cap = 4096 + (size_t)n_pages * 512 + (size_t)(fan + marks) * 8, k = 0;
+    char *out = malloc(cap);
+    size_t *off = malloc(((size_t)n_pages + 6) * sizeof *off);
+    if (!out || !off) {
+        free(out);
+        free(off);
+        return NULL;
+    }
+    int content = 4 + n_pages, mark = content + 1, n_obj = mark;
+    put(out, cap, &k, "%%PDF-1.7\n");
+    off[1] = k;
+    put(out, cap, &k, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    off[2] = k;
+    put(out, cap, &k, "2 0 obj\n<< /Type /Pages /Count %d /Kids [", n_pages);
+    for (int i = 0; i < n_pages; i++)
+        put(out, cap, &k, " %d 0 R", 4 + i);
+    put(out, cap, &k, " ] >>\nendobj\n");
+    size_t form_len = strlen("BT /F1 12 Tf 72 700 Td (x) Tj ET\n") + (size_t)fan * 6;
+    off[3] = k;
+    put(out, cap, &k,
+        "3 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Length %zu >>\nstream\n"
+        "BT /F1 12 Tf 72 700 Td (x) Tj ET\n",
+        form_len);
+    for (int i = 0; i < fan; i++)
+        put(out, cap, &k, "/X Do ");
+    put(out, cap, &k, "\nendstream\nendobj\n");
+    for (int i = 0; i < n_pages; i++) {
+        off[4 + i] = k;
+        put(out, cap, &k,
+            "%d 0 obj\n<< /Type /Page /Parent 2 0 R /Contents %d 0 R /MediaBox [0 0 612 792] "
+            "/Resources << /XObject << /X 3 0 R /M %d 0 R >> /Font << /F1 << /Type /Font "
+            "/Subtype /Type1 /BaseFont /Helvetica >> >> >> >>\nendobj\n",
+            4 + i, content, mark);
+    }
+    size_t page_len = strlen("BT /F1 12 Tf 72 500 Td (page) Tj ET\n/X Do\n") + (size_t)marks * 5;
+    off[content] = k;
+    put(out, cap, &k,
+        "%d 0 obj\n<< /Length %zu >>\nstream\nBT /F1 12 Tf 72 500 Td (page) Tj ET\n/X Do\n",
+        content, page_len);
+    for (int i = 0; i < marks; i++)
+        put(out, cap, &k, "/M Do");
+    put(out, cap, &k, "\nendstream\nendobj\n");
+    off[mark] = k;
+    put(out, cap, &k,
+        "%d 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Resources << >> "
+        "/Length 6 >>\nstream\n0 0 m\n\nendstream\nendobj\n",
+        mark);
+    size_t xref = k;
+    put(out, cap, &k, "xref\n0 %d\n0000000000 65535 f \n", n_obj + 1);
+    for (int i = 1; i <= n_obj; i++)
+        put(out, cap, &k, "%010zu 00000 n \n", off[i]);
+    put(out, cap, &k, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", n_obj + 1,
+        xref);
+    free(off);
+    *len = k;
+    return out;
+}
+
+/*
+ * Forms drawn many times are read once per page and their fonts decoded once:
+ * a 732-byte file whose form draws itself ten times at every level took 27 s
+ * and 4.4 GB before the content limit stopped it (each draw read the form
+ * again, decoded the page's direct font again and kept it to the end; the
+ * lexer allocated anew). Allocations are counted: they grew with every draw.
+ */
+static void test_form_fan_out(void)
+{
+    rg_document d = {0};
+    rg_error err;
+    size_t n;
+    /* 2 draws at every level: 510 draws a page, 20 pages, 2,000 marks a page */
+    char *pdf = forms_pdf(20, 2, 2000, &n);
+    REQUIRE(pdf != NULL);
+    rg_mem_fail_at(0, 0);
+    REQUIRE(rg_load_buffer("fan.pdf", pdf, n, &d, &err) == RG_OK);
+    unsigned long allocs = rg_mem_count();
+    CHECK(allocs < 2000); /* 10,276 before: a font and the form read at every draw */
+    CHECK_INT(rg_doc_page_count(&d), 20);
+    size_t x = 0, pages = 0;
+    for (const char *s = d.text; *s; s++) {
+        x += *s == 'x';
+        pages += strncmp(s, "page", 4) == 0;
+    }
+    CHECK_INT(pages, 20);
+    CHECK(x >= 20); /* every page ran its forms (drawn on one spot, most "x" overlap) */
+    rg_document_free(&d);
+    free(pdf);
+    /* 10 draws at every level: stopped by the content limit, after little work */
+    pdf = forms_pdf(1, 10, 0, &n);
+    REQUIRE(pdf != NULL);
+    CHECK(n < 1024);
+    rg_mem_fail_at(0, 0);
+    CHECK_INT(rg_load_buffer("fan10.pdf", pdf, n, &d, &err), RG_ELIMIT);
+    CHECK(rg_mem_count() < 1000); /* 721,638 before */
+    CHECK(strstr(err.msg, "fan10.pdf: page 1: content exceeds") != NULL);
+    CHECK(strstr(err.msg, "forms drawn") != NULL);
+    free(pdf);
+}
+
 /* --- fonts and layout on hand-made content ------------------------------------------ */
 
 static size_t decode(const rg_pdf_font *f, const char *bytes, size_t n, char *out)
@@ -565,6 +673,6 @@ static void test_alloc_failures(void)
 
 TEST_MAIN(TEST(test_english), TEST(test_object_streams), TEST(test_encrypted), TEST(test_cjk),
           TEST(test_forms), TEST(test_corrupt), TEST(test_decompression_bomb),
-          TEST(test_simple_fonts), TEST(test_composite_fonts), TEST(test_layout),
-          TEST(test_builder_pages), TEST(test_detection), TEST(test_huge_file),
+          TEST(test_form_fan_out), TEST(test_simple_fonts), TEST(test_composite_fonts),
+          TEST(test_layout), TEST(test_builder_pages), TEST(test_detection), TEST(test_huge_file),
           TEST(test_alloc_failures))
