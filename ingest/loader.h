@@ -27,11 +27,12 @@
  * extracted text. Other work counts against the two content limits as a
  * fixed number of bytes (loader_pdf.c: a resource looked up, a font
  * decoded, a form drawn), so a small file cannot make unbounded work or
- * memory out of forms drawing forms. The fuzz build lowers the two content limits (meson.build):
- * a 64 KiB input that draws forms within forms reaches them, and at these
- * sizes such an input took up to 2 s under ASan and drawing forms took 56%
- * of the PDF fuzzer's time (288 executions/s; 735/s with the fuzz build's
- * 256 KiB and 1 MiB, from the same corpus). */
+ * memory out of forms drawing forms. The fuzz build lowers the two content
+ * limits (meson.build): a 64 KiB input that draws forms within forms
+ * reaches them, and at these sizes such an input took up to 2 s under ASan
+ * and drawing forms took 56% of the PDF fuzzer's time (288 executions/s;
+ * 735/s with 256 KiB and 1 MiB, from the same corpus; 64 KiB and 256 KiB
+ * since). */
 #define RG_PDF_MAX_PAGES 10000u
 #ifndef RG_PDF_MAX_PAGE_CONTENT_BYTES
 #define RG_PDF_MAX_PAGE_CONTENT_BYTES (32u << 20)
