@@ -11,9 +11,10 @@
  * page's content stream to the interpreter (pdf_content.h) and answers its
  * questions about resources: fonts (decoded by pdf_font.h, once per font
  * object) and form XObjects (read once per page, run in place each time one
- * is drawn, nested up to RG_PDF_MAX_FORM_DEPTH). Compressed streams are inflated here with zlib
- * under the byte limits of loader.h, so a small file cannot expand into
- * gigabytes; filters other than FlateDecode (rare for text) are left to qpdf.
+ * is drawn, nested up to RG_PDF_MAX_FORM_DEPTH). Compressed streams are
+ * inflated here with zlib under the byte limits of loader.h, so a small file
+ * cannot expand into gigabytes; filters other than FlateDecode (rare for
+ * text) are left to qpdf.
  *
  * qpdf's own allocations (stream data it returns) come from malloc and are
  * released with free(), not rg_free.

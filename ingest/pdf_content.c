@@ -63,8 +63,8 @@ struct rg_pdf_interp {
     int form_depth;
     rg_pdf_token *operands;
     size_t n_operands;
-    rg_buf lex_spare[RG_PDF_MAX_FORM_DEPTH + 1]; /* the lexers' memory, one per depth */
     int operands_overflow;
+    rg_buf lex_spare[RG_PDF_MAX_FORM_DEPTH + 1]; /* the lexers' memory, one per depth */
     /* layout */
     rg_buf line, para, first_line;
     int have_line, space_due, have_first_line;
