@@ -94,26 +94,24 @@ max_len() {
   esac
 }
 
-# ASan's options for one target: ASAN_OPTIONS as given, else per-input leak
-# checks and, for targets that allocate inside system libraries built
-# without frame pointers, allocation stacks of two frames. ASan's fast
-# unwinder follows frame pointers; in qpdf's C++ (loader_pdf) the register
-# holds data, so deeper frames are stack words read as return addresses and
-# nearly every allocation stack is new to ASan's stack depot, which never
-# shrinks: after 90 s of one fuzz_loader_pdf process from the same corpus,
-# 2,177,622 stacks (106 MB) with the default 30 frames, 2,369,809 with 5,
-# 1,061 (9 MB) with 2. In earlier long runs StackDepotBase::Put took up to
-# 32% of the time of an aged process. The stack of a crash itself is not
-# cut; replay the input (scripts/fuzz.sh run NAME FILE) for full stacks.
+# ASan's options for one target: ASAN_OPTIONS as given, else set_env's
+# default (per-input leak checks) and, for targets that allocate inside
+# system libraries built without frame pointers, allocation stacks of two
+# frames. ASan's fast unwinder follows frame pointers; in qpdf's C++
+# (loader_pdf) the register holds data, so deeper frames are stack words
+# read as return addresses and nearly every allocation stack is new to
+# ASan's stack depot, which never shrinks: after 90 s of one
+# fuzz_loader_pdf process from the same corpus, 2,177,622 stacks (106 MB)
+# with the default 30 frames, 2,369,809 with 5, 1,061 (9 MB) with 2. In
+# earlier long runs StackDepotBase::Put took up to 32% of the time of an
+# aged process. The stack of a crash itself is not cut; replay the input
+# (scripts/fuzz.sh run NAME FILE) for full stacks.
 asan_options() {
-  if [ -n "$ASAN_USER" ]; then
-    printf '%s' "$ASAN_USER"
-    return
+  if [ -z "$ASAN_USER" ] && [ "$1" = loader_pdf ]; then
+    printf '%s:malloc_context_size=2' "$ASAN_OPTIONS"
+  else
+    printf '%s' "$ASAN_OPTIONS"
   fi
-  case $1 in
-    loader_pdf) printf 'detect_leaks=1:malloc_context_size=2' ;;
-    *) printf 'detect_leaks=1' ;;
-  esac
 }
 
 # The tokenizer.json files the tokenizer targets load (they skip without them).
