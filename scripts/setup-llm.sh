@@ -27,13 +27,14 @@ PY_NODEPS=(
 
 # The Python bindings need only the llama and ggml libraries: no multimodal
 # library (mtmd, loaded only for image models), no tools, tests or examples,
-# and code for this machine's CPU, except AMX: on Xeons with AMX
-# (amx_tile/amx_int8 in /proc/cpuinfo; Linux 6.18 under Firecracker, seen
-# 2026-12-02) ggml's AMX matrix multiply (ggml_backend_amx_mul_mat) dies
-# with SIGSEGV at its first tile-config load on any prompt of more than a
-# few tokens, so the server died at its first chat completion. -mno-amx-*
-# keep every other instruction set -march=native picks and change nothing
-# on CPUs without AMX.
+# and code for this machine's CPU, except AMX: on a Xeon with AMX
+# (amx_tile/amx_int8 in /proc/cpuinfo, kernel 6.18.44-fc; 2026-12-02)
+# ggml's AMX matrix multiply (ggml_backend_amx_mul_mat) died with SIGSEGV
+# at its tile-config load (ldtilecfg) on any prompt of more than a few
+# tokens, so the server died at its first chat completion, while a small C
+# program's AMX tile multiply ran there. -mno-amx-* keep every other
+# instruction set -march=native picks and change nothing on CPUs without
+# AMX.
 export CMAKE_ARGS="${CMAKE_ARGS:-} -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF \
 -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=ON"
 no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
