@@ -8,11 +8,11 @@
 #
 # llama-cpp-python has no binary wheel on PyPI: it is built from source the
 # first time, 6.5 minutes on 2 cores with the options below, and the wheel
-# is kept in ~/.cache/ragd/llama-wheels under a key of those options, the
-# Python version and the CPU's flags (pip's own cache is keyed by the source
-# file alone, so it would hand back a wheel built with other options or for
-# another CPU). When this fails (no network, no compiler) the
-# real-LLM test skips.
+# is kept in ~/.cache/ragd/llama-wheels under a key of those options and
+# the CPU's flags (pip's own cache is keyed by the source file alone, so it
+# would hand back a wheel built with other options or for another CPU; the
+# wheel is py3-none, ctypes bindings that fit any Python 3). When this fails
+# (no network, no compiler) the real-LLM test skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,16 +58,14 @@ export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/n
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 key=$({
   printf '%s\n' "$build"
-  "$VENV/bin/python" -c 'import sys; print(sys.implementation.cache_tag)'
   uname -m
   grep -m1 '^flags' /proc/cpuinfo || true
 } | sha256sum | cut -c1-16)
 wheels=${XDG_CACHE_HOME:-$HOME/.cache}/ragd/llama-wheels/$key
-wheel=
-[ -d "$wheels" ] && wheel=$(find "$wheels" -maxdepth 1 -name 'llama_cpp_python-*.whl' | head -1)
+mkdir -p "$wheels"
+wheel=$(find "$wheels" -maxdepth 1 -name 'llama_cpp_python-*.whl' | head -1)
 if [ -z "$wheel" ]; then
   log "building $LLAMA from source (minutes): $build"
-  mkdir -p "$wheels"
   "${pip[@]}" wheel -q --no-deps --no-cache-dir -w "$wheels" "$LLAMA"
   wheel=$(find "$wheels" -maxdepth 1 -name 'llama_cpp_python-*.whl' | head -1)
   [ -n "$wheel" ] || { log "no wheel in $wheels after the build"; exit 1; }
